@@ -1,0 +1,247 @@
+//! The `migrator` command line: argument parsing and the output layer (tables or `--json`).
+
+use crate::bench::{self, BenchOptions};
+use crate::clock::{SystemClock, format_ms};
+use crate::dispatcher::DispatcherConfig;
+use crate::retry::RetryPolicy;
+use crate::state_machine::Event;
+use crate::store::{OperateReport, Selector, Store};
+use crate::{db, shutdown};
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use schema::WorkflowState;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Moves Altinn 2 correspondences to Altinn 3 and keeps them in sync.
+#[derive(Debug, Parser)]
+#[command(name = "migrator", version, about)]
+pub struct Cli {
+    /// Database: a SQLite file path or a postgres:// URL.
+    #[arg(long, global = true, env = "MIGRATOR_DB", default_value = "data/migrator.sqlite")]
+    pub db: String,
+    /// Machine-readable output.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Counts of items by state, and by phase.
+    Status,
+    /// Items whose lease expired or that have not moved for a while, with their last error.
+    Stuck {
+        /// How long without a change counts as stuck (e.g. 30m, 2h).
+        #[arg(long, default_value = "30m", value_parser = humantime::parse_duration)]
+        older_than: Duration,
+        /// At most this many items.
+        #[arg(long, default_value_t = 100)]
+        limit: u64,
+    },
+    /// One item (by workflow id or A2 id) and its full history.
+    Show {
+        /// Workflow id (UUID) or A2 id (integer).
+        key: String,
+    },
+    /// Bring failed, rejected or cancelled items back to the step they stopped at.
+    Retry(SelectArgs),
+    /// Stop items: they are not claimed again until retried.
+    Cancel(SelectArgs),
+    /// Throughput benchmark of the engine: N items through three no-op steps.
+    Bench(BenchArgs),
+}
+
+/// Which items an operator command acts on.
+#[derive(Debug, Args)]
+pub struct SelectArgs {
+    /// Workflow ids or A2 ids.
+    pub keys: Vec<String>,
+    /// Only items in this state.
+    #[arg(long)]
+    pub state: Option<WorkflowState>,
+    /// Only items of this phase.
+    #[arg(long)]
+    pub phase: Option<String>,
+}
+
+/// `bench` options.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Items to run.
+    #[arg(long, default_value_t = 100_000)]
+    pub items: u64,
+    /// Time each step takes per item (e.g. 0ms, 5ms).
+    #[arg(long, default_value = "0ms", value_parser = humantime::parse_duration)]
+    pub step_delay: Duration,
+    /// Concurrent items per step.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Items per claim.
+    #[arg(long, default_value_t = 1000)]
+    pub claim_batch: usize,
+    /// Lease length (a crashed node's items come back after this).
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub lease: Duration,
+    /// Finish the bench items already in the database instead of enqueueing new ones.
+    #[arg(long)]
+    pub resume: bool,
+}
+
+/// Entry point of the binary.
+pub async fn main(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+    // `bench` defaults to its own file so it never touches the real database.
+    let target = match (&cli.command, cli.db.as_str()) {
+        (Command::Bench(_), "data/migrator.sqlite") => "data/bench.sqlite".to_string(),
+        _ => cli.db.clone(),
+    };
+    let conn = db::open(&target).await?;
+    let store = Store::new(conn, Arc::new(SystemClock), RetryPolicy::default());
+    match cli.command {
+        Command::Status => {
+            let r = store.status().await?;
+            print(cli.json, &r, || {
+                let mut out = format!("{} items ({} leased)\n", r.total, r.leased);
+                for (s, n) in &r.by_state {
+                    out += &format!("  {s:<16} {n:>12}\n");
+                }
+                for (phase, states) in &r.by_phase {
+                    out += &format!("phase {}\n", if phase.is_empty() { "(none)" } else { phase });
+                    for (s, n) in states {
+                        out += &format!("  {s:<16} {n:>12}\n");
+                    }
+                }
+                out
+            })?;
+        }
+        Command::Stuck { older_than, limit } => {
+            let items = store.stuck(older_than.as_millis() as i64, limit).await?;
+            print(cli.json, &items, || {
+                let mut out = format!("{} stuck items\n", items.len());
+                for s in &items {
+                    out += &format!(
+                        "{} a2={} {} phase={} attempt={} updated={} ({}){}\n",
+                        s.item.id,
+                        s.item.a2_id,
+                        s.item.state,
+                        s.item.phase,
+                        s.item.attempt,
+                        format_ms(s.item.updated_at),
+                        s.reason,
+                        s.item.last_error.as_deref().map(|e| format!(" last error: {e}")).unwrap_or_default()
+                    );
+                }
+                out
+            })?;
+        }
+        Command::Show { key } => {
+            let Some(found) = store.show(&key).await? else {
+                anyhow::bail!("no item with workflow id or A2 id `{key}`");
+            };
+            print(cli.json, &found, || {
+                let i = &found.item;
+                let mut out = format!(
+                    "workflow {}\n  a2 id      {}\n  phase      {}\n  state      {}{}\n  attempt    {}\n  next run   {}\n  lease      {}\n  a3 id      {}\n  dialog id  {}\n  last error {}\nhistory\n",
+                    i.id,
+                    i.a2_id,
+                    i.phase,
+                    i.state,
+                    i.resume_state.map(|s| format!(" (stopped at {s})")).unwrap_or_default(),
+                    i.attempt,
+                    format_ms(i.next_run_at),
+                    i.lease_owner
+                        .map(|o| format!("{o} until {}", format_ms(i.lease_until.unwrap_or(0))))
+                        .unwrap_or("-".into()),
+                    i.a3_correspondence_id.map(|u| u.to_string()).unwrap_or("-".into()),
+                    i.dialog_id.map(|u| u.to_string()).unwrap_or("-".into()),
+                    i.last_error.as_deref().unwrap_or("-"),
+                );
+                for h in &found.history {
+                    out += &format!(
+                        "  {} {:>14} -> {:<14} attempt={} node={}{}\n",
+                        format_ms(h.at),
+                        h.from_state.map(|s| s.to_string()).unwrap_or("-".into()),
+                        h.to_state,
+                        h.attempt,
+                        h.node.map(|n| n.to_string()).unwrap_or("-".into()),
+                        h.error.as_deref().map(|e| format!(" {e}")).unwrap_or_default()
+                    );
+                }
+                out
+            })?;
+        }
+        Command::Retry(sel) => return operate(&store, sel, Event::OperatorRetry, cli.json).await,
+        Command::Cancel(sel) => return operate(&store, sel, Event::OperatorCancel, cli.json).await,
+        Command::Bench(args) => {
+            let cancel = CancellationToken::new();
+            shutdown::install(cancel.clone())?;
+            let opts = BenchOptions {
+                items: args.items,
+                step_delay: args.step_delay,
+                concurrency: args.concurrency,
+                resume: args.resume,
+                dispatcher: DispatcherConfig {
+                    claim_batch: args.claim_batch,
+                    lease: args.lease,
+                    ..DispatcherConfig::default()
+                },
+            };
+            let r = bench::run(store, opts, cancel).await?;
+            print(cli.json, &r, || {
+                format!(
+                    "database      {}\nenqueued      {} items in {:.1}s\nrun           {:.1}s, {} transitions ({} retries, {} lease lost)\nitems/s       {:.0}\ntransitions/s {:.0}\npeak RSS      {:.1} MiB\nsynced        {}{}\n",
+                    db::redact(&target),
+                    r.enqueued,
+                    r.enqueue_secs,
+                    r.run_secs,
+                    r.run.transitions,
+                    r.run.retries,
+                    r.run.lease_lost,
+                    r.items_per_sec,
+                    r.transitions_per_sec,
+                    r.peak_rss_mib,
+                    r.synced,
+                    if r.run.interrupted { "\ninterrupted: unfinished items were released" } else { "" }
+                )
+            })?;
+        }
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+async fn operate(
+    store: &Store,
+    sel: SelectArgs,
+    event: Event,
+    json: bool,
+) -> anyhow::Result<std::process::ExitCode> {
+    let selector = Selector { keys: sel.keys, state: sel.state, phase: sel.phase };
+    let verb = event.name().trim_start_matches("operator_").to_string();
+    let r: OperateReport = store.operate(&selector, event).await.with_context(|| format!("{verb} failed"))?;
+    print(json, &r, || {
+        let mut out = format!("{verb}: {} changed, {} skipped\n", r.changed, r.skipped.len());
+        for s in &r.skipped {
+            out += &format!("  skipped {} a2={} ({}): {}\n", s.id, s.a2_id, s.state, s.reason);
+        }
+        for k in &r.not_found {
+            out += &format!("  not found: {k}\n");
+        }
+        out
+    })?;
+    Ok(if r.not_found.is_empty() { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::from(2) })
+}
+
+/// Prints `value` as JSON, or the text `render` makes.
+fn print<T: Serialize>(json: bool, value: &T, render: impl FnOnce() -> String) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(value)?);
+    } else {
+        print!("{}", render());
+    }
+    Ok(())
+}

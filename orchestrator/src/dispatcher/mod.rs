@@ -1,0 +1,325 @@
+//! The dispatcher: claims due items in batches under a lease, runs each through its step with
+//! bounded concurrency per step, and hands outcomes to the batching writer. Keeps the claim loop
+//! fed (it claims again as soon as there is room), beats the node's heartbeat (which also extends
+//! its leases) and shuts down gracefully: stop claiming, finish or release in-flight items, flush.
+
+mod writer;
+
+use crate::node;
+use crate::state_machine::{Event, Facts, Transition, decide};
+use crate::store::{Applied, Store};
+use schema::WorkflowState;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, Semaphore, mpsc};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+use uuid::Uuid;
+use workers::{Step, StepKind, StepOutcome, WorkItem};
+
+/// How the dispatcher behaves.
+#[derive(Debug, Clone)]
+pub struct DispatcherConfig {
+    /// Items per claim.
+    pub claim_batch: usize,
+    /// Lease length; the heartbeat renews it every third of it.
+    pub lease: Duration,
+    /// Outcomes per commit.
+    pub write_batch: usize,
+    /// How long the writer waits to fill a batch.
+    pub write_linger: Duration,
+    /// Sleep between claims when nothing is due.
+    pub idle_poll: Duration,
+    /// How long in-flight items may take to finish after a shutdown signal.
+    pub shutdown_grace: Duration,
+    /// Return once no item is in a runnable state (bench, `run --once`); otherwise run until cancelled.
+    pub exit_when_idle: bool,
+}
+
+impl Default for DispatcherConfig {
+    fn default() -> Self {
+        Self {
+            claim_batch: 500,
+            lease: Duration::from_secs(60),
+            write_batch: 1000,
+            write_linger: Duration::from_millis(5),
+            idle_poll: Duration::from_millis(250),
+            shutdown_grace: Duration::from_secs(3),
+            exit_when_idle: false,
+        }
+    }
+}
+
+/// Counters, shared with the writer.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Items claimed.
+    pub claimed: AtomicU64,
+    /// Transitions committed.
+    pub transitions: AtomicU64,
+    /// Of those, retries scheduled.
+    pub retries: AtomicU64,
+    /// Of those, items failed.
+    pub failed: AtomicU64,
+    /// Of those, items rejected.
+    pub rejected: AtomicU64,
+    /// Results dropped because the lease was lost (fencing).
+    pub lease_lost: AtomicU64,
+    /// Commit attempts that failed.
+    pub commit_errors: AtomicU64,
+}
+
+impl Stats {
+    fn count(&self, t: &Transition) {
+        self.transitions.fetch_add(1, Ordering::Relaxed);
+        let counter = match t.to {
+            WorkflowState::Failed => &self.failed,
+            WorkflowState::Rejected => &self.rejected,
+            s if s == t.from => &self.retries,
+            _ => return,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RunReport {
+    /// This node's id.
+    pub node: Uuid,
+    /// Items claimed.
+    pub claimed: u64,
+    /// Transitions committed.
+    pub transitions: u64,
+    /// Retries scheduled.
+    pub retries: u64,
+    /// Items failed.
+    pub failed: u64,
+    /// Items rejected.
+    pub rejected: u64,
+    /// Results dropped on a lost lease.
+    pub lease_lost: u64,
+    /// Leases released at shutdown (items that did not finish in the grace period).
+    pub released: u64,
+    /// Wall time in milliseconds.
+    pub elapsed_ms: u64,
+    /// True if the run ended on a signal rather than running out of work.
+    pub interrupted: bool,
+}
+
+/// A step with its concurrency limit.
+#[derive(Clone)]
+struct Lane {
+    step: Arc<dyn Step>,
+    slots: Arc<Semaphore>,
+}
+
+/// Claims and runs items until cancelled (or, with `exit_when_idle`, until no work is left).
+pub struct Dispatcher {
+    store: Store,
+    cfg: DispatcherConfig,
+    lanes: HashMap<StepKind, Lane>,
+    capacity: usize,
+    stats: Arc<Stats>,
+}
+
+impl Dispatcher {
+    /// A dispatcher with no steps yet.
+    pub fn new(store: Store, cfg: DispatcherConfig) -> Self {
+        Self { store, cfg, lanes: HashMap::new(), capacity: 0, stats: Arc::default() }
+    }
+
+    /// Adds a step that may run `concurrency` items at once.
+    pub fn with_step(mut self, step: Arc<dyn Step>, concurrency: usize) -> Self {
+        let concurrency = concurrency.max(1);
+        self.capacity += concurrency;
+        self.lanes.insert(step.kind(), Lane { step, slots: Arc::new(Semaphore::new(concurrency)) });
+        self
+    }
+
+    /// Live counters.
+    pub fn stats(&self) -> Arc<Stats> {
+        self.stats.clone()
+    }
+
+    /// Runs until `cancel` fires or, with `exit_when_idle`, no runnable item is left.
+    pub async fn run(self, cancel: CancellationToken) -> Result<RunReport, sea_orm::DbErr> {
+        let started = Instant::now();
+        let node = node::register(&self.store).await?;
+        tracing::info!(%node, "dispatcher started");
+        let states: Vec<WorkflowState> = self.lanes.keys().flat_map(|k| k.states().iter().copied()).collect();
+        // Room for every lane to be busy plus one claim batch waiting: the claim loop stays fed.
+        let max_in_flight = self.capacity + self.cfg.claim_batch;
+        let in_flight = Arc::new(Semaphore::new(max_in_flight));
+        let wake = Arc::new(Notify::new());
+        let (tx, rx) = mpsc::channel(max_in_flight);
+        let writer_cfg =
+            writer::WriterConfig { max_batch: self.cfg.write_batch, linger: self.cfg.write_linger };
+        let writer = tokio::spawn(writer::run(
+            self.store.clone(),
+            node,
+            rx,
+            writer_cfg,
+            self.stats.clone(),
+            wake.clone(),
+        ));
+        let heartbeat_stop = CancellationToken::new();
+        let heartbeat =
+            tokio::spawn(heartbeat(self.store.clone(), node, self.cfg.lease, heartbeat_stop.clone()));
+
+        let mut tasks = JoinSet::new();
+        let mut interrupted = false;
+        loop {
+            if cancel.is_cancelled() {
+                interrupted = true;
+                break;
+            }
+            while tasks.try_join_next().is_some() {}
+            let free = in_flight.available_permits();
+            let want = self.cfg.claim_batch.min(free);
+            // Wait for room rather than claim a trickle.
+            if want < self.cfg.claim_batch.min(max_in_flight) / 4 || want == 0 {
+                tokio::select! {
+                    _ = wake.notified() => {}
+                    _ = cancel.cancelled() => {}
+                    _ = tokio::time::sleep(self.cfg.idle_poll) => {}
+                }
+                continue;
+            }
+            let items = match self.store.claim(node, self.cfg.lease, want, &states).await {
+                Ok(items) => items,
+                Err(e) => {
+                    tracing::warn!(error = %e, "claim failed; retrying");
+                    tokio::select! {
+                        _ = cancel.cancelled() => {}
+                        _ = tokio::time::sleep(self.cfg.idle_poll) => {}
+                    }
+                    continue;
+                }
+            };
+            if items.is_empty() {
+                if self.cfg.exit_when_idle
+                    && in_flight.available_permits() == max_in_flight
+                    && self.store.count_runnable().await? == 0
+                {
+                    break;
+                }
+                tokio::select! {
+                    _ = wake.notified() => {}
+                    _ = cancel.cancelled() => {}
+                    _ = tokio::time::sleep(self.cfg.idle_poll) => {}
+                }
+                continue;
+            }
+            self.stats.claimed.fetch_add(items.len() as u64, Ordering::Relaxed);
+            for item in items {
+                let Ok(permit) = in_flight.clone().try_acquire_owned() else {
+                    unreachable!("claimed no more than the free in-flight slots");
+                };
+                let Some(lane) = StepKind::for_state(item.state).and_then(|k| self.lanes.get(&k)).cloned()
+                else {
+                    continue; // claimed only states we have lanes for
+                };
+                let tx = tx.clone();
+                let max_attempts = self.store.policy().max_attempts;
+                let span = tracing::info_span!("item", workflow = %item.id, a2_id = item.a2_id, step = %lane.step.kind());
+                tasks.spawn(
+                    async move {
+                        let outcome = {
+                            let _slot = lane.slots.acquire().await;
+                            lane.step.run(&item).await
+                        };
+                        if let Some(applied) = decide_outcome(&item, outcome, max_attempts) {
+                            let _ = tx.send(writer::Finished { applied, _slot: permit }).await;
+                        }
+                    }
+                    .instrument(span),
+                );
+            }
+        }
+        drop(tx);
+
+        // Shutdown: give in-flight items a grace period, then abandon the rest (their leases are
+        // released below, so another node or the next start picks them up at once).
+        if interrupted && !tasks.is_empty() {
+            let grace = tokio::time::sleep(self.cfg.shutdown_grace);
+            tokio::pin!(grace);
+            loop {
+                tokio::select! {
+                    next = tasks.join_next() => if next.is_none() { break },
+                    _ = &mut grace => {
+                        tracing::warn!(abandoned = tasks.len(), "grace period over; releasing unfinished items");
+                        tasks.abort_all();
+                        while tasks.join_next().await.is_some() {}
+                        break;
+                    }
+                }
+            }
+        }
+        while tasks.join_next().await.is_some() {}
+        if let Err(e) = writer.await {
+            tracing::error!(error = %e, "writer task failed");
+        }
+        heartbeat_stop.cancel();
+        let _ = heartbeat.await;
+        let released = self.store.release(node).await?;
+        node::stopped(&self.store, node).await?;
+        let s = &self.stats;
+        let report = RunReport {
+            node,
+            claimed: s.claimed.load(Ordering::Relaxed),
+            transitions: s.transitions.load(Ordering::Relaxed),
+            retries: s.retries.load(Ordering::Relaxed),
+            failed: s.failed.load(Ordering::Relaxed),
+            rejected: s.rejected.load(Ordering::Relaxed),
+            lease_lost: s.lease_lost.load(Ordering::Relaxed),
+            released,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+            interrupted,
+        };
+        tracing::info!(?report, "dispatcher stopped");
+        Ok(report)
+    }
+}
+
+/// The state machine's decision for a finished step, as a row to apply.
+fn decide_outcome(item: &WorkItem, outcome: StepOutcome, max_attempts: i32) -> Option<Applied> {
+    let (a3, dialog) = match &outcome {
+        StepOutcome::Done { a3_correspondence_id, dialog_id } => (*a3_correspondence_id, *dialog_id),
+        _ => (None, None),
+    };
+    let facts = Facts { state: item.state, attempt: item.attempt, resume_state: None, max_attempts };
+    match decide(facts, &Event::Step(outcome)) {
+        Ok(transition) => {
+            if let Some(e) = &transition.error {
+                tracing::info!(error = %e, to = %transition.to, "step did not succeed");
+            }
+            Some(Applied { id: item.id, transition, a3_correspondence_id: a3, dialog_id: dialog })
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "claimed item cannot take its step's outcome");
+            None
+        }
+    }
+}
+
+/// Beats the node's heartbeat and extends its leases, every third of the lease.
+async fn heartbeat(store: Store, node: Uuid, lease: Duration, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(lease / 3);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if let Err(e) = node::beat(&store, node).await {
+            tracing::warn!(error = %e, "heartbeat failed");
+        }
+        if let Err(e) = store.renew(node, lease).await {
+            tracing::warn!(error = %e, "lease renewal failed");
+        }
+    }
+}

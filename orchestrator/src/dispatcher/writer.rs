@@ -1,0 +1,88 @@
+//! The single writer: commits finished outcomes in batches (by size, or after a few milliseconds),
+//! so the hot path makes no per-item round trip.
+
+use super::Stats;
+use crate::store::{Applied, Fence, Store};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc};
+use uuid::Uuid;
+
+/// A finished item on its way to the database. The permit is the item's in-flight slot, freed once
+/// the outcome is committed (or given up on).
+pub(super) struct Finished {
+    pub applied: Applied,
+    pub _slot: OwnedSemaphorePermit,
+}
+
+/// Writer settings.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct WriterConfig {
+    pub max_batch: usize,
+    pub linger: Duration,
+}
+
+/// Runs until every sender is gone, then returns after the last commit.
+pub(super) async fn run(
+    store: Store,
+    node: Uuid,
+    mut rx: mpsc::Receiver<Finished>,
+    cfg: WriterConfig,
+    stats: Arc<Stats>,
+    wake: Arc<Notify>,
+) {
+    let mut buf: Vec<Finished> = Vec::with_capacity(cfg.max_batch);
+    while let Some(first) = rx.recv().await {
+        buf.push(first);
+        while buf.len() < cfg.max_batch {
+            match rx.try_recv() {
+                Ok(f) => buf.push(f),
+                Err(_) => break,
+            }
+        }
+        if buf.len() < cfg.max_batch && !cfg.linger.is_zero() {
+            let deadline = tokio::time::Instant::now() + cfg.linger;
+            while buf.len() < cfg.max_batch {
+                match tokio::time::timeout_at(deadline, rx.recv()).await {
+                    Ok(Some(f)) => buf.push(f),
+                    Ok(None) | Err(_) => break,
+                }
+            }
+        }
+        commit(&store, node, &mut buf, &stats).await;
+        wake.notify_one();
+    }
+}
+
+/// Commits `buf`, retrying database errors a few times. If the database stays unreachable the
+/// outcomes are dropped: the items' leases expire and they run again (steps are idempotent).
+async fn commit(store: &Store, node: Uuid, buf: &mut Vec<Finished>, stats: &Stats) {
+    let batch: Vec<Applied> = buf.iter().map(|f| f.applied.clone()).collect();
+    let mut delay = Duration::from_millis(50);
+    for attempt in 1..=6 {
+        match store.apply(&batch, Fence::Lease(node), Some(node)).await {
+            Ok(report) => {
+                for a in &batch {
+                    if report.committed.contains(&a.id) {
+                        stats.count(&a.transition);
+                    }
+                }
+                stats.lease_lost.fetch_add(report.lost.len() as u64, Ordering::Relaxed);
+                if !report.lost.is_empty() {
+                    tracing::warn!(lost = report.lost.len(), "lease lost: results dropped");
+                }
+                buf.clear();
+                return;
+            }
+            Err(e) => {
+                stats.commit_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, attempt, items = batch.len(), "commit failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+        }
+    }
+    tracing::error!(items = batch.len(), "commit gave up; items will be re-run when their leases expire");
+    buf.clear();
+}

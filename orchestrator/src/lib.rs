@@ -1,0 +1,15 @@
+//! The orchestrator: the state machine, the durable store, the dispatcher, and the `migrator` CLI.
+//!
+//! Dependencies point one way: orchestrator → workers → schema. See the README's architecture
+//! section for how the pieces fit.
+
+pub mod bench;
+pub mod cli;
+pub mod clock;
+pub mod db;
+pub mod dispatcher;
+pub mod node;
+pub mod retry;
+pub mod shutdown;
+pub mod state_machine;
+pub mod store;

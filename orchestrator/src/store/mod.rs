@@ -1,0 +1,369 @@
+//! The durable store: claim under a lease, complete with fencing, retries, history — on SeaORM,
+//! for SQLite and PostgreSQL.
+//!
+//! The hot path (claim, apply, insert) is hand-written bulk SQL: one statement claims a batch, one
+//! statement applies a batch of transitions and one inserts their history rows. Everything else
+//! uses SeaORM's query builder.
+
+mod ops;
+mod sql;
+
+pub use ops::{OperateReport, Selector, ShowItem, Skipped, StatusReport, StuckItem};
+
+use crate::clock::Clock;
+use crate::retry::RetryPolicy;
+use crate::state_machine::{Due, Transition};
+use schema::WorkflowState;
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
+};
+use sql::{Sql, literal_list};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+use workers::WorkItem;
+
+/// Rows per bulk statement: well under SQLite's and PostgreSQL's parameter limits.
+const CHUNK: usize = 1000;
+
+/// A store error: always a database error underneath.
+pub type StoreError = DbErr;
+
+/// A new item to enqueue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewItem {
+    /// `Altinn2CorrespondenceId`.
+    pub a2_id: i64,
+    /// Phase name.
+    pub phase: String,
+}
+
+/// A decided transition for one item, with the ids its step learnt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// Workflow id.
+    pub id: Uuid,
+    /// The state machine's decision.
+    pub transition: Transition,
+    /// A3 id to store (kept if None).
+    pub a3_correspondence_id: Option<Uuid>,
+    /// Dialog id to store (kept if None).
+    pub dialog_id: Option<Uuid>,
+}
+
+/// The condition that must still hold for a transition to be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fence {
+    /// The item is still leased by this node and in the expected state (worker completions).
+    Lease(Uuid),
+    /// The item is still in the expected state (operator actions); any lease is dropped.
+    State,
+}
+
+/// The result of applying a batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApplyReport {
+    /// Items whose transition was written.
+    pub committed: Vec<Uuid>,
+    /// Items whose fence no longer held: their result was dropped.
+    pub lost: Vec<Uuid>,
+}
+
+/// The engine's handle on the database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+    clock: Arc<dyn Clock>,
+    policy: RetryPolicy,
+}
+
+impl Store {
+    /// A store over an open, migrated connection.
+    pub fn new(db: DatabaseConnection, clock: Arc<dyn Clock>, policy: RetryPolicy) -> Self {
+        Self { db, clock, policy }
+    }
+
+    /// The connection.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The retry policy.
+    pub fn policy(&self) -> &RetryPolicy {
+        &self.policy
+    }
+
+    fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    async fn begin(&self) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+        // SQLite: take the write lock up front so the transaction never has to upgrade.
+        let opts = TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        };
+        if self.backend() == DbBackend::Sqlite {
+            self.db.begin_with_options(opts).await
+        } else {
+            self.db.begin().await
+        }
+    }
+
+    /// Enqueues items in CreatedInA2, due now. Known A2 ids are left as they are.
+    /// Returns how many were new.
+    pub async fn insert_items(&self, items: &[NewItem]) -> Result<usize, DbErr> {
+        let now = self.clock.now_ms();
+        let mut inserted = 0;
+        for chunk in items.chunks(CHUNK) {
+            let txn = self.begin().await?;
+            let mut q = Sql::new(self.backend());
+            q.push(
+                "INSERT INTO workflows (id, a2_id, phase, state, attempt, next_run_at, created_at, updated_at) VALUES ",
+            );
+            for (i, item) in chunk.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.row(vec![
+                    (Uuid::now_v7().into(), "uuid"),
+                    (item.a2_id.into(), "int8"),
+                    (item.phase.clone().into(), "text"),
+                    (WorkflowState::CreatedInA2.as_str().into(), "text"),
+                    (0i32.into(), "int4"),
+                    (now.into(), "int8"),
+                    (now.into(), "int8"),
+                    (now.into(), "int8"),
+                ]);
+            }
+            q.push(" ON CONFLICT (a2_id) DO NOTHING RETURNING id");
+            let rows = txn.query_all_raw(q.build()).await?;
+            let ids: Vec<Uuid> =
+                rows.iter().map(|r| r.try_get::<Uuid>("", "id")).collect::<Result<_, _>>()?;
+            let history: Vec<HistoryRow> = ids
+                .iter()
+                .map(|id| HistoryRow {
+                    workflow_id: *id,
+                    from: None,
+                    to: WorkflowState::CreatedInA2,
+                    attempt: 0,
+                    node: None,
+                    error: None,
+                })
+                .collect();
+            insert_history(&txn, self.backend(), &history, now).await?;
+            txn.commit().await?;
+            inserted += ids.len();
+        }
+        Ok(inserted)
+    }
+
+    /// Claims up to `limit` due items in `states` for `owner`, leased for `lease`.
+    ///
+    /// One statement: due rows in due order, not leased or with an expired lease, get this node's
+    /// lease. PostgreSQL skips rows another node is claiming (`FOR UPDATE SKIP LOCKED`).
+    pub async fn claim(
+        &self,
+        owner: Uuid,
+        lease: Duration,
+        limit: usize,
+        states: &[WorkflowState],
+    ) -> Result<Vec<WorkItem>, DbErr> {
+        let now = self.clock.now_ms();
+        let all = literal_list(WorkflowState::RUNNABLE.iter().map(|s| s.as_str()));
+        let wanted = literal_list(states.iter().filter(|s| s.is_runnable()).map(|s| s.as_str()));
+        if wanted == "()" || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut q = Sql::new(self.backend());
+        q.push("UPDATE workflows SET lease_owner = ")
+            .param(owner, "uuid")
+            .push(", lease_until = ")
+            .param(now + lease.as_millis() as i64, "int8")
+            .push(" WHERE id IN (SELECT id FROM workflows WHERE state IN ")
+            .push(&all)
+            .push(" AND state IN ")
+            .push(&wanted)
+            .push(" AND next_run_at <= ")
+            .param(now, "int8")
+            .push(" AND (lease_owner IS NULL OR lease_until < ")
+            .param(now, "int8")
+            .push(") ORDER BY next_run_at LIMIT ")
+            .param(limit as i64, "int8");
+        if self.backend() == DbBackend::Postgres {
+            q.push(" FOR UPDATE SKIP LOCKED");
+        }
+        q.push(") RETURNING id, a2_id, phase, state, attempt, a3_correspondence_id, dialog_id");
+        let rows = self.db.query_all_raw(q.build()).await?;
+        rows.iter().map(work_item).collect()
+    }
+
+    /// Writes a batch of decided transitions, each only if its fence still holds, with one history
+    /// row per written transition, in one transaction.
+    pub async fn apply(
+        &self,
+        batch: &[Applied],
+        fence: Fence,
+        node: Option<Uuid>,
+    ) -> Result<ApplyReport, DbErr> {
+        let mut report = ApplyReport::default();
+        let now = self.clock.now_ms();
+        for chunk in batch.chunks(CHUNK) {
+            let txn = self.begin().await?;
+            let mut q = Sql::new(self.backend());
+            q.push(
+                "WITH v (id, from_state, to_state, resume_state, attempt, next_run_at, last_error, a3_id, dialog_id) AS (VALUES ",
+            );
+            for (i, a) in chunk.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                let t = &a.transition;
+                q.row(vec![
+                    (a.id.into(), "uuid"),
+                    (t.from.as_str().into(), "text"),
+                    (t.to.as_str().into(), "text"),
+                    (t.resume_state.map(|s| s.as_str().to_string()).into(), "text"),
+                    (t.attempt.into(), "int4"),
+                    (self.due_at(now, t.due).into(), "int8"),
+                    (t.error.clone().into(), "text"),
+                    (a.a3_correspondence_id.into(), "uuid"),
+                    (a.dialog_id.into(), "uuid"),
+                ]);
+            }
+            q.push(
+                ") UPDATE workflows SET state = v.to_state, resume_state = v.resume_state, attempt = v.attempt, \
+                 next_run_at = v.next_run_at, last_error = v.last_error, \
+                 a3_correspondence_id = COALESCE(v.a3_id, workflows.a3_correspondence_id), \
+                 dialog_id = COALESCE(v.dialog_id, workflows.dialog_id), \
+                 lease_owner = NULL, lease_until = NULL, updated_at = ",
+            )
+            .param(now, "int8")
+            .push(" FROM v WHERE workflows.id = v.id AND workflows.state = v.from_state");
+            if let Fence::Lease(owner) = fence {
+                q.push(" AND workflows.lease_owner = ").param(owner, "uuid");
+            }
+            q.push(" RETURNING workflows.id");
+            let rows = txn.query_all_raw(q.build()).await?;
+            let written: HashSet<Uuid> =
+                rows.iter().map(|r| r.try_get::<Uuid>("", "id")).collect::<Result<_, _>>()?;
+            let mut history = Vec::with_capacity(written.len());
+            for a in chunk {
+                if written.contains(&a.id) {
+                    let t = &a.transition;
+                    history.push(HistoryRow {
+                        workflow_id: a.id,
+                        from: Some(t.from),
+                        to: t.to,
+                        attempt: t.attempt,
+                        node,
+                        error: t.error.clone(),
+                    });
+                    report.committed.push(a.id);
+                } else {
+                    report.lost.push(a.id);
+                }
+            }
+            insert_history(&txn, self.backend(), &history, now).await?;
+            txn.commit().await?;
+        }
+        Ok(report)
+    }
+
+    /// When a transition's item is next due, in epoch ms.
+    pub fn due_at(&self, now: i64, due: Due) -> i64 {
+        match due {
+            Due::Now | Due::Never => now,
+            Due::Backoff { attempt, at_least } => {
+                now + self.policy.delay(attempt).max(at_least).as_millis() as i64
+            }
+        }
+    }
+
+    /// Extends every lease `owner` holds (the node heartbeat), so slow steps keep their items.
+    pub async fn renew(&self, owner: Uuid, lease: Duration) -> Result<u64, DbErr> {
+        let until = self.clock.now_ms() + lease.as_millis() as i64;
+        let mut q = Sql::new(self.backend());
+        q.push("UPDATE workflows SET lease_until = ")
+            .param(until, "int8")
+            .push(" WHERE lease_owner = ")
+            .param(owner, "uuid");
+        Ok(self.db.execute_raw(q.build()).await?.rows_affected())
+    }
+
+    /// Drops every lease `owner` holds: its items are claimable again at once.
+    pub async fn release(&self, owner: Uuid) -> Result<u64, DbErr> {
+        let mut q = Sql::new(self.backend());
+        q.push("UPDATE workflows SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ")
+            .param(owner, "uuid");
+        Ok(self.db.execute_raw(q.build()).await?.rows_affected())
+    }
+
+    /// Items in a runnable state, whenever due (a run is finished when this is zero).
+    pub async fn count_runnable(&self) -> Result<u64, DbErr> {
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM workflows WHERE state IN {}",
+            literal_list(WorkflowState::RUNNABLE.iter().map(|s| s.as_str()))
+        );
+        let row = self.db.query_one_raw(sea_orm::Statement::from_string(self.backend(), sql)).await?;
+        Ok(row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0) as u64)
+    }
+}
+
+/// One history row to write.
+struct HistoryRow {
+    workflow_id: Uuid,
+    from: Option<WorkflowState>,
+    to: WorkflowState,
+    attempt: i32,
+    node: Option<Uuid>,
+    error: Option<String>,
+}
+
+async fn insert_history(
+    conn: &impl ConnectionTrait,
+    backend: DbBackend,
+    rows: &[HistoryRow],
+    at: i64,
+) -> Result<(), DbErr> {
+    for chunk in rows.chunks(CHUNK) {
+        let mut q = Sql::new(backend);
+        q.push("INSERT INTO workflow_history (workflow_id, from_state, to_state, attempt, at, node, error) VALUES ");
+        for (i, h) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.row(vec![
+                (h.workflow_id.into(), "uuid"),
+                (h.from.map(|s| s.as_str().to_string()).into(), "text"),
+                (h.to.as_str().into(), "text"),
+                (h.attempt.into(), "int4"),
+                (at.into(), "int8"),
+                (h.node.into(), "uuid"),
+                (h.error.clone().into(), "text"),
+            ]);
+        }
+        conn.execute_raw(q.build()).await?;
+    }
+    Ok(())
+}
+
+fn work_item(r: &QueryResult) -> Result<WorkItem, DbErr> {
+    let state: String = r.try_get("", "state")?;
+    Ok(WorkItem {
+        id: r.try_get("", "id")?,
+        a2_id: r.try_get("", "a2_id")?,
+        phase: r.try_get("", "phase")?,
+        state: state.parse().map_err(|e: schema::ParseStateError| DbErr::Custom(e.to_string()))?,
+        attempt: r.try_get("", "attempt")?,
+        a3_correspondence_id: r.try_get("", "a3_correspondence_id")?,
+        dialog_id: r.try_get("", "dialog_id")?,
+    })
+}

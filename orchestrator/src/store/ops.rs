@@ -1,0 +1,262 @@
+//! What operators ask of the store: status counts, stuck items, one item with its history, and
+//! retry / cancel by ids or by filter. Transitions still go through the state machine.
+
+use super::{Applied, Fence, Store};
+use crate::state_machine::{Event, Facts, TransitionError, decide};
+use schema::WorkflowState;
+use schema::entity::{workflow, workflow_history};
+use sea_orm::{ColumnTrait, Condition, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// Which items an operator command acts on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selector {
+    /// Workflow ids (UUID) or A2 ids (integers), mixed.
+    pub keys: Vec<String>,
+    /// Only items in this state.
+    pub state: Option<WorkflowState>,
+    /// Only items of this phase.
+    pub phase: Option<String>,
+}
+
+impl Selector {
+    fn condition(&self) -> Result<Condition, DbErr> {
+        let mut cond = Condition::all();
+        if !self.keys.is_empty() {
+            let mut ids = Vec::new();
+            let mut a2 = Vec::new();
+            for k in &self.keys {
+                if let Ok(id) = Uuid::parse_str(k) {
+                    ids.push(id);
+                } else if let Ok(n) = k.parse::<i64>() {
+                    a2.push(n);
+                } else {
+                    return Err(DbErr::Custom(format!(
+                        "`{k}` is neither a workflow id (UUID) nor an A2 id (integer)"
+                    )));
+                }
+            }
+            cond = cond.add(
+                Condition::any().add(workflow::Column::Id.is_in(ids)).add(workflow::Column::A2Id.is_in(a2)),
+            );
+        }
+        if let Some(s) = self.state {
+            cond = cond.add(workflow::Column::State.eq(s));
+        }
+        if let Some(p) = &self.phase {
+            cond = cond.add(workflow::Column::Phase.eq(p.clone()));
+        }
+        Ok(cond)
+    }
+
+    /// True when nothing narrows the selection.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty() && self.state.is_none() && self.phase.is_none()
+    }
+}
+
+/// Counts by state, overall and per phase.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StatusReport {
+    /// All items.
+    pub total: u64,
+    /// Items per state.
+    pub by_state: BTreeMap<WorkflowState, u64>,
+    /// Items per phase, per state.
+    pub by_phase: BTreeMap<String, BTreeMap<WorkflowState, u64>>,
+    /// Items leased right now.
+    pub leased: u64,
+}
+
+/// An item that is not moving.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StuckItem {
+    /// The item.
+    #[serde(flatten)]
+    pub item: workflow::Model,
+    /// Why it is listed: `lease expired` or `not moved`.
+    pub reason: String,
+}
+
+/// One item and its full history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ShowItem {
+    /// The item.
+    pub item: workflow::Model,
+    /// Every transition, oldest first.
+    pub history: Vec<workflow_history::Model>,
+}
+
+/// An item an operator action left alone, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    /// Workflow id.
+    pub id: Uuid,
+    /// A2 id.
+    pub a2_id: i64,
+    /// Its state.
+    pub state: WorkflowState,
+    /// Why.
+    pub reason: String,
+}
+
+/// What an operator action did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct OperateReport {
+    /// Items changed.
+    pub changed: u64,
+    /// Items not changed, with the reason (not allowed in their state, or moved meanwhile).
+    pub skipped: Vec<Skipped>,
+    /// Keys that matched no item.
+    pub not_found: Vec<String>,
+}
+
+impl Store {
+    /// Counts by state and phase.
+    pub async fn status(&self) -> Result<StatusReport, DbErr> {
+        let rows: Vec<(String, WorkflowState, i64)> = workflow::Entity::find()
+            .select_only()
+            .column(workflow::Column::Phase)
+            .column(workflow::Column::State)
+            .column_as(workflow::Column::Id.count(), "n")
+            .group_by(workflow::Column::Phase)
+            .group_by(workflow::Column::State)
+            .into_tuple()
+            .all(self.db())
+            .await?;
+        let mut report = StatusReport::default();
+        for (phase, state, n) in rows {
+            let n = n as u64;
+            report.total += n;
+            *report.by_state.entry(state).or_default() += n;
+            *report.by_phase.entry(phase).or_default().entry(state).or_default() += n;
+        }
+        report.leased = workflow::Entity::find()
+            .filter(workflow::Column::LeaseOwner.is_not_null())
+            .select_only()
+            .column_as(workflow::Column::Id.count(), "n")
+            .into_tuple::<i64>()
+            .one(self.db())
+            .await?
+            .unwrap_or(0) as u64;
+        Ok(report)
+    }
+
+    /// Items whose lease expired, or that sat in a non-final state without moving for `older_than_ms`.
+    pub async fn stuck(&self, older_than_ms: i64, limit: u64) -> Result<Vec<StuckItem>, DbErr> {
+        let now = self.clock().now_ms();
+        let not_final = [
+            WorkflowState::CreatedInA2,
+            WorkflowState::Migrated,
+            WorkflowState::DialogCreated,
+            WorkflowState::SyncPending,
+        ];
+        let rows = workflow::Entity::find()
+            .filter(
+                Condition::any().add(workflow::Column::LeaseUntil.lt(now)).add(
+                    Condition::all()
+                        .add(workflow::Column::State.is_in(not_final))
+                        .add(workflow::Column::UpdatedAt.lt(now - older_than_ms)),
+                ),
+            )
+            .order_by_asc(workflow::Column::UpdatedAt)
+            .limit(limit)
+            .all(self.db())
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|item| {
+                let reason = match item.lease_until {
+                    Some(until) if until < now => "lease expired".to_string(),
+                    _ => "not moved".to_string(),
+                };
+                StuckItem { item, reason }
+            })
+            .collect())
+    }
+
+    /// One item by workflow id or A2 id, with its history.
+    pub async fn show(&self, key: &str) -> Result<Option<ShowItem>, DbErr> {
+        let sel = Selector { keys: vec![key.to_string()], ..Selector::default() };
+        let Some(item) = workflow::Entity::find().filter(sel.condition()?).one(self.db()).await? else {
+            return Ok(None);
+        };
+        let history = workflow_history::Entity::find()
+            .filter(workflow_history::Column::WorkflowId.eq(item.id))
+            .order_by_asc(workflow_history::Column::Id)
+            .all(self.db())
+            .await?;
+        Ok(Some(ShowItem { item, history }))
+    }
+
+    /// Applies an operator event (`OperatorRetry` or `OperatorCancel`) to every selected item,
+    /// through the state machine, in pages.
+    pub async fn operate(&self, selector: &Selector, event: Event) -> Result<OperateReport, DbErr> {
+        if selector.is_empty() {
+            return Err(DbErr::Custom("refusing to act on every item: give ids or a filter".into()));
+        }
+        let cond = selector.condition()?;
+        let mut report = OperateReport::default();
+        let mut seen_a2 = Vec::new();
+        let mut seen_ids = Vec::new();
+        let mut after: Option<Uuid> = None;
+        loop {
+            let mut q =
+                workflow::Entity::find().filter(cond.clone()).order_by_asc(workflow::Column::Id).limit(1000);
+            if let Some(last) = after {
+                q = q.filter(workflow::Column::Id.gt(last));
+            }
+            let page = q.all(self.db()).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.id);
+            let mut batch = Vec::new();
+            for item in &page {
+                seen_a2.push(item.a2_id.to_string());
+                seen_ids.push(item.id.to_string());
+                let facts = Facts {
+                    state: item.state,
+                    attempt: item.attempt,
+                    resume_state: item.resume_state,
+                    max_attempts: self.policy().max_attempts,
+                };
+                match decide(facts, &event) {
+                    Ok(transition) => batch.push(Applied {
+                        id: item.id,
+                        transition,
+                        a3_correspondence_id: None,
+                        dialog_id: None,
+                    }),
+                    Err(e @ (TransitionError::NotAllowed { .. } | TransitionError::Unchanged { .. })) => {
+                        report.skipped.push(Skipped {
+                            id: item.id,
+                            a2_id: item.a2_id,
+                            state: item.state,
+                            reason: e.to_string(),
+                        })
+                    }
+                }
+            }
+            let applied = self.apply(&batch, Fence::State, None).await?;
+            report.changed += applied.committed.len() as u64;
+            for id in applied.lost {
+                if let Some(item) = page.iter().find(|i| i.id == id) {
+                    report.skipped.push(Skipped {
+                        id,
+                        a2_id: item.a2_id,
+                        state: item.state,
+                        reason: "changed state while the command ran; run it again".into(),
+                    });
+                }
+            }
+        }
+        report.not_found = selector
+            .keys
+            .iter()
+            .filter(|k| !seen_ids.contains(&k.to_lowercase()) && !seen_a2.contains(k))
+            .cloned()
+            .collect();
+        Ok(report)
+    }
+}

@@ -1,0 +1,79 @@
+//! A small builder for the hand-written bulk statements of the hot path.
+//!
+//! Placeholders are written `$n` (PostgreSQL) or `?n` (SQLite); PostgreSQL gets explicit casts so
+//! that parameters inside `VALUES` lists have a type.
+
+use sea_orm::{DbBackend, Statement, Value};
+
+/// SQL text plus its parameters, for one backend.
+#[derive(Debug)]
+pub(crate) struct Sql {
+    backend: DbBackend,
+    text: String,
+    values: Vec<Value>,
+}
+
+impl Sql {
+    pub(crate) fn new(backend: DbBackend) -> Self {
+        Self { backend, text: String::with_capacity(256), values: Vec::new() }
+    }
+
+    /// Appends literal SQL.
+    pub(crate) fn push(&mut self, sql: &str) -> &mut Self {
+        self.text.push_str(sql);
+        self
+    }
+
+    /// Appends a placeholder for `value`, cast to `pg_type` on PostgreSQL.
+    pub(crate) fn param(&mut self, value: impl Into<Value>, pg_type: &str) -> &mut Self {
+        self.values.push(value.into());
+        let n = self.values.len();
+        match self.backend {
+            DbBackend::Postgres => {
+                self.text.push_str(&format!("${n}::{pg_type}"));
+            }
+            _ => {
+                self.text.push_str(&format!("?{n}"));
+            }
+        }
+        self
+    }
+
+    /// Appends a parenthesised, comma-separated row of typed placeholders.
+    pub(crate) fn row(&mut self, cells: Vec<(Value, &str)>) -> &mut Self {
+        self.push("(");
+        for (i, (v, t)) in cells.into_iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.param(v, t);
+        }
+        self.push(")")
+    }
+
+    pub(crate) fn build(self) -> Statement {
+        Statement::from_sql_and_values(self.backend, self.text, self.values)
+    }
+}
+
+/// `('a', 'b')` for a list of known-safe identifiers-as-literals (state names from the enum).
+pub(crate) fn literal_list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+    let inner: Vec<String> = items.into_iter().map(|s| format!("'{}'", s.replace('\'', "''"))).collect();
+    format!("({})", inner.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_per_backend() {
+        let mut pg = Sql::new(DbBackend::Postgres);
+        pg.push("SELECT ").param(1i64, "int8").push(", ").param("x", "text");
+        assert_eq!(pg.build().sql, "SELECT $1::int8, $2::text");
+        let mut lite = Sql::new(DbBackend::Sqlite);
+        lite.row(vec![(1i64.into(), "int8"), ("x".into(), "text")]);
+        assert_eq!(lite.build().sql, "(?1, ?2)");
+        assert_eq!(literal_list(["a", "b'c"]), "('a', 'b''c')");
+    }
+}

@@ -1,0 +1,8 @@
+//! SeaORM entities, one module per table.
+
+pub mod a2_event;
+pub mod a2_record;
+pub mod node;
+pub mod schedule_run;
+pub mod workflow;
+pub mod workflow_history;

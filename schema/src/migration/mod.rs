@@ -1,0 +1,15 @@
+//! Migrations, applied automatically at start-up (`Migrator::up`); each is safe to run twice.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261127_000001_init;
+
+/// The ordered list of migrations.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261127_000001_init::Migration)]
+    }
+}

@@ -1,0 +1,41 @@
+//! In-process steps that do no I/O: the engine's benchmark and tests drive items with them.
+
+use crate::{Step, StepKind, StepOutcome, WorkItem};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Succeeds after an optional delay, inventing the ids a real A3 call would return.
+#[derive(Debug, Clone)]
+pub struct NoopStep {
+    kind: StepKind,
+    delay: Duration,
+}
+
+impl NoopStep {
+    /// A step of `kind` that takes `delay` per item (zero for the throughput benchmark).
+    pub fn new(kind: StepKind, delay: Duration) -> Self {
+        Self { kind, delay }
+    }
+}
+
+#[async_trait::async_trait]
+impl Step for NoopStep {
+    fn kind(&self) -> StepKind {
+        self.kind
+    }
+
+    async fn run(&self, _item: &WorkItem) -> StepOutcome {
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
+        match self.kind {
+            StepKind::Migrate => {
+                StepOutcome::Done { a3_correspondence_id: Some(Uuid::now_v7()), dialog_id: None }
+            }
+            StepKind::MakeAvailable => {
+                StepOutcome::Done { a3_correspondence_id: None, dialog_id: Some(Uuid::now_v7()) }
+            }
+            StepKind::Sync => StepOutcome::done(),
+        }
+    }
+}

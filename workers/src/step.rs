@@ -1,0 +1,122 @@
+//! The `Step` trait, the item it receives and the outcome it returns.
+
+use schema::WorkflowState;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// The three kinds of work, one per runnable state group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    /// Upload attachments and the correspondence (CreatedInA2 → Migrated).
+    Migrate,
+    /// Create the dialog (Migrated → DialogCreated).
+    MakeAvailable,
+    /// Replay pending A2 events (DialogCreated | SyncPending → Synced).
+    Sync,
+}
+
+impl StepKind {
+    /// All steps in lifecycle order.
+    pub const ALL: [StepKind; 3] = [Self::Migrate, Self::MakeAvailable, Self::Sync];
+
+    /// The step that advances an item in `state`, if the state is runnable.
+    pub fn for_state(state: WorkflowState) -> Option<StepKind> {
+        match state {
+            WorkflowState::CreatedInA2 => Some(Self::Migrate),
+            WorkflowState::Migrated => Some(Self::MakeAvailable),
+            WorkflowState::DialogCreated | WorkflowState::SyncPending => Some(Self::Sync),
+            WorkflowState::Synced
+            | WorkflowState::Failed
+            | WorkflowState::Rejected
+            | WorkflowState::Cancelled => None,
+        }
+    }
+
+    /// The runnable states this step advances.
+    pub fn states(self) -> &'static [WorkflowState] {
+        match self {
+            Self::Migrate => &[WorkflowState::CreatedInA2],
+            Self::MakeAvailable => &[WorkflowState::Migrated],
+            Self::Sync => &[WorkflowState::DialogCreated, WorkflowState::SyncPending],
+        }
+    }
+
+    /// Name used in logs, config and output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Migrate => "migrate",
+            Self::MakeAvailable => "make_available",
+            Self::Sync => "sync",
+        }
+    }
+}
+
+impl std::fmt::Display for StepKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A claimed item as a step sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkItem {
+    /// Workflow id.
+    pub id: Uuid,
+    /// `Altinn2CorrespondenceId`.
+    pub a2_id: i64,
+    /// Phase name.
+    pub phase: String,
+    /// State at claim time.
+    pub state: WorkflowState,
+    /// Failed attempts so far of this step.
+    pub attempt: i32,
+    /// A3 id, once migrated.
+    pub a3_correspondence_id: Option<Uuid>,
+    /// Dialog id, once made available.
+    pub dialog_id: Option<Uuid>,
+}
+
+/// What a step says happened. Classification is the step's job; what follows is the state machine's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepOutcome {
+    /// The step's effect is in A3. Ids learnt on the way are stored.
+    Done {
+        /// A3 correspondence id, from migrate.
+        a3_correspondence_id: Option<Uuid>,
+        /// Dialog id, from make-available.
+        dialog_id: Option<Uuid>,
+    },
+    /// A transient failure (timeout, connection, 408, 5xx): try again after backoff.
+    Retryable(String),
+    /// A3 asked us to slow down (429): wait at least `retry_after`; does not count as an attempt.
+    RateLimited {
+        /// What A3 said.
+        error: String,
+        /// The Retry-After it gave.
+        retry_after: Duration,
+    },
+    /// A failure that will not go away by retrying (e.g. 404 on sync of an unknown item).
+    Permanent(String),
+    /// The input is invalid (e.g. title over 255 chars): reject until the data is fixed.
+    Invalid(String),
+}
+
+impl StepOutcome {
+    /// A success that learnt no ids.
+    pub fn done() -> Self {
+        Self::Done { a3_correspondence_id: None, dialog_id: None }
+    }
+}
+
+/// One kind of work. Implementations must be idempotent by A2 id: a step may run again for the same
+/// item after a crash or a lost lease.
+#[async_trait::async_trait]
+pub trait Step: Send + Sync + 'static {
+    /// Which step this is.
+    fn kind(&self) -> StepKind;
+
+    /// Do the work for one item.
+    async fn run(&self, item: &WorkItem) -> StepOutcome;
+}
