@@ -93,7 +93,34 @@ pub struct BenchArgs {
     pub resume: bool,
 }
 
-/// Entry point of the binary.
+/// The whole binary: logging to stderr (`MIGRATOR_LOG`, default `warn`), a tokio runtime, the
+/// command, and an exit code. Shared by `migrator` and the test suite's copy of it.
+pub fn run_main() -> std::process::ExitCode {
+    use clap::Parser;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MIGRATOR_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(main(Cli::parse())) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs one parsed command.
 pub async fn main(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     // `bench` defaults to its own file so it never touches the real database.
     let target = match (&cli.command, cli.db.as_str()) {

@@ -1,1 +1,130 @@
-//! Integration tests live in `tests/`; this library is empty on purpose.
+//! Helpers for the integration tests: a fresh database per test on SQLite or PostgreSQL, and the
+//! history checks every test shares.
+//!
+//! PostgreSQL tests run when `MIGRATOR_TEST_POSTGRES_URL` is set (CI sets it); without it they say
+//! loudly that they were skipped.
+
+use orchestrator::db;
+use schema::WorkflowState;
+use schema::entity::workflow_history;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait, QueryOrder};
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// The variable that points the PostgreSQL tests at a server.
+pub const PG_ENV: &str = "MIGRATOR_TEST_POSTGRES_URL";
+
+/// A database that exists for one test.
+pub struct TestDb {
+    /// What to pass as `--db`.
+    pub target: String,
+    /// Open, migrated connection.
+    pub conn: DatabaseConnection,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl TestDb {
+    /// A fresh SQLite file in a temporary directory.
+    pub async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let target = dir.path().join("test.sqlite").display().to_string();
+        let conn = db::open(&target).await.expect("open sqlite");
+        TestDb { target, conn, cleanup: Cleanup::Sqlite(dir) }
+    }
+
+    /// A fresh PostgreSQL database, or None (with a loud note) when no server is configured.
+    pub async fn postgres(test: &str) -> Option<TestDb> {
+        let Ok(admin_url) = std::env::var(PG_ENV) else {
+            eprintln!("SKIPPED (PostgreSQL): {test}: set {PG_ENV} to run it");
+            return None;
+        };
+        let name = format!("migrator_test_{}", Uuid::now_v7().simple());
+        let admin = Database::connect(&admin_url).await.expect("connect to PostgreSQL admin database");
+        admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+        admin.close().await.ok();
+        let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin_url);
+        let target = format!("{base}/{name}");
+        let conn = db::open(&target).await.expect("open postgres");
+        Some(TestDb { target, conn, cleanup: Cleanup::Postgres { admin_url, name } })
+    }
+
+    /// Closes the connection and removes the database.
+    pub async fn finish(self) {
+        self.conn.close().await.ok();
+        if let Cleanup::Postgres { admin_url, name } = self.cleanup
+            && let Ok(admin) = Database::connect(&admin_url).await
+        {
+            admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.ok();
+            admin.close().await.ok();
+        }
+    }
+}
+
+/// Runs the async fn `name(&TestDb)` on a fresh SQLite database and, if configured, a fresh PostgreSQL one.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let db = tests::TestDb::sqlite().await;
+                super::$name(&db).await;
+                db.finish().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(db) = tests::TestDb::postgres(stringify!($name)).await {
+                    super::$name(&db).await;
+                    db.finish().await;
+                }
+            }
+        }
+    };
+}
+
+/// The successor of a state on the happy path.
+fn forward(from: WorkflowState) -> Option<WorkflowState> {
+    use WorkflowState::*;
+    match from {
+        CreatedInA2 => Some(Migrated),
+        Migrated => Some(DialogCreated),
+        DialogCreated | SyncPending => Some(Synced),
+        _ => None,
+    }
+}
+
+/// Checks every item's history: it starts with creation, each row starts where the previous one
+/// ended, and a step only moves forward by one (or stays, for a retry). Returns the history per
+/// workflow for further checks. Panics with the offending item otherwise.
+pub async fn assert_history_consistent(conn: &DatabaseConnection) -> HashMap<Uuid, Vec<workflow_history::Model>> {
+    let rows = workflow_history::Entity::find()
+        .order_by_asc(workflow_history::Column::Id)
+        .all(conn)
+        .await
+        .expect("read history");
+    let mut by_item: HashMap<Uuid, Vec<workflow_history::Model>> = HashMap::new();
+    for r in rows {
+        by_item.entry(r.workflow_id).or_default().push(r);
+    }
+    for (id, rows) in &by_item {
+        assert_eq!(rows[0].from_state, None, "{id}: history does not start with creation: {rows:?}");
+        for pair in rows.windows(2) {
+            let (prev, next) = (&pair[0], &pair[1]);
+            assert_eq!(next.from_state, Some(prev.to_state), "{id}: transition skipped a state: {rows:?}");
+            let from = prev.to_state;
+            let operator = next.node.is_none();
+            let ok = next.to_state == from
+                || forward(from) == Some(next.to_state)
+                || next.to_state.is_parked()
+                || operator;
+            assert!(ok, "{id}: backward or skipping transition {from} -> {}: {rows:?}", next.to_state);
+        }
+    }
+    by_item
+}

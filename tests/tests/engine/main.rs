@@ -1,0 +1,6 @@
+//! The engine's integration tests: one binary, one module per concern.
+
+mod operators;
+mod process;
+mod retries;
+mod store;

@@ -1,0 +1,152 @@
+//! Real processes: SIGKILL mid-run and restart, SIGTERM for a graceful stop, and two nodes sharing
+//! one PostgreSQL database.
+
+use orchestrator::bench::BENCH_PHASE;
+use orchestrator::clock::SystemClock;
+use orchestrator::retry::RetryPolicy;
+use orchestrator::store::{NewItem, Store};
+use schema::WorkflowState;
+use schema::entity::{node, workflow, workflow_history};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tests::TestDb;
+
+const BIN: &str = env!("CARGO_BIN_EXE_migrator-under-test");
+
+fn migrator(db: &str, args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.arg("--db").arg(db).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).env("MIGRATOR_LOG", "warn");
+    c
+}
+
+fn signal(child: &Child, sig: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).expect("send signal");
+}
+
+/// Waits for the child to exit, at most `limit`; kills it and panics past that.
+fn wait_for(mut child: Child, limit: Duration) -> (std::process::ExitStatus, String, String) {
+    let start = Instant::now();
+    loop {
+        if let Some(_status) = child.try_wait().unwrap() {
+            let out = child.wait_with_output().unwrap();
+            return (
+                out.status,
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            );
+        }
+        if start.elapsed() > limit {
+            child.kill().ok();
+            let out = child.wait_with_output().unwrap();
+            panic!("process did not exit within {limit:?}; stderr:\n{}", String::from_utf8_lossy(&out.stderr));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+async fn count_in(conn: &DatabaseConnection, state: WorkflowState) -> u64 {
+    workflow::Entity::find().filter(workflow::Column::State.eq(state)).count(conn).await.unwrap()
+}
+
+async fn transitions(conn: &DatabaseConnection) -> u64 {
+    workflow_history::Entity::find().filter(workflow_history::Column::FromState.is_not_null()).count(conn).await.unwrap()
+}
+
+/// Polls until at least `n` transitions are committed.
+async fn wait_for_progress(conn: &DatabaseConnection, n: u64, child: &mut Child) {
+    let start = Instant::now();
+    while transitions(conn).await < n {
+        assert!(child.try_wait().unwrap().is_none(), "migrator exited before the test could interrupt it");
+        assert!(start.elapsed() < Duration::from_secs(120), "no progress");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Every item ends Synced with exactly one transition into each happy-path state.
+async fn assert_all_synced_once(conn: &DatabaseConnection, n: u64) {
+    assert_eq!(count_in(conn, WorkflowState::Synced).await, n);
+    let histories = tests::assert_history_consistent(conn).await;
+    assert_eq!(histories.len() as u64, n);
+    for (id, rows) in histories {
+        let tos: Vec<_> = rows.iter().map(|r| r.to_state).collect();
+        assert_eq!(
+            tos,
+            vec![WorkflowState::CreatedInA2, WorkflowState::Migrated, WorkflowState::DialogCreated, WorkflowState::Synced],
+            "{id}: a transition was committed twice or skipped"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_run_then_restart_loses_nothing() {
+    let db = TestDb::sqlite().await;
+    let run = ["bench", "--items", "10000", "--step-delay", "4ms", "--concurrency", "40", "--lease", "2s"];
+    let mut first = migrator(&db.target, &run).spawn().unwrap();
+    wait_for_progress(&db.conn, 4_000, &mut first).await;
+    signal(&first, nix::sys::signal::Signal::SIGKILL);
+    let (status, _, _) = wait_for(first, Duration::from_secs(10));
+    assert!(!status.success(), "killed, not finished");
+    let before = transitions(&db.conn).await;
+    assert!(before < 30_000, "the kill came mid-run ({before} transitions)");
+    let leased = workflow::Entity::find().filter(workflow::Column::LeaseOwner.is_not_null()).count(&db.conn).await.unwrap();
+    assert!(leased > 0, "the killed node held leases");
+
+    let second = migrator(&db.target, &["bench", "--resume", "--step-delay", "1ms", "--concurrency", "40", "--lease", "2s"])
+        .spawn()
+        .unwrap();
+    let (status, stdout, stderr) = wait_for(second, Duration::from_secs(300));
+    assert!(status.success(), "restart failed: {stdout}\n{stderr}");
+    assert_all_synced_once(&db.conn, 10_000).await;
+    let nodes = node::Entity::find().all(&db.conn).await.unwrap();
+    assert_eq!(nodes.len(), 2);
+    assert_eq!(nodes.iter().filter(|n| n.stopped_at.is_some()).count(), 1, "only the restarted node stopped cleanly");
+    db.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_exits_cleanly_and_leaves_nothing_leased() {
+    let db = TestDb::sqlite().await;
+    let run = ["bench", "--items", "5000", "--step-delay", "300ms", "--concurrency", "30", "--lease", "60s"];
+    let mut child = migrator(&db.target, &run).spawn().unwrap();
+    wait_for_progress(&db.conn, 30, &mut child).await;
+    let leased = workflow::Entity::find().filter(workflow::Column::LeaseOwner.is_not_null()).count(&db.conn).await.unwrap();
+    assert!(leased > 0, "items are in flight when the signal comes");
+    signal(&child, nix::sys::signal::Signal::SIGTERM);
+    let sent = Instant::now();
+    let (status, stdout, stderr) = wait_for(child, Duration::from_secs(15));
+    let took = sent.elapsed();
+    assert!(status.success(), "exit code {status:?}\n{stdout}\n{stderr}");
+    assert!(took < Duration::from_secs(10), "took {took:?} to stop");
+    assert!(stdout.contains("interrupted"), "{stdout}");
+    let leased = workflow::Entity::find().filter(workflow::Column::LeaseOwner.is_not_null()).count(&db.conn).await.unwrap();
+    assert_eq!(leased, 0, "no item stays leased after a graceful stop");
+    assert!(count_in(&db.conn, WorkflowState::Synced).await < 5000, "stopped mid-run");
+    let nodes = node::Entity::find().all(&db.conn).await.unwrap();
+    assert!(nodes[0].stopped_at.is_some());
+    tests::assert_history_consistent(&db.conn).await;
+    db.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_share_one_postgres_database() {
+    let Some(db) = TestDb::postgres("two_nodes_share_one_postgres_database").await else { return };
+    let store = Store::new(db.conn.clone(), Arc::new(SystemClock), RetryPolicy::default());
+    let seed: Vec<NewItem> = (1..=10_000).map(|a2_id| NewItem { a2_id, phase: BENCH_PHASE.into() }).collect();
+    store.insert_items(&seed).await.unwrap();
+
+    let args = ["--json", "bench", "--resume", "--step-delay", "5ms", "--concurrency", "16", "--claim-batch", "100"];
+    let a = migrator(&db.target, &args).spawn().unwrap();
+    let b = migrator(&db.target, &args).spawn().unwrap();
+    let (sa, out_a, err_a) = wait_for(a, Duration::from_secs(300));
+    let (sb, out_b, err_b) = wait_for(b, Duration::from_secs(300));
+    assert!(sa.success() && sb.success(), "{err_a}\n{err_b}");
+    let ra: serde_json::Value = serde_json::from_str(&out_a).unwrap();
+    let rb: serde_json::Value = serde_json::from_str(&out_b).unwrap();
+    let (ta, tb) = (ra["run"]["transitions"].as_u64().unwrap(), rb["run"]["transitions"].as_u64().unwrap());
+    assert!(ta > 0 && tb > 0, "both nodes did work: {ta} and {tb}");
+    assert_eq!(ta + tb, 30_000, "every transition committed once across both nodes");
+    assert_all_synced_once(&db.conn, 10_000).await;
+    db.finish().await;
+}

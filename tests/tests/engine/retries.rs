@@ -1,0 +1,170 @@
+//! Retries through the dispatcher with the injected clock: backoff by the policy, permanent errors,
+//! max attempts, rate limiting, rejection, and `retry` bringing failed items back.
+
+use crate::store::{items, store_at};
+use orchestrator::clock::{Clock, ManualClock};
+use orchestrator::dispatcher::{Dispatcher, DispatcherConfig, RunReport};
+use orchestrator::retry::RetryPolicy;
+use orchestrator::state_machine::Event;
+use orchestrator::store::{Selector, Store};
+use schema::WorkflowState;
+use schema::entity::workflow;
+use sea_orm::{EntityTrait, QueryOrder};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tests::{TestDb, on_both_backends};
+use tokio_util::sync::CancellationToken;
+use workers::noop::NoopStep;
+use workers::{Step, StepKind, StepOutcome, WorkItem};
+
+/// Behaves by `a2_id % 5`: 0 permanent error in migrate, 1 always 503 in make-available,
+/// 2 invalid in migrate, 3 two 503s then fine, 4 one 429 then fine. Records when it ran.
+struct Scripted {
+    kind: StepKind,
+    clock: ManualClock,
+    calls: Arc<Mutex<HashMap<(i64, StepKind), Vec<i64>>>>,
+}
+
+#[async_trait::async_trait]
+impl Step for Scripted {
+    fn kind(&self) -> StepKind {
+        self.kind
+    }
+
+    async fn run(&self, item: &WorkItem) -> StepOutcome {
+        let n = {
+            let mut calls = self.calls.lock().unwrap();
+            let v = calls.entry((item.a2_id, self.kind)).or_default();
+            v.push(self.clock.now_ms());
+            v.len()
+        };
+        match (item.a2_id % 5, self.kind) {
+            (0, StepKind::Migrate) => StepOutcome::Permanent("404: unknown correspondence".into()),
+            (1, StepKind::MakeAvailable) => StepOutcome::Retryable("503 Service Unavailable".into()),
+            (2, StepKind::Migrate) => StepOutcome::Invalid("messageTitle longer than 255".into()),
+            (3, StepKind::Migrate) if n <= 2 => StepOutcome::Retryable("timeout".into()),
+            (4, StepKind::Sync) if n == 1 => StepOutcome::RateLimited {
+                error: "429 Too Many Requests".into(),
+                retry_after: Duration::from_secs(30),
+            },
+            _ => StepOutcome::done(),
+        }
+    }
+}
+
+fn policy() -> RetryPolicy {
+    RetryPolicy {
+        initial: Duration::from_secs(1),
+        multiplier: 2.0,
+        max_interval: Duration::from_secs(60),
+        randomization: 0.0,
+        max_attempts: 4,
+    }
+}
+
+/// Runs a dispatcher to the end while moving the manual clock forward in small steps.
+async fn run_with_clock(store: &Store, clock: &ManualClock, steps: Vec<Arc<dyn Step>>) -> RunReport {
+    let cfg = DispatcherConfig {
+        exit_when_idle: true,
+        idle_poll: Duration::from_millis(2),
+        write_linger: Duration::ZERO,
+        ..DispatcherConfig::default()
+    };
+    let mut d = Dispatcher::new(store.clone(), cfg);
+    for s in steps {
+        d = d.with_step(s, 4);
+    }
+    let handle = tokio::spawn(d.run(CancellationToken::new()));
+    let ticker = {
+        let clock = clock.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(3)).await;
+                clock.advance(Duration::from_millis(250));
+            }
+        })
+    };
+    let report = tokio::time::timeout(Duration::from_secs(120), handle).await.expect("dispatcher finished").unwrap();
+    ticker.abort();
+    report.unwrap()
+}
+
+async fn retries_follow_the_policy(db: &TestDb) {
+    let clock = ManualClock::new(1_790_000_000_000);
+    let store = store_at(db, &clock, policy());
+    store.insert_items(&items(1..51, "retries")).await.unwrap();
+    let calls = Arc::new(Mutex::new(HashMap::new()));
+    let steps: Vec<Arc<dyn Step>> = StepKind::ALL
+        .into_iter()
+        .map(|kind| Arc::new(Scripted { kind, clock: clock.clone(), calls: calls.clone() }) as Arc<dyn Step>)
+        .collect();
+    let report = run_with_clock(&store, &clock, steps).await;
+    assert_eq!(report.lease_lost, 0);
+    assert_eq!(report.failed, 20, "10 permanent + 10 out of attempts");
+    assert_eq!(report.rejected, 10);
+
+    let rows: HashMap<i64, workflow::Model> = workflow::Entity::find()
+        .order_by_asc(workflow::Column::A2Id)
+        .all(store.db())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.a2_id, r))
+        .collect();
+    let calls = calls.lock().unwrap().clone();
+    for (a2_id, row) in &rows {
+        match a2_id % 5 {
+            0 => {
+                assert_eq!(row.state, WorkflowState::Failed);
+                assert_eq!(row.resume_state, Some(WorkflowState::CreatedInA2));
+                assert_eq!(row.last_error.as_deref(), Some("404: unknown correspondence"));
+                assert_eq!(calls[&(*a2_id, StepKind::Migrate)].len(), 1, "permanent errors are not retried");
+            }
+            1 => {
+                assert_eq!(row.state, WorkflowState::Failed);
+                assert_eq!(row.resume_state, Some(WorkflowState::Migrated));
+                assert_eq!(row.attempt, 4);
+                assert!(row.last_error.as_deref().unwrap().contains("gave up after 4 attempts: 503"));
+                let times = &calls[&(*a2_id, StepKind::MakeAvailable)];
+                assert_eq!(times.len(), 4, "max attempts");
+                for (k, gap) in times.windows(2).map(|w| w[1] - w[0]).enumerate() {
+                    let delay = policy().delay(k as i32 + 1).as_millis() as i64;
+                    assert!(gap >= delay, "retry {k} came after {gap} ms, before the policy's {delay} ms");
+                }
+            }
+            2 => {
+                assert_eq!(row.state, WorkflowState::Rejected);
+                assert_eq!(row.last_error.as_deref(), Some("messageTitle longer than 255"));
+            }
+            3 => {
+                assert_eq!(row.state, WorkflowState::Synced);
+                let times = &calls[&(*a2_id, StepKind::Migrate)];
+                assert_eq!(times.len(), 3);
+                assert!(times[1] - times[0] >= 1000 && times[2] - times[1] >= 2000, "{times:?}");
+            }
+            _ => {
+                assert_eq!(row.state, WorkflowState::Synced);
+                let times = &calls[&(*a2_id, StepKind::Sync)];
+                assert!(times[1] - times[0] >= 30_000, "Retry-After is honoured: {times:?}");
+            }
+        }
+    }
+
+    // `retry` brings the failed items back to the step they stopped at; rejected ones stay.
+    let sel = Selector { state: Some(WorkflowState::Failed), ..Selector::default() };
+    let r = store.operate(&sel, Event::OperatorRetry).await.unwrap();
+    assert_eq!(r.changed, 20);
+    let back = store.show("1").await.unwrap().unwrap().item;
+    assert_eq!((back.state, back.attempt), (WorkflowState::Migrated, 0));
+    let fine: Vec<Arc<dyn Step>> =
+        StepKind::ALL.into_iter().map(|k| Arc::new(NoopStep::new(k, Duration::ZERO)) as Arc<dyn Step>).collect();
+    run_with_clock(&store, &clock, fine).await;
+    let status = store.status().await.unwrap();
+    assert_eq!(status.by_state.get(&WorkflowState::Synced), Some(&40));
+    assert_eq!(status.by_state.get(&WorkflowState::Rejected), Some(&10));
+    assert_eq!(status.leased, 0);
+    let _ = clock.now_ms();
+    tests::assert_history_consistent(store.db()).await;
+}
+on_both_backends!(retries_follow_the_policy);

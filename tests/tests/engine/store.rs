@@ -1,0 +1,143 @@
+//! Claim, lease, fencing and history on both backends.
+
+use orchestrator::clock::{Clock, ManualClock};
+use orchestrator::retry::RetryPolicy;
+use orchestrator::state_machine::{Event, Facts, decide};
+use orchestrator::store::{Applied, Fence, NewItem, Store};
+use schema::WorkflowState;
+use schema::entity::workflow;
+use sea_orm::{EntityTrait, PaginatorTrait};
+use std::sync::Arc;
+use std::time::Duration;
+use tests::{TestDb, on_both_backends};
+use uuid::Uuid;
+use workers::{StepOutcome, WorkItem};
+
+const T0: i64 = 1_790_000_000_000;
+
+pub(crate) fn store_at(db: &TestDb, clock: &ManualClock, policy: RetryPolicy) -> Store {
+    Store::new(db.conn.clone(), Arc::new(clock.clone()), policy)
+}
+
+pub(crate) fn items(range: std::ops::Range<i64>, phase: &str) -> Vec<NewItem> {
+    range.map(|a2_id| NewItem { a2_id, phase: phase.into() }).collect()
+}
+
+fn done(item: &WorkItem) -> Applied {
+    let facts = Facts { state: item.state, attempt: item.attempt, resume_state: None, max_attempts: 5 };
+    let transition = decide(facts, &Event::Step(StepOutcome::done())).unwrap();
+    Applied { id: item.id, transition, a3_correspondence_id: Some(Uuid::now_v7()), dialog_id: None }
+}
+
+async fn claim_is_exclusive_and_fenced(db: &TestDb) {
+    let clock = ManualClock::new(T0);
+    let store = store_at(db, &clock, RetryPolicy::default());
+    assert_eq!(store.insert_items(&items(1..11, "p1")).await.unwrap(), 10);
+    assert_eq!(store.insert_items(&items(5..13, "p1")).await.unwrap(), 2, "known A2 ids are not enqueued twice");
+
+    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    let lease = Duration::from_secs(30);
+    let first = store.claim(a, lease, 5, &WorkflowState::RUNNABLE).await.unwrap();
+    let second = store.claim(b, lease, 100, &WorkflowState::RUNNABLE).await.unwrap();
+    assert_eq!(first.len(), 5);
+    assert_eq!(second.len(), 7);
+    assert!(first.iter().all(|i| !second.iter().any(|j| j.id == i.id)), "claims overlap");
+    assert!(store.claim(b, lease, 100, &WorkflowState::RUNNABLE).await.unwrap().is_empty());
+
+    // A completes its own items; B's attempt to complete A's item is fenced off.
+    let r = store.apply(&[done(&first[0])], Fence::Lease(b), Some(b)).await.unwrap();
+    assert_eq!((r.committed.len(), r.lost.len()), (0, 1));
+    let r = store.apply(&first.iter().map(done).collect::<Vec<_>>(), Fence::Lease(a), Some(a)).await.unwrap();
+    assert_eq!((r.committed.len(), r.lost.len()), (5, 0));
+    // Applying the same results again is a no-op: the state fence no longer holds.
+    let r = store.apply(&first.iter().map(done).collect::<Vec<_>>(), Fence::Lease(a), Some(a)).await.unwrap();
+    assert_eq!((r.committed.len(), r.lost.len()), (0, 5));
+
+    let row = workflow::Entity::find_by_id(first[0].id).one(store.db()).await.unwrap().unwrap();
+    assert_eq!(row.state, WorkflowState::Migrated);
+    assert_eq!(row.lease_owner, None);
+    assert!(row.a3_correspondence_id.is_some());
+    // Migrated items are due again at once, for the next step; a claim for another step skips them.
+    assert!(store.claim(b, lease, 100, &[WorkflowState::SyncPending]).await.unwrap().is_empty());
+    let next = store.claim(b, lease, 100, &[WorkflowState::Migrated]).await.unwrap();
+    assert_eq!(next.len(), 5);
+    assert!(next.iter().all(|i| i.state == WorkflowState::Migrated && i.a3_correspondence_id.is_some()));
+
+    let histories = tests::assert_history_consistent(store.db()).await;
+    assert_eq!(histories.len(), 12);
+    assert_eq!(histories[&first[0].id].len(), 2);
+}
+on_both_backends!(claim_is_exclusive_and_fenced);
+
+async fn expired_leases_are_claimable_again(db: &TestDb) {
+    let clock = ManualClock::new(T0);
+    let store = store_at(db, &clock, RetryPolicy::default());
+    store.insert_items(&items(1..4, "p")).await.unwrap();
+    let (dead, alive) = (Uuid::now_v7(), Uuid::now_v7());
+    let lease = Duration::from_secs(10);
+    let taken = store.claim(dead, lease, 10, &WorkflowState::RUNNABLE).await.unwrap();
+    assert_eq!(taken.len(), 3);
+    clock.advance(Duration::from_secs(9));
+    assert!(store.claim(alive, lease, 10, &WorkflowState::RUNNABLE).await.unwrap().is_empty(), "lease still valid");
+    // A heartbeat renews the lease.
+    assert_eq!(store.renew(dead, lease).await.unwrap(), 3);
+    clock.advance(Duration::from_secs(9));
+    assert!(store.claim(alive, lease, 10, &WorkflowState::RUNNABLE).await.unwrap().is_empty(), "renewed lease");
+    clock.advance(Duration::from_secs(2));
+    let again = store.claim(alive, lease, 10, &WorkflowState::RUNNABLE).await.unwrap();
+    assert_eq!(again.len(), 3, "expired leases come back");
+    // The node that lost its lease cannot commit over the new owner.
+    let r = store.apply(&taken.iter().map(done).collect::<Vec<_>>(), Fence::Lease(dead), Some(dead)).await.unwrap();
+    assert_eq!(r.lost.len(), 3);
+    let r = store.apply(&again.iter().map(done).collect::<Vec<_>>(), Fence::Lease(alive), Some(alive)).await.unwrap();
+    assert_eq!(r.committed.len(), 3);
+    // Release frees leases at once.
+    let held = store.claim(alive, lease, 10, &WorkflowState::RUNNABLE).await.unwrap();
+    assert_eq!(held.len(), 3);
+    assert_eq!(store.release(alive).await.unwrap(), 3);
+    assert_eq!(store.claim(dead, lease, 10, &WorkflowState::RUNNABLE).await.unwrap().len(), 3);
+    tests::assert_history_consistent(store.db()).await;
+}
+on_both_backends!(expired_leases_are_claimable_again);
+
+async fn claims_due_items_in_due_order(db: &TestDb) {
+    let clock = ManualClock::new(T0);
+    let store = store_at(db, &clock, RetryPolicy::default());
+    store.insert_items(&items(1..2, "p")).await.unwrap();
+    clock.advance(Duration::from_secs(1));
+    store.insert_items(&items(2..3, "p")).await.unwrap();
+    let owner = Uuid::now_v7();
+    let lease = Duration::from_secs(10);
+    let first = store.claim(owner, lease, 1, &WorkflowState::RUNNABLE).await.unwrap();
+    assert_eq!(first[0].a2_id, 1, "oldest due first");
+    // Nothing is claimed before it is due.
+    let policy = RetryPolicy { randomization: 0.0, ..RetryPolicy::default() };
+    let store = store_at(db, &clock, policy);
+    let facts = Facts { state: first[0].state, attempt: 0, resume_state: None, max_attempts: 5 };
+    let t = decide(facts, &Event::Step(StepOutcome::Retryable("503".into()))).unwrap();
+    store
+        .apply(&[Applied { id: first[0].id, transition: t, a3_correspondence_id: None, dialog_id: None }], Fence::Lease(owner), Some(owner))
+        .await
+        .unwrap();
+    let row = workflow::Entity::find_by_id(first[0].id).one(store.db()).await.unwrap().unwrap();
+    assert_eq!(row.next_run_at, clock.now_ms() + 1000, "first retry after the initial interval");
+    assert_eq!(row.attempt, 1);
+    assert_eq!(row.last_error.as_deref(), Some("503"));
+    let now = store.claim(owner, lease, 10, &WorkflowState::RUNNABLE).await.unwrap();
+    assert_eq!(now.iter().map(|i| i.a2_id).collect::<Vec<_>>(), vec![2]);
+    clock.advance(Duration::from_millis(1000));
+    let later = store.claim(owner, lease, 10, &WorkflowState::RUNNABLE).await.unwrap();
+    assert_eq!(later.iter().map(|i| (i.a2_id, i.attempt)).collect::<Vec<_>>(), vec![(1, 1)]);
+}
+on_both_backends!(claims_due_items_in_due_order);
+
+async fn migrations_are_safe_to_run_twice(db: &TestDb) {
+    // Opening runs the migrations again on the already-migrated database.
+    let again = orchestrator::db::open(&db.target).await.unwrap();
+    let clock = ManualClock::new(T0);
+    let store = Store::new(again.clone(), Arc::new(clock), RetryPolicy::default());
+    store.insert_items(&items(1..3, "p")).await.unwrap();
+    assert_eq!(workflow::Entity::find().count(&db.conn).await.unwrap(), 2);
+    again.close().await.unwrap();
+}
+on_both_backends!(migrations_are_safe_to_run_twice);
