@@ -40,7 +40,9 @@ impl TestDb {
     /// A fresh PostgreSQL database, or None (with a loud note) when no server is configured.
     pub async fn postgres(test: &str) -> Option<TestDb> {
         let Ok(admin_url) = std::env::var(PG_ENV) else {
-            eprintln!("SKIPPED (PostgreSQL): {test}: set {PG_ENV} to run it");
+            // Written past libtest's output capture, so the skip shows even when the test passes.
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "SKIPPED (PostgreSQL): {test}: set {PG_ENV} to run it");
             return None;
         };
         let name = format!("migrator_test_{}", Uuid::now_v7().simple());
@@ -102,7 +104,9 @@ fn forward(from: WorkflowState) -> Option<WorkflowState> {
 /// Checks every item's history: it starts with creation, each row starts where the previous one
 /// ended, and a step only moves forward by one (or stays, for a retry). Returns the history per
 /// workflow for further checks. Panics with the offending item otherwise.
-pub async fn assert_history_consistent(conn: &DatabaseConnection) -> HashMap<Uuid, Vec<workflow_history::Model>> {
+pub async fn assert_history_consistent(
+    conn: &DatabaseConnection,
+) -> HashMap<Uuid, Vec<workflow_history::Model>> {
     let rows = workflow_history::Entity::find()
         .order_by_asc(workflow_history::Column::Id)
         .all(conn)

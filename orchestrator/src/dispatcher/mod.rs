@@ -9,7 +9,6 @@ use crate::node;
 use crate::state_machine::{Event, Facts, Transition, decide};
 use crate::store::{Applied, Store};
 use schema::WorkflowState;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -18,7 +17,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use uuid::Uuid;
-use workers::{Step, StepKind, StepOutcome, WorkItem};
+use workers::{Step, StepOutcome, WorkItem};
 
 /// How the dispatcher behaves.
 #[derive(Debug, Clone)]
@@ -110,33 +109,43 @@ pub struct RunReport {
     pub interrupted: bool,
 }
 
-/// A step with its concurrency limit.
+/// A step with its concurrency limit and its share of in-flight room.
 #[derive(Clone)]
 struct Lane {
     step: Arc<dyn Step>,
+    /// Items running the step at once.
     slots: Arc<Semaphore>,
+    /// Items claimed for this lane and not yet committed: the concurrency plus one claim batch,
+    /// so the lane never waits on the database for its next item.
+    room: Arc<Semaphore>,
+    capacity: usize,
 }
 
 /// Claims and runs items until cancelled (or, with `exit_when_idle`, until no work is left).
 pub struct Dispatcher {
     store: Store,
     cfg: DispatcherConfig,
-    lanes: HashMap<StepKind, Lane>,
-    capacity: usize,
+    lanes: Vec<Lane>,
     stats: Arc<Stats>,
 }
 
 impl Dispatcher {
     /// A dispatcher with no steps yet.
     pub fn new(store: Store, cfg: DispatcherConfig) -> Self {
-        Self { store, cfg, lanes: HashMap::new(), capacity: 0, stats: Arc::default() }
+        Self { store, cfg, lanes: Vec::new(), stats: Arc::default() }
     }
 
     /// Adds a step that may run `concurrency` items at once.
     pub fn with_step(mut self, step: Arc<dyn Step>, concurrency: usize) -> Self {
         let concurrency = concurrency.max(1);
-        self.capacity += concurrency;
-        self.lanes.insert(step.kind(), Lane { step, slots: Arc::new(Semaphore::new(concurrency)) });
+        let capacity = concurrency + self.cfg.claim_batch;
+        self.lanes.retain(|l| l.step.kind() != step.kind());
+        self.lanes.push(Lane {
+            step,
+            slots: Arc::new(Semaphore::new(concurrency)),
+            room: Arc::new(Semaphore::new(capacity)),
+            capacity,
+        });
         self
     }
 
@@ -150,12 +159,9 @@ impl Dispatcher {
         let started = Instant::now();
         let node = node::register(&self.store).await?;
         tracing::info!(%node, "dispatcher started");
-        let states: Vec<WorkflowState> = self.lanes.keys().flat_map(|k| k.states().iter().copied()).collect();
-        // Room for every lane to be busy plus one claim batch waiting: the claim loop stays fed.
-        let max_in_flight = self.capacity + self.cfg.claim_batch;
-        let in_flight = Arc::new(Semaphore::new(max_in_flight));
+        let total_room: usize = self.lanes.iter().map(|l| l.capacity).sum();
         let wake = Arc::new(Notify::new());
-        let (tx, rx) = mpsc::channel(max_in_flight);
+        let (tx, rx) = mpsc::channel(total_room.max(1));
         let writer_cfg =
             writer::WriterConfig { max_batch: self.cfg.write_batch, linger: self.cfg.write_linger };
         let writer = tokio::spawn(writer::run(
@@ -178,66 +184,45 @@ impl Dispatcher {
                 break;
             }
             while tasks.try_join_next().is_some() {}
-            let free = in_flight.available_permits();
-            let want = self.cfg.claim_batch.min(free);
-            // Wait for room rather than claim a trickle.
-            if want < self.cfg.claim_batch.min(max_in_flight) / 4 || want == 0 {
-                tokio::select! {
-                    _ = wake.notified() => {}
-                    _ = cancel.cancelled() => {}
-                    _ = tokio::time::sleep(self.cfg.idle_poll) => {}
-                }
-                continue;
-            }
-            let items = match self.store.claim(node, self.cfg.lease, want, &states).await {
-                Ok(items) => items,
-                Err(e) => {
-                    tracing::warn!(error = %e, "claim failed; retrying");
-                    tokio::select! {
-                        _ = cancel.cancelled() => {}
-                        _ = tokio::time::sleep(self.cfg.idle_poll) => {}
-                    }
+            let mut claimed = 0;
+            for lane in &self.lanes {
+                let free = lane.room.available_permits();
+                let want = self.cfg.claim_batch.min(free);
+                // Wait for room rather than claim a trickle.
+                if want == 0 || want < self.cfg.claim_batch.min(lane.capacity) / 4 {
                     continue;
                 }
-            };
-            if items.is_empty() {
-                if self.cfg.exit_when_idle
-                    && in_flight.available_permits() == max_in_flight
-                    && self.store.count_runnable().await? == 0
-                {
-                    break;
+                let items =
+                    match self.store.claim_any(node, self.cfg.lease, want, lane.step.kind().states()).await {
+                        Ok(items) => items,
+                        Err(e) => {
+                            tracing::warn!(error = %e, step = %lane.step.kind(), "claim failed; retrying");
+                            continue;
+                        }
+                    };
+                tracing::debug!(step = %lane.step.kind(), items = items.len(), "claimed");
+                claimed += items.len();
+                for item in items {
+                    let Ok(permit) = lane.room.clone().try_acquire_owned() else {
+                        unreachable!("claimed no more than the lane's free room");
+                    };
+                    self.spawn(&mut tasks, lane.clone(), item, permit, tx.clone());
                 }
-                tokio::select! {
-                    _ = wake.notified() => {}
-                    _ = cancel.cancelled() => {}
-                    _ = tokio::time::sleep(self.cfg.idle_poll) => {}
-                }
+            }
+            self.stats.claimed.fetch_add(claimed as u64, Ordering::Relaxed);
+            if claimed > 0 {
                 continue;
             }
-            self.stats.claimed.fetch_add(items.len() as u64, Ordering::Relaxed);
-            for item in items {
-                let Ok(permit) = in_flight.clone().try_acquire_owned() else {
-                    unreachable!("claimed no more than the free in-flight slots");
-                };
-                let Some(lane) = StepKind::for_state(item.state).and_then(|k| self.lanes.get(&k)).cloned()
-                else {
-                    continue; // claimed only states we have lanes for
-                };
-                let tx = tx.clone();
-                let max_attempts = self.store.policy().max_attempts;
-                let span = tracing::info_span!("item", workflow = %item.id, a2_id = item.a2_id, step = %lane.step.kind());
-                tasks.spawn(
-                    async move {
-                        let outcome = {
-                            let _slot = lane.slots.acquire().await;
-                            lane.step.run(&item).await
-                        };
-                        if let Some(applied) = decide_outcome(&item, outcome, max_attempts) {
-                            let _ = tx.send(writer::Finished { applied, _slot: permit }).await;
-                        }
-                    }
-                    .instrument(span),
-                );
+            if self.cfg.exit_when_idle
+                && self.lanes.iter().all(|l| l.room.available_permits() == l.capacity)
+                && self.store.count_runnable().await? == 0
+            {
+                break;
+            }
+            tokio::select! {
+                _ = wake.notified() => {}
+                _ = cancel.cancelled() => {}
+                _ = tokio::time::sleep(self.cfg.idle_poll) => {}
             }
         }
         drop(tx);
@@ -282,6 +267,34 @@ impl Dispatcher {
         };
         tracing::info!(?report, "dispatcher stopped");
         Ok(report)
+    }
+}
+
+impl Dispatcher {
+    /// Runs one claimed item's step in its own task; the outcome goes to the writer.
+    fn spawn(
+        &self,
+        tasks: &mut JoinSet<()>,
+        lane: Lane,
+        item: WorkItem,
+        permit: tokio::sync::OwnedSemaphorePermit,
+        tx: mpsc::Sender<writer::Finished>,
+    ) {
+        let max_attempts = self.store.policy().max_attempts;
+        let span =
+            tracing::info_span!("item", workflow = %item.id, a2_id = item.a2_id, step = %lane.step.kind());
+        tasks.spawn(
+            async move {
+                let outcome = {
+                    let _slot = lane.slots.acquire().await;
+                    lane.step.run(&item).await
+                };
+                if let Some(applied) = decide_outcome(&item, outcome, max_attempts) {
+                    let _ = tx.send(writer::Finished { applied, _slot: permit }).await;
+                }
+            }
+            .instrument(span),
+        );
     }
 }
 

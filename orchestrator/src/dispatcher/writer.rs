@@ -61,8 +61,10 @@ async fn commit(store: &Store, node: Uuid, buf: &mut Vec<Finished>, stats: &Stat
     let batch: Vec<Applied> = buf.iter().map(|f| f.applied.clone()).collect();
     let mut delay = Duration::from_millis(50);
     for attempt in 1..=6 {
+        let started = std::time::Instant::now();
         match store.apply(&batch, Fence::Lease(node), Some(node)).await {
             Ok(report) => {
+                tracing::debug!(items = batch.len(), ms = started.elapsed().as_millis() as u64, "committed");
                 for a in &batch {
                     if report.committed.contains(&a.id) {
                         stats.count(&a.transition);

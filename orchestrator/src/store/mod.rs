@@ -165,44 +165,65 @@ impl Store {
         Ok(inserted)
     }
 
-    /// Claims up to `limit` due items in `states` for `owner`, leased for `lease`.
+    /// Claims up to `limit` due items in `state` for `owner`, leased for `lease`.
     ///
-    /// One statement: due rows in due order, not leased or with an expired lease, get this node's
-    /// lease. PostgreSQL skips rows another node is claiming (`FOR UPDATE SKIP LOCKED`).
+    /// One statement: the state's due rows in due order, not leased or with an expired lease, get
+    /// this node's lease. It walks the `(state, next_run_at)` claim index (SQLite is told to, with
+    /// `INDEXED BY`, so a bad plan fails loudly instead of sorting the table); PostgreSQL skips rows
+    /// another node is claiming (`FOR UPDATE SKIP LOCKED`).
     pub async fn claim(
         &self,
         owner: Uuid,
         lease: Duration,
         limit: usize,
-        states: &[WorkflowState],
+        state: WorkflowState,
     ) -> Result<Vec<WorkItem>, DbErr> {
-        let now = self.clock.now_ms();
-        let all = literal_list(WorkflowState::RUNNABLE.iter().map(|s| s.as_str()));
-        let wanted = literal_list(states.iter().filter(|s| s.is_runnable()).map(|s| s.as_str()));
-        if wanted == "()" || limit == 0 {
+        if !state.is_runnable() || limit == 0 {
             return Ok(Vec::new());
         }
+        let now = self.clock.now_ms();
+        let sqlite = self.backend() == DbBackend::Sqlite;
         let mut q = Sql::new(self.backend());
         q.push("UPDATE workflows SET lease_owner = ")
             .param(owner, "uuid")
             .push(", lease_until = ")
             .param(now + lease.as_millis() as i64, "int8")
-            .push(" WHERE id IN (SELECT id FROM workflows WHERE state IN ")
-            .push(&all)
-            .push(" AND state IN ")
-            .push(&wanted)
+            .push(" WHERE id IN (SELECT id FROM workflows")
+            .push(if sqlite { " INDEXED BY workflows_claim" } else { "" })
+            .push(" WHERE state IN ")
+            .push(&literal_list(WorkflowState::RUNNABLE.iter().map(|s| s.as_str())))
+            .push(" AND state = ")
+            .param(state.as_str(), "text")
             .push(" AND next_run_at <= ")
             .param(now, "int8")
             .push(" AND (lease_owner IS NULL OR lease_until < ")
             .param(now, "int8")
             .push(") ORDER BY next_run_at LIMIT ")
             .param(limit as i64, "int8");
-        if self.backend() == DbBackend::Postgres {
+        if !sqlite {
             q.push(" FOR UPDATE SKIP LOCKED");
         }
         q.push(") RETURNING id, a2_id, phase, state, attempt, a3_correspondence_id, dialog_id");
         let rows = self.db.query_all_raw(q.build()).await?;
         rows.iter().map(work_item).collect()
+    }
+
+    /// Claims up to `limit` due items across `states`, each state in turn.
+    pub async fn claim_any(
+        &self,
+        owner: Uuid,
+        lease: Duration,
+        limit: usize,
+        states: &[WorkflowState],
+    ) -> Result<Vec<WorkItem>, DbErr> {
+        let mut out = Vec::new();
+        for state in states {
+            if out.len() >= limit {
+                break;
+            }
+            out.extend(self.claim(owner, lease, limit - out.len(), *state).await?);
+        }
+        Ok(out)
     }
 
     /// Writes a batch of decided transitions, each only if its fence still holds, with one history

@@ -23,7 +23,7 @@ async fn status_stuck_show_cancel_retry(db: &TestDb) {
 
     // A node claims two items and dies: after the lease they show as stuck.
     let owner = Uuid::now_v7();
-    let claimed = store.claim(owner, Duration::from_secs(60), 2, &WorkflowState::RUNNABLE).await.unwrap();
+    let claimed = store.claim_any(owner, Duration::from_secs(60), 2, &WorkflowState::RUNNABLE).await.unwrap();
     assert!(store.stuck(30 * 60_000, 100).await.unwrap().is_empty());
     clock.advance(Duration::from_secs(61));
     let stuck = store.stuck(30 * 60_000, 100).await.unwrap();
@@ -33,7 +33,8 @@ async fn status_stuck_show_cancel_retry(db: &TestDb) {
     assert_eq!(store.stuck(30 * 60_000, 100).await.unwrap().len(), 8, "nothing moved for 30 minutes");
 
     // Cancel by A2 id and by workflow id; a leased item's lease is dropped with it.
-    let sel = Selector { keys: vec!["1".into(), claimed[1].id.to_string(), "999".into()], ..Selector::default() };
+    let sel =
+        Selector { keys: vec!["1".into(), claimed[1].id.to_string(), "999".into()], ..Selector::default() };
     let r = store.operate(&sel, Event::OperatorCancel).await.unwrap();
     assert_eq!(r.changed, 2);
     assert_eq!(r.not_found, vec!["999".to_string()]);
@@ -46,15 +47,24 @@ async fn status_stuck_show_cancel_retry(db: &TestDb) {
     let again = store.operate(&sel, Event::OperatorCancel).await.unwrap();
     assert_eq!((again.changed, again.skipped.len()), (0, 2));
     // Retry on a runnable item is refused with a reason; on the cancelled ones it works.
-    let r = store.operate(&Selector { phase: Some("2024".into()), ..Selector::default() }, Event::OperatorRetry).await.unwrap();
+    let r = store
+        .operate(&Selector { phase: Some("2024".into()), ..Selector::default() }, Event::OperatorRetry)
+        .await
+        .unwrap();
     assert_eq!((r.changed, r.skipped.len()), (0, 3));
     assert!(r.skipped[0].reason.contains("not allowed"));
     let r = store
-        .operate(&Selector { state: Some(WorkflowState::Cancelled), ..Selector::default() }, Event::OperatorRetry)
+        .operate(
+            &Selector { state: Some(WorkflowState::Cancelled), ..Selector::default() },
+            Event::OperatorRetry,
+        )
         .await
         .unwrap();
     assert_eq!(r.changed, 2);
-    assert!(store.operate(&Selector::default(), Event::OperatorCancel).await.is_err(), "an empty selector is refused");
+    assert!(
+        store.operate(&Selector::default(), Event::OperatorCancel).await.is_err(),
+        "an empty selector is refused"
+    );
     assert!(store.show("not-an-id").await.is_err());
     assert!(store.show("424242").await.unwrap().is_none());
     tests::assert_history_consistent(store.db()).await;

@@ -17,7 +17,12 @@ const BIN: &str = env!("CARGO_BIN_EXE_migrator-under-test");
 
 fn migrator(db: &str, args: &[&str]) -> Command {
     let mut c = Command::new(BIN);
-    c.arg("--db").arg(db).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).env("MIGRATOR_LOG", "warn");
+    c.arg("--db")
+        .arg(db)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env("MIGRATOR_LOG", "warn");
     c
 }
 
@@ -40,7 +45,10 @@ fn wait_for(mut child: Child, limit: Duration) -> (std::process::ExitStatus, Str
         if start.elapsed() > limit {
             child.kill().ok();
             let out = child.wait_with_output().unwrap();
-            panic!("process did not exit within {limit:?}; stderr:\n{}", String::from_utf8_lossy(&out.stderr));
+            panic!(
+                "process did not exit within {limit:?}; stderr:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -51,7 +59,11 @@ async fn count_in(conn: &DatabaseConnection, state: WorkflowState) -> u64 {
 }
 
 async fn transitions(conn: &DatabaseConnection) -> u64 {
-    workflow_history::Entity::find().filter(workflow_history::Column::FromState.is_not_null()).count(conn).await.unwrap()
+    workflow_history::Entity::find()
+        .filter(workflow_history::Column::FromState.is_not_null())
+        .count(conn)
+        .await
+        .unwrap()
 }
 
 /// Polls until at least `n` transitions are committed.
@@ -73,7 +85,12 @@ async fn assert_all_synced_once(conn: &DatabaseConnection, n: u64) {
         let tos: Vec<_> = rows.iter().map(|r| r.to_state).collect();
         assert_eq!(
             tos,
-            vec![WorkflowState::CreatedInA2, WorkflowState::Migrated, WorkflowState::DialogCreated, WorkflowState::Synced],
+            vec![
+                WorkflowState::CreatedInA2,
+                WorkflowState::Migrated,
+                WorkflowState::DialogCreated,
+                WorkflowState::Synced
+            ],
             "{id}: a transition was committed twice or skipped"
         );
     }
@@ -90,18 +107,29 @@ async fn sigkill_mid_run_then_restart_loses_nothing() {
     assert!(!status.success(), "killed, not finished");
     let before = transitions(&db.conn).await;
     assert!(before < 30_000, "the kill came mid-run ({before} transitions)");
-    let leased = workflow::Entity::find().filter(workflow::Column::LeaseOwner.is_not_null()).count(&db.conn).await.unwrap();
+    let leased = workflow::Entity::find()
+        .filter(workflow::Column::LeaseOwner.is_not_null())
+        .count(&db.conn)
+        .await
+        .unwrap();
     assert!(leased > 0, "the killed node held leases");
 
-    let second = migrator(&db.target, &["bench", "--resume", "--step-delay", "1ms", "--concurrency", "40", "--lease", "2s"])
-        .spawn()
-        .unwrap();
+    let second = migrator(
+        &db.target,
+        &["bench", "--resume", "--step-delay", "1ms", "--concurrency", "40", "--lease", "2s"],
+    )
+    .spawn()
+    .unwrap();
     let (status, stdout, stderr) = wait_for(second, Duration::from_secs(300));
     assert!(status.success(), "restart failed: {stdout}\n{stderr}");
     assert_all_synced_once(&db.conn, 10_000).await;
     let nodes = node::Entity::find().all(&db.conn).await.unwrap();
     assert_eq!(nodes.len(), 2);
-    assert_eq!(nodes.iter().filter(|n| n.stopped_at.is_some()).count(), 1, "only the restarted node stopped cleanly");
+    assert_eq!(
+        nodes.iter().filter(|n| n.stopped_at.is_some()).count(),
+        1,
+        "only the restarted node stopped cleanly"
+    );
     db.finish().await;
 }
 
@@ -111,7 +139,11 @@ async fn sigterm_exits_cleanly_and_leaves_nothing_leased() {
     let run = ["bench", "--items", "5000", "--step-delay", "300ms", "--concurrency", "30", "--lease", "60s"];
     let mut child = migrator(&db.target, &run).spawn().unwrap();
     wait_for_progress(&db.conn, 30, &mut child).await;
-    let leased = workflow::Entity::find().filter(workflow::Column::LeaseOwner.is_not_null()).count(&db.conn).await.unwrap();
+    let leased = workflow::Entity::find()
+        .filter(workflow::Column::LeaseOwner.is_not_null())
+        .count(&db.conn)
+        .await
+        .unwrap();
     assert!(leased > 0, "items are in flight when the signal comes");
     signal(&child, nix::sys::signal::Signal::SIGTERM);
     let sent = Instant::now();
@@ -120,7 +152,11 @@ async fn sigterm_exits_cleanly_and_leaves_nothing_leased() {
     assert!(status.success(), "exit code {status:?}\n{stdout}\n{stderr}");
     assert!(took < Duration::from_secs(10), "took {took:?} to stop");
     assert!(stdout.contains("interrupted"), "{stdout}");
-    let leased = workflow::Entity::find().filter(workflow::Column::LeaseOwner.is_not_null()).count(&db.conn).await.unwrap();
+    let leased = workflow::Entity::find()
+        .filter(workflow::Column::LeaseOwner.is_not_null())
+        .count(&db.conn)
+        .await
+        .unwrap();
     assert_eq!(leased, 0, "no item stays leased after a graceful stop");
     assert!(count_in(&db.conn, WorkflowState::Synced).await < 5000, "stopped mid-run");
     let nodes = node::Entity::find().all(&db.conn).await.unwrap();
@@ -136,7 +172,8 @@ async fn two_nodes_share_one_postgres_database() {
     let seed: Vec<NewItem> = (1..=10_000).map(|a2_id| NewItem { a2_id, phase: BENCH_PHASE.into() }).collect();
     store.insert_items(&seed).await.unwrap();
 
-    let args = ["--json", "bench", "--resume", "--step-delay", "5ms", "--concurrency", "16", "--claim-batch", "100"];
+    let args =
+        ["--json", "bench", "--resume", "--step-delay", "5ms", "--concurrency", "16", "--claim-batch", "100"];
     let a = migrator(&db.target, &args).spawn().unwrap();
     let b = migrator(&db.target, &args).spawn().unwrap();
     let (sa, out_a, err_a) = wait_for(a, Duration::from_secs(300));

@@ -85,7 +85,8 @@ async fn run_with_clock(store: &Store, clock: &ManualClock, steps: Vec<Arc<dyn S
             }
         })
     };
-    let report = tokio::time::timeout(Duration::from_secs(120), handle).await.expect("dispatcher finished").unwrap();
+    let report =
+        tokio::time::timeout(Duration::from_secs(120), handle).await.expect("dispatcher finished").unwrap();
     ticker.abort();
     report.unwrap()
 }
@@ -157,8 +158,10 @@ async fn retries_follow_the_policy(db: &TestDb) {
     assert_eq!(r.changed, 20);
     let back = store.show("1").await.unwrap().unwrap().item;
     assert_eq!((back.state, back.attempt), (WorkflowState::Migrated, 0));
-    let fine: Vec<Arc<dyn Step>> =
-        StepKind::ALL.into_iter().map(|k| Arc::new(NoopStep::new(k, Duration::ZERO)) as Arc<dyn Step>).collect();
+    let fine: Vec<Arc<dyn Step>> = StepKind::ALL
+        .into_iter()
+        .map(|k| Arc::new(NoopStep::new(k, Duration::ZERO)) as Arc<dyn Step>)
+        .collect();
     run_with_clock(&store, &clock, fine).await;
     let status = store.status().await.unwrap();
     assert_eq!(status.by_state.get(&WorkflowState::Synced), Some(&40));

@@ -33,16 +33,20 @@ async fn claim_is_exclusive_and_fenced(db: &TestDb) {
     let clock = ManualClock::new(T0);
     let store = store_at(db, &clock, RetryPolicy::default());
     assert_eq!(store.insert_items(&items(1..11, "p1")).await.unwrap(), 10);
-    assert_eq!(store.insert_items(&items(5..13, "p1")).await.unwrap(), 2, "known A2 ids are not enqueued twice");
+    assert_eq!(
+        store.insert_items(&items(5..13, "p1")).await.unwrap(),
+        2,
+        "known A2 ids are not enqueued twice"
+    );
 
     let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
     let lease = Duration::from_secs(30);
-    let first = store.claim(a, lease, 5, &WorkflowState::RUNNABLE).await.unwrap();
-    let second = store.claim(b, lease, 100, &WorkflowState::RUNNABLE).await.unwrap();
+    let first = store.claim_any(a, lease, 5, &WorkflowState::RUNNABLE).await.unwrap();
+    let second = store.claim_any(b, lease, 100, &WorkflowState::RUNNABLE).await.unwrap();
     assert_eq!(first.len(), 5);
     assert_eq!(second.len(), 7);
     assert!(first.iter().all(|i| !second.iter().any(|j| j.id == i.id)), "claims overlap");
-    assert!(store.claim(b, lease, 100, &WorkflowState::RUNNABLE).await.unwrap().is_empty());
+    assert!(store.claim_any(b, lease, 100, &WorkflowState::RUNNABLE).await.unwrap().is_empty());
 
     // A completes its own items; B's attempt to complete A's item is fenced off.
     let r = store.apply(&[done(&first[0])], Fence::Lease(b), Some(b)).await.unwrap();
@@ -58,8 +62,8 @@ async fn claim_is_exclusive_and_fenced(db: &TestDb) {
     assert_eq!(row.lease_owner, None);
     assert!(row.a3_correspondence_id.is_some());
     // Migrated items are due again at once, for the next step; a claim for another step skips them.
-    assert!(store.claim(b, lease, 100, &[WorkflowState::SyncPending]).await.unwrap().is_empty());
-    let next = store.claim(b, lease, 100, &[WorkflowState::Migrated]).await.unwrap();
+    assert!(store.claim(b, lease, 100, WorkflowState::SyncPending).await.unwrap().is_empty());
+    let next = store.claim(b, lease, 100, WorkflowState::Migrated).await.unwrap();
     assert_eq!(next.len(), 5);
     assert!(next.iter().all(|i| i.state == WorkflowState::Migrated && i.a3_correspondence_id.is_some()));
 
@@ -75,27 +79,39 @@ async fn expired_leases_are_claimable_again(db: &TestDb) {
     store.insert_items(&items(1..4, "p")).await.unwrap();
     let (dead, alive) = (Uuid::now_v7(), Uuid::now_v7());
     let lease = Duration::from_secs(10);
-    let taken = store.claim(dead, lease, 10, &WorkflowState::RUNNABLE).await.unwrap();
+    let taken = store.claim_any(dead, lease, 10, &WorkflowState::RUNNABLE).await.unwrap();
     assert_eq!(taken.len(), 3);
     clock.advance(Duration::from_secs(9));
-    assert!(store.claim(alive, lease, 10, &WorkflowState::RUNNABLE).await.unwrap().is_empty(), "lease still valid");
+    assert!(
+        store.claim_any(alive, lease, 10, &WorkflowState::RUNNABLE).await.unwrap().is_empty(),
+        "lease still valid"
+    );
     // A heartbeat renews the lease.
     assert_eq!(store.renew(dead, lease).await.unwrap(), 3);
     clock.advance(Duration::from_secs(9));
-    assert!(store.claim(alive, lease, 10, &WorkflowState::RUNNABLE).await.unwrap().is_empty(), "renewed lease");
+    assert!(
+        store.claim_any(alive, lease, 10, &WorkflowState::RUNNABLE).await.unwrap().is_empty(),
+        "renewed lease"
+    );
     clock.advance(Duration::from_secs(2));
-    let again = store.claim(alive, lease, 10, &WorkflowState::RUNNABLE).await.unwrap();
+    let again = store.claim_any(alive, lease, 10, &WorkflowState::RUNNABLE).await.unwrap();
     assert_eq!(again.len(), 3, "expired leases come back");
     // The node that lost its lease cannot commit over the new owner.
-    let r = store.apply(&taken.iter().map(done).collect::<Vec<_>>(), Fence::Lease(dead), Some(dead)).await.unwrap();
+    let r = store
+        .apply(&taken.iter().map(done).collect::<Vec<_>>(), Fence::Lease(dead), Some(dead))
+        .await
+        .unwrap();
     assert_eq!(r.lost.len(), 3);
-    let r = store.apply(&again.iter().map(done).collect::<Vec<_>>(), Fence::Lease(alive), Some(alive)).await.unwrap();
+    let r = store
+        .apply(&again.iter().map(done).collect::<Vec<_>>(), Fence::Lease(alive), Some(alive))
+        .await
+        .unwrap();
     assert_eq!(r.committed.len(), 3);
     // Release frees leases at once.
-    let held = store.claim(alive, lease, 10, &WorkflowState::RUNNABLE).await.unwrap();
+    let held = store.claim_any(alive, lease, 10, &WorkflowState::RUNNABLE).await.unwrap();
     assert_eq!(held.len(), 3);
     assert_eq!(store.release(alive).await.unwrap(), 3);
-    assert_eq!(store.claim(dead, lease, 10, &WorkflowState::RUNNABLE).await.unwrap().len(), 3);
+    assert_eq!(store.claim_any(dead, lease, 10, &WorkflowState::RUNNABLE).await.unwrap().len(), 3);
     tests::assert_history_consistent(store.db()).await;
 }
 on_both_backends!(expired_leases_are_claimable_again);
@@ -108,7 +124,7 @@ async fn claims_due_items_in_due_order(db: &TestDb) {
     store.insert_items(&items(2..3, "p")).await.unwrap();
     let owner = Uuid::now_v7();
     let lease = Duration::from_secs(10);
-    let first = store.claim(owner, lease, 1, &WorkflowState::RUNNABLE).await.unwrap();
+    let first = store.claim_any(owner, lease, 1, &WorkflowState::RUNNABLE).await.unwrap();
     assert_eq!(first[0].a2_id, 1, "oldest due first");
     // Nothing is claimed before it is due.
     let policy = RetryPolicy { randomization: 0.0, ..RetryPolicy::default() };
@@ -116,17 +132,21 @@ async fn claims_due_items_in_due_order(db: &TestDb) {
     let facts = Facts { state: first[0].state, attempt: 0, resume_state: None, max_attempts: 5 };
     let t = decide(facts, &Event::Step(StepOutcome::Retryable("503".into()))).unwrap();
     store
-        .apply(&[Applied { id: first[0].id, transition: t, a3_correspondence_id: None, dialog_id: None }], Fence::Lease(owner), Some(owner))
+        .apply(
+            &[Applied { id: first[0].id, transition: t, a3_correspondence_id: None, dialog_id: None }],
+            Fence::Lease(owner),
+            Some(owner),
+        )
         .await
         .unwrap();
     let row = workflow::Entity::find_by_id(first[0].id).one(store.db()).await.unwrap().unwrap();
     assert_eq!(row.next_run_at, clock.now_ms() + 1000, "first retry after the initial interval");
     assert_eq!(row.attempt, 1);
     assert_eq!(row.last_error.as_deref(), Some("503"));
-    let now = store.claim(owner, lease, 10, &WorkflowState::RUNNABLE).await.unwrap();
+    let now = store.claim_any(owner, lease, 10, &WorkflowState::RUNNABLE).await.unwrap();
     assert_eq!(now.iter().map(|i| i.a2_id).collect::<Vec<_>>(), vec![2]);
     clock.advance(Duration::from_millis(1000));
-    let later = store.claim(owner, lease, 10, &WorkflowState::RUNNABLE).await.unwrap();
+    let later = store.claim_any(owner, lease, 10, &WorkflowState::RUNNABLE).await.unwrap();
     assert_eq!(later.iter().map(|i| (i.a2_id, i.attempt)).collect::<Vec<_>>(), vec![(1, 1)]);
 }
 on_both_backends!(claims_due_items_in_due_order);
