@@ -92,6 +92,7 @@ pub async fn run(
             enqueued += store.insert_items(&batch).await? as u64;
             next = end;
         }
+        store.analyze().await?;
     }
     let enqueue_secs = enqueue_started.elapsed().as_secs_f64();
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum DbOpenError {
     /// The SQLite file's directory could not be created.
-    #[error("cannot create directory {dir}: {source}")]
+    #[error("cannot create directory {dir}")]
     Dir {
         /// The directory.
         dir: String,
@@ -18,7 +18,7 @@ pub enum DbOpenError {
         source: std::io::Error,
     },
     /// Connecting failed.
-    #[error("cannot connect to {target}: {source}")]
+    #[error("cannot connect to {target}")]
     Connect {
         /// Redacted target.
         target: String,
@@ -26,7 +26,7 @@ pub enum DbOpenError {
         source: DbErr,
     },
     /// Migrations failed.
-    #[error("cannot migrate {target}: {source}")]
+    #[error("cannot migrate {target}")]
     Migrate {
         /// Redacted target.
         target: String,

@@ -76,8 +76,11 @@ pub struct Transition {
     pub attempt: i32,
     /// When it is next due.
     pub due: Due,
-    /// The error to record as `last_error` and in history.
+    /// The error to record as `last_error` and in history; for operator events, the note for
+    /// history (the item's `last_error` is then kept, so the reason it stopped stays visible).
     pub error: Option<String>,
+    /// True for operator events: `error` is a note, not the item's new last error.
+    pub by_operator: bool,
     /// State to return to on operator retry (kept for parked states only).
     pub resume_state: Option<WorkflowState>,
 }
@@ -120,12 +123,14 @@ pub fn decide(facts: Facts, event: &Event) -> Result<Transition, TransitionError
     let state = facts.state;
     let not_allowed = || TransitionError::NotAllowed { state, event: event.name() };
     let unchanged = || TransitionError::Unchanged { state, event: event.name() };
+    let by_operator = matches!(event, Event::OperatorRetry | Event::OperatorCancel);
     let to = |to: WorkflowState, attempt: i32, due: Due, error: Option<String>, resume| Transition {
         from: state,
         to,
         attempt,
         due,
         error,
+        by_operator,
         resume_state: resume,
     };
     let park = |to_state: WorkflowState, error: String| Transition {
@@ -134,6 +139,7 @@ pub fn decide(facts: Facts, event: &Event) -> Result<Transition, TransitionError
         attempt: facts.attempt,
         due: Due::Never,
         error: Some(error),
+        by_operator,
         resume_state: Some(state),
     };
 

@@ -34,6 +34,10 @@ pub struct DispatcherConfig {
     pub idle_poll: Duration,
     /// How long in-flight items may take to finish after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// Longest a step may take for one item before it counts as a retryable failure. Steps set
+    /// their own I/O timeouts; this is the backstop that keeps a hung step from holding its lease
+    /// (which the heartbeat would otherwise renew) for ever.
+    pub step_timeout: Duration,
     /// Return once no item is in a runnable state (bench, `run --once`); otherwise run until cancelled.
     pub exit_when_idle: bool,
 }
@@ -47,6 +51,7 @@ impl Default for DispatcherConfig {
             write_linger: Duration::from_millis(5),
             idle_poll: Duration::from_millis(250),
             shutdown_grace: Duration::from_secs(3),
+            step_timeout: Duration::from_secs(300),
             exit_when_idle: false,
         }
     }
@@ -171,6 +176,7 @@ impl Dispatcher {
             writer_cfg,
             self.stats.clone(),
             wake.clone(),
+            cancel.clone(),
         ));
         let heartbeat_stop = CancellationToken::new();
         let heartbeat =
@@ -206,18 +212,20 @@ impl Dispatcher {
                     let Ok(permit) = lane.room.clone().try_acquire_owned() else {
                         unreachable!("claimed no more than the lane's free room");
                     };
-                    self.spawn(&mut tasks, lane.clone(), item, permit, tx.clone());
+                    self.spawn(&mut tasks, lane.clone(), item, permit, tx.clone(), cancel.clone());
                 }
             }
             self.stats.claimed.fetch_add(claimed as u64, Ordering::Relaxed);
             if claimed > 0 {
                 continue;
             }
-            if self.cfg.exit_when_idle
-                && self.lanes.iter().all(|l| l.room.available_permits() == l.capacity)
-                && self.store.count_runnable().await? == 0
+            if self.cfg.exit_when_idle && self.lanes.iter().all(|l| l.room.available_permits() == l.capacity)
             {
-                break;
+                match self.store.count_runnable().await {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "cannot count remaining work; retrying"),
+                }
             }
             tokio::select! {
                 _ = wake.notified() => {}
@@ -279,15 +287,27 @@ impl Dispatcher {
         item: WorkItem,
         permit: tokio::sync::OwnedSemaphorePermit,
         tx: mpsc::Sender<writer::Finished>,
+        stopping: CancellationToken,
     ) {
         let max_attempts = self.store.policy().max_attempts;
+        let timeout = self.cfg.step_timeout;
         let span =
             tracing::info_span!("item", workflow = %item.id, a2_id = item.a2_id, step = %lane.step.kind());
         tasks.spawn(
             async move {
                 let outcome = {
-                    let _slot = lane.slots.acquire().await;
-                    lane.step.run(&item).await
+                    // An item still waiting for a slot when shutdown starts is not started: its
+                    // lease is released with the others at the end of the run.
+                    let _slot = tokio::select! {
+                        slot = lane.slots.acquire() => slot,
+                        _ = stopping.cancelled() => return,
+                    };
+                    tokio::time::timeout(timeout, lane.step.run(&item)).await.unwrap_or_else(|_| {
+                        StepOutcome::Retryable(format!(
+                            "step timed out after {}",
+                            humantime::format_duration(timeout)
+                        ))
+                    })
                 };
                 if let Some(applied) = decide_outcome(&item, outcome, max_attempts) {
                     let _ = tx.send(writer::Finished { applied, _slot: permit }).await;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc};
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 /// A finished item on its way to the database. The permit is the item's in-flight slot, freed once
@@ -31,6 +32,7 @@ pub(super) async fn run(
     cfg: WriterConfig,
     stats: Arc<Stats>,
     wake: Arc<Notify>,
+    stopping: CancellationToken,
 ) {
     let mut buf: Vec<Finished> = Vec::with_capacity(cfg.max_batch);
     while let Some(first) = rx.recv().await {
@@ -50,17 +52,26 @@ pub(super) async fn run(
                 }
             }
         }
-        commit(&store, node, &mut buf, &stats).await;
+        commit(&store, node, &mut buf, &stats, &stopping).await;
         wake.notify_one();
     }
 }
 
-/// Commits `buf`, retrying database errors a few times. If the database stays unreachable the
-/// outcomes are dropped: the items' leases expire and they run again (steps are idempotent).
-async fn commit(store: &Store, node: Uuid, buf: &mut Vec<Finished>, stats: &Stats) {
+/// Commits `buf`. A database error is retried with backoff for as long as the node runs: the
+/// outcomes are not lost, and nothing else can progress without the database anyway. Once the node
+/// is stopping, a few more tries are made; after that the outcomes are dropped and the items run
+/// again when their leases expire (steps are idempotent).
+async fn commit(
+    store: &Store,
+    node: Uuid,
+    buf: &mut Vec<Finished>,
+    stats: &Stats,
+    stopping: &CancellationToken,
+) {
     let batch: Vec<Applied> = buf.iter().map(|f| f.applied.clone()).collect();
     let mut delay = Duration::from_millis(50);
-    for attempt in 1..=6 {
+    let mut tries_while_stopping = 0;
+    loop {
         let started = std::time::Instant::now();
         match store.apply(&batch, Fence::Lease(node), Some(node)).await {
             Ok(report) => {
@@ -74,17 +85,22 @@ async fn commit(store: &Store, node: Uuid, buf: &mut Vec<Finished>, stats: &Stat
                 if !report.lost.is_empty() {
                     tracing::warn!(lost = report.lost.len(), "lease lost: results dropped");
                 }
-                buf.clear();
-                return;
+                break;
             }
             Err(e) => {
                 stats.commit_errors.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(error = %e, attempt, items = batch.len(), "commit failed; retrying");
+                if stopping.is_cancelled() {
+                    tries_while_stopping += 1;
+                    if tries_while_stopping > 3 {
+                        tracing::error!(items = batch.len(), error = %e, "commit gave up at shutdown; items run again after their leases expire");
+                        break;
+                    }
+                }
+                tracing::warn!(error = %e, items = batch.len(), retry_in_ms = delay.as_millis() as u64, "commit failed; retrying");
                 tokio::time::sleep(delay).await;
-                delay *= 2;
+                delay = (delay * 2).min(Duration::from_secs(5));
             }
         }
     }
-    tracing::error!(items = batch.len(), "commit gave up; items will be re-run when their leases expire");
     buf.clear();
 }

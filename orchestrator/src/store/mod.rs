@@ -240,7 +240,7 @@ impl Store {
             let txn = self.begin().await?;
             let mut q = Sql::new(self.backend());
             q.push(
-                "WITH v (id, from_state, to_state, resume_state, attempt, next_run_at, last_error, a3_id, dialog_id) AS (VALUES ",
+                "WITH v (id, from_state, to_state, resume_state, attempt, next_run_at, last_error, keep_error, a3_id, dialog_id) AS (VALUES ",
             );
             for (i, a) in chunk.iter().enumerate() {
                 if i > 0 {
@@ -255,13 +255,15 @@ impl Store {
                     (t.attempt.into(), "int4"),
                     (self.due_at(now, t.due).into(), "int8"),
                     (t.error.clone().into(), "text"),
+                    (i32::from(t.by_operator).into(), "int4"),
                     (a.a3_correspondence_id.into(), "uuid"),
                     (a.dialog_id.into(), "uuid"),
                 ]);
             }
             q.push(
                 ") UPDATE workflows SET state = v.to_state, resume_state = v.resume_state, attempt = v.attempt, \
-                 next_run_at = v.next_run_at, last_error = v.last_error, \
+                 next_run_at = v.next_run_at, \
+                 last_error = CASE WHEN v.keep_error = 1 THEN workflows.last_error ELSE v.last_error END, \
                  a3_correspondence_id = COALESCE(v.a3_id, workflows.a3_correspondence_id), \
                  dialog_id = COALESCE(v.dialog_id, workflows.dialog_id), \
                  lease_owner = NULL, lease_until = NULL, updated_at = ",
@@ -325,6 +327,16 @@ impl Store {
         q.push("UPDATE workflows SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ")
             .param(owner, "uuid");
         Ok(self.db.execute_raw(q.build()).await?.rows_affected())
+    }
+
+    /// Refreshes the planner's statistics after a bulk load, so the claim keeps walking its index
+    /// instead of sorting a bitmap scan (PostgreSQL's autoanalyze may be off or not yet run).
+    pub async fn analyze(&self) -> Result<(), DbErr> {
+        let sql = match self.backend() {
+            DbBackend::Postgres => "ANALYZE workflows",
+            _ => "PRAGMA optimize",
+        };
+        self.db.execute_unprepared(sql).await.map(|_| ())
     }
 
     /// Items in a runnable state, whenever due (a run is finished when this is zero).

@@ -151,6 +151,7 @@ async fn sigterm_exits_cleanly_and_leaves_nothing_leased() {
     let took = sent.elapsed();
     assert!(status.success(), "exit code {status:?}\n{stdout}\n{stderr}");
     assert!(took < Duration::from_secs(10), "took {took:?} to stop");
+    eprintln!("stopped {took:?} after SIGTERM");
     assert!(stdout.contains("interrupted"), "{stdout}");
     let leased = workflow::Entity::find()
         .filter(workflow::Column::LeaseOwner.is_not_null())
@@ -162,6 +163,12 @@ async fn sigterm_exits_cleanly_and_leaves_nothing_leased() {
     let nodes = node::Entity::find().all(&db.conn).await.unwrap();
     assert!(nodes[0].stopped_at.is_some());
     tests::assert_history_consistent(&db.conn).await;
+
+    // Released items are picked up at once by the next run (no lease to wait out), and all finish.
+    let rest = migrator(&db.target, &["bench", "--resume", "--concurrency", "200"]).spawn().unwrap();
+    let (status, stdout, stderr) = wait_for(rest, Duration::from_secs(300));
+    assert!(status.success(), "{stdout}\n{stderr}");
+    assert_all_synced_once(&db.conn, 5000).await;
     db.finish().await;
 }
 

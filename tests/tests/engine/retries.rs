@@ -18,12 +18,15 @@ use tokio_util::sync::CancellationToken;
 use workers::noop::NoopStep;
 use workers::{Step, StepKind, StepOutcome, WorkItem};
 
+/// When each (A2 id, step) was run, by the manual clock.
+type Calls = Arc<Mutex<HashMap<(i64, StepKind), Vec<i64>>>>;
+
 /// Behaves by `a2_id % 5`: 0 permanent error in migrate, 1 always 503 in make-available,
 /// 2 invalid in migrate, 3 two 503s then fine, 4 one 429 then fine. Records when it ran.
 struct Scripted {
     kind: StepKind,
     clock: ManualClock,
-    calls: Arc<Mutex<HashMap<(i64, StepKind), Vec<i64>>>>,
+    calls: Calls,
 }
 
 #[async_trait::async_trait]
@@ -65,11 +68,21 @@ fn policy() -> RetryPolicy {
 
 /// Runs a dispatcher to the end while moving the manual clock forward in small steps.
 async fn run_with_clock(store: &Store, clock: &ManualClock, steps: Vec<Arc<dyn Step>>) -> RunReport {
+    let cfg = DispatcherConfig { step_timeout: Duration::from_secs(30), ..DispatcherConfig::default() };
+    run_with_config(store, clock, steps, cfg).await
+}
+
+async fn run_with_config(
+    store: &Store,
+    clock: &ManualClock,
+    steps: Vec<Arc<dyn Step>>,
+    cfg: DispatcherConfig,
+) -> RunReport {
     let cfg = DispatcherConfig {
         exit_when_idle: true,
         idle_poll: Duration::from_millis(2),
         write_linger: Duration::ZERO,
-        ..DispatcherConfig::default()
+        ..cfg
     };
     let mut d = Dispatcher::new(store.clone(), cfg);
     for s in steps {
@@ -95,7 +108,7 @@ async fn retries_follow_the_policy(db: &TestDb) {
     let clock = ManualClock::new(1_790_000_000_000);
     let store = store_at(db, &clock, policy());
     store.insert_items(&items(1..51, "retries")).await.unwrap();
-    let calls = Arc::new(Mutex::new(HashMap::new()));
+    let calls: Calls = Arc::default();
     let steps: Vec<Arc<dyn Step>> = StepKind::ALL
         .into_iter()
         .map(|kind| Arc::new(Scripted { kind, clock: clock.clone(), calls: calls.clone() }) as Arc<dyn Step>)
@@ -158,6 +171,7 @@ async fn retries_follow_the_policy(db: &TestDb) {
     assert_eq!(r.changed, 20);
     let back = store.show("1").await.unwrap().unwrap().item;
     assert_eq!((back.state, back.attempt), (WorkflowState::Migrated, 0));
+    assert!(back.last_error.unwrap().contains("503"), "the reason it stopped stays visible after retry");
     let fine: Vec<Arc<dyn Step>> = StepKind::ALL
         .into_iter()
         .map(|k| Arc::new(NoopStep::new(k, Duration::ZERO)) as Arc<dyn Step>)
@@ -171,3 +185,31 @@ async fn retries_follow_the_policy(db: &TestDb) {
     tests::assert_history_consistent(store.db()).await;
 }
 on_both_backends!(retries_follow_the_policy);
+
+/// Never answers: the dispatcher's step timeout must turn it into a retryable failure.
+struct Hangs;
+
+#[async_trait::async_trait]
+impl Step for Hangs {
+    fn kind(&self) -> StepKind {
+        StepKind::Migrate
+    }
+
+    async fn run(&self, _item: &WorkItem) -> StepOutcome {
+        std::future::pending().await
+    }
+}
+
+async fn hung_steps_time_out_and_fail(db: &TestDb) {
+    let clock = ManualClock::new(1_790_000_000_000);
+    let store = store_at(db, &clock, policy());
+    store.insert_items(&items(1..4, "hangs")).await.unwrap();
+    let cfg = DispatcherConfig { step_timeout: Duration::from_millis(50), ..DispatcherConfig::default() };
+    let report = run_with_config(&store, &clock, vec![Arc::new(Hangs)], cfg).await;
+    assert_eq!((report.failed, report.retries), (3, 9));
+    let item = store.show("2").await.unwrap().unwrap().item;
+    assert_eq!(item.state, WorkflowState::Failed);
+    assert!(item.last_error.unwrap().contains("step timed out after 50ms"));
+    assert_eq!(store.status().await.unwrap().leased, 0);
+}
+on_both_backends!(hung_steps_time_out_and_fail);
