@@ -55,6 +55,80 @@ pub enum Command {
     Cancel(SelectArgs),
     /// Throughput benchmark of the engine: N items through three no-op steps.
     Bench(BenchArgs),
+    /// Synthetic A2 data through every step against the Altinn 3 simulator, verified at the end.
+    Demo(DemoArgs),
+    /// Run the Altinn 3 simulator as a standalone server.
+    Sim(SimArgs),
+}
+
+/// Faults the simulator injects.
+#[derive(Debug, Args, Clone)]
+pub struct FaultArgs {
+    /// Share of calls answered 503 without being processed.
+    #[arg(long, default_value_t = 0.0)]
+    pub fail_5xx: f64,
+    /// Share of calls answered 429 with Retry-After.
+    #[arg(long, default_value_t = 0.0)]
+    pub fail_429: f64,
+    /// Retry-After given with a 429.
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    pub retry_after: Duration,
+    /// Share of calls whose connection is dropped (half before, half after processing).
+    #[arg(long, default_value_t = 0.0)]
+    pub drop: f64,
+    /// Extra latency per call, drawn between 0 and this.
+    #[arg(long, default_value = "0ms", value_parser = humantime::parse_duration)]
+    pub latency: Duration,
+}
+
+impl FaultArgs {
+    fn faults(&self) -> workers::sim::Faults {
+        workers::sim::Faults {
+            error_5xx_rate: self.fail_5xx,
+            rate_429: self.fail_429,
+            retry_after: self.retry_after,
+            drop_rate: self.drop,
+            latency_min: Duration::ZERO,
+            latency_max: self.latency,
+        }
+    }
+}
+
+/// `demo` options.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Items to generate.
+    #[arg(long, default_value_t = 10_000)]
+    pub items: u64,
+    /// Seed for the data and the faults.
+    #[arg(long, default_value_t = 2026)]
+    pub seed: u64,
+    /// Calls per second per endpoint (0 = unlimited).
+    #[arg(long, default_value_t = 0)]
+    pub rate: u32,
+    /// Items each step works on at once.
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
+    /// Faults.
+    #[command(flatten)]
+    pub faults: FaultArgs,
+}
+
+/// `sim` options.
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 8089)]
+    pub port: u16,
+    /// The bearer token the simulator accepts.
+    #[arg(long, env = "MIGRATOR_SIM_TOKEN", default_value = "dev-token", hide_env_values = true)]
+    pub token: String,
+    /// Seed for faults.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Faults.
+    #[command(flatten)]
+    pub faults: FaultArgs,
 }
 
 /// Which items an operator command acts on.
@@ -122,9 +196,19 @@ pub fn run_main() -> std::process::ExitCode {
 
 /// Runs one parsed command.
 pub async fn main(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
-    // `bench` defaults to its own file so it never touches the real database.
+    if let Command::Sim(args) = &cli.command {
+        return sim(args).await;
+    }
+    // `bench` and `demo` default to their own files so they never touch the real database; the
+    // demo starts from an empty one each time.
     let target = match (&cli.command, cli.db.as_str()) {
         (Command::Bench(_), "data/migrator.sqlite") => "data/bench.sqlite".to_string(),
+        (Command::Demo(_), "data/migrator.sqlite") => {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("data/demo.sqlite{suffix}"));
+            }
+            "data/demo.sqlite".to_string()
+        }
         _ => cli.db.clone(),
     };
     let conn = db::open(&target).await?;
@@ -237,7 +321,90 @@ pub async fn main(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 )
             })?;
         }
+        Command::Demo(args) => return demo(store, args, cli.json).await,
+        Command::Sim(_) => {}
     }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+async fn demo(store: Store, args: DemoArgs, json: bool) -> anyhow::Result<std::process::ExitCode> {
+    use std::io::IsTerminal;
+    let cancel = CancellationToken::new();
+    shutdown::install(cancel.clone())?;
+    let opts = crate::demo::DemoOptions {
+        items: args.items,
+        seed: args.seed,
+        faults: args.faults.faults(),
+        rate: args.rate,
+        concurrency: args.concurrency,
+        progress: !json && std::io::stderr().is_terminal(),
+        ..crate::demo::DemoOptions::default()
+    };
+    let r = crate::demo::run(store, opts, cancel).await?;
+    let v = &r.verification;
+    print(json, &r, || {
+        let mut out = format!(
+            "demo: {} items in {:.1}s, {:.0} items/s to Synced\n",
+            r.items, r.elapsed_secs, r.items_per_sec
+        );
+        for (s, n) in &r.by_state {
+            out += &format!("  {s:<16} {n:>8}\n");
+        }
+        if !r.rejected.is_empty() {
+            out += "rejected (first 20):\n";
+            for (id, why) in &r.rejected {
+                out += &format!("  a2={id}: {why}\n");
+            }
+        }
+        let retries: u64 = r.runs.iter().map(|x| x.retries).sum();
+        out += &format!(
+            "A3 calls: {:?}\nfaults injected: {:?}; retries scheduled: {retries}\n",
+            r.calls, r.faults_injected
+        );
+        out += &format!(
+            "verified against the simulator: {} of {} valid items present, {} missing, {} unexpected, {} without dialog, \
+             {} attachment mismatches, events {} of {} present, {} event mismatches, {} stored twice, {} contract violations, \
+             {} of {} invalid items rejected\n",
+            v.present,
+            v.expected,
+            v.missing.len(),
+            v.unexpected.len(),
+            v.without_dialog.len(),
+            v.attachment_mismatches.len(),
+            v.events_present,
+            v.events_expected,
+            v.event_mismatches.len(),
+            v.duplicates_stored,
+            v.violations.len(),
+            v.invalid - v.invalid_not_rejected.len() as u64,
+            v.invalid
+        );
+        for x in v.violations.iter().take(10) {
+            out += &format!("  violation: {x}\n");
+        }
+        for (id, what) in v.event_mismatches.iter().take(10) {
+            out += &format!("  events of a2={id}: {what}\n");
+        }
+        out +=
+            if v.ok() { "VERIFIED: nothing missing, nothing duplicated\n" } else { "VERIFICATION FAILED\n" };
+        out
+    })?;
+    Ok(if v.ok() { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::FAILURE })
+}
+
+async fn sim(args: &SimArgs) -> anyhow::Result<std::process::ExitCode> {
+    let cfg =
+        workers::sim::SimConfig { token: args.token.clone(), seed: args.seed, faults: args.faults.faults() };
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
+        .await
+        .context("cannot bind the simulator's port")?;
+    let addr = listener.local_addr()?;
+    eprintln!(
+        "Altinn 3 simulator on http://{addr} (inventory: http://{addr}/sim/inventory); Ctrl-C stops it"
+    );
+    let cancel = CancellationToken::new();
+    shutdown::install(cancel.clone())?;
+    workers::sim::Simulator::new(cfg).serve(listener, cancel).await?;
     Ok(std::process::ExitCode::SUCCESS)
 }
 

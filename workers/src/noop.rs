@@ -29,12 +29,16 @@ impl Step for NoopStep {
             tokio::time::sleep(self.delay).await;
         }
         match self.kind {
-            StepKind::Migrate => {
-                StepOutcome::Done { a3_correspondence_id: Some(Uuid::now_v7()), dialog_id: None }
-            }
-            StepKind::MakeAvailable => {
-                StepOutcome::Done { a3_correspondence_id: None, dialog_id: Some(Uuid::now_v7()) }
-            }
+            StepKind::Migrate => StepOutcome::Done {
+                a3_correspondence_id: Some(Uuid::now_v7()),
+                dialog_id: None,
+                synced_events: vec![],
+            },
+            StepKind::MakeAvailable => StepOutcome::Done {
+                a3_correspondence_id: None,
+                dialog_id: Some(Uuid::now_v7()),
+                synced_events: vec![],
+            },
             StepKind::Sync => StepOutcome::done(),
         }
     }

@@ -1,7 +1,9 @@
 //! The `Step` trait, the item it receives and the outcome it returns.
 
+use crate::a2::{A2Correspondence, A2EventBody};
 use schema::WorkflowState;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -76,6 +78,45 @@ pub struct WorkItem {
     pub a3_correspondence_id: Option<Uuid>,
     /// Dialog id, once made available.
     pub dialog_id: Option<Uuid>,
+    /// The A2 record, when the step asked for it ([`Inputs::record`]). None if there is none.
+    pub record: Option<Arc<A2Correspondence>>,
+    /// The item's A2 events not yet accepted by A3, oldest first, when the step asked for them.
+    pub events: Vec<PendingEvent>,
+}
+
+impl WorkItem {
+    /// An item with no inputs loaded.
+    pub fn bare(id: Uuid, a2_id: i64, phase: String, state: WorkflowState, attempt: i32) -> Self {
+        Self {
+            id,
+            a2_id,
+            phase,
+            state,
+            attempt,
+            a3_correspondence_id: None,
+            dialog_id: None,
+            record: None,
+            events: Vec::new(),
+        }
+    }
+}
+
+/// An A2 event waiting to be replayed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingEvent {
+    /// Row id in `a2_events`: reported back in [`StepOutcome::Done`] once A3 accepted it.
+    pub id: i64,
+    /// The event.
+    pub body: A2EventBody,
+}
+
+/// What a step needs loaded with each claimed item.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Inputs {
+    /// The A2 record.
+    pub record: bool,
+    /// The pending A2 events.
+    pub events: bool,
 }
 
 /// What a step says happened. Classification is the step's job; what follows is the state machine's.
@@ -87,6 +128,8 @@ pub enum StepOutcome {
         a3_correspondence_id: Option<Uuid>,
         /// Dialog id, from make-available.
         dialog_id: Option<Uuid>,
+        /// Ids of the pending events A3 now holds (marked synced with the transition).
+        synced_events: Vec<i64>,
     },
     /// A transient failure (timeout, connection, 408, 5xx): try again after backoff.
     Retryable(String),
@@ -106,7 +149,7 @@ pub enum StepOutcome {
 impl StepOutcome {
     /// A success that learnt no ids.
     pub fn done() -> Self {
-        Self::Done { a3_correspondence_id: None, dialog_id: None }
+        Self::Done { a3_correspondence_id: None, dialog_id: None, synced_events: Vec::new() }
     }
 }
 
@@ -116,6 +159,11 @@ impl StepOutcome {
 pub trait Step: Send + Sync + 'static {
     /// Which step this is.
     fn kind(&self) -> StepKind;
+
+    /// What to load with each item (nothing by default).
+    fn inputs(&self) -> Inputs {
+        Inputs::default()
+    }
 
     /// Do the work for one item.
     async fn run(&self, item: &WorkItem) -> StepOutcome;

@@ -208,6 +208,16 @@ impl Dispatcher {
                     };
                 tracing::debug!(step = %lane.step.kind(), items = items.len(), "claimed");
                 claimed += items.len();
+                let mut items = items;
+                if let Err(e) = self.store.load_inputs(&mut items, lane.step.inputs()).await {
+                    // The leases expire and the items come back; nothing is run without its inputs.
+                    tracing::warn!(error = %e, step = %lane.step.kind(), "loading inputs failed; releasing the claim");
+                    let ids: Vec<Uuid> = items.iter().map(|i| i.id).collect();
+                    if let Err(e) = self.store.release_items(node, &ids).await {
+                        tracing::warn!(error = %e, "release failed; the leases expire after the node stops");
+                    }
+                    continue;
+                }
                 for item in items {
                     let Ok(permit) = lane.room.clone().try_acquire_owned() else {
                         unreachable!("claimed no more than the lane's free room");
@@ -320,9 +330,11 @@ impl Dispatcher {
 
 /// The state machine's decision for a finished step, as a row to apply.
 fn decide_outcome(item: &WorkItem, outcome: StepOutcome, max_attempts: i32) -> Option<Applied> {
-    let (a3, dialog) = match &outcome {
-        StepOutcome::Done { a3_correspondence_id, dialog_id } => (*a3_correspondence_id, *dialog_id),
-        _ => (None, None),
+    let (a3, dialog, synced_events) = match &outcome {
+        StepOutcome::Done { a3_correspondence_id, dialog_id, synced_events } => {
+            (*a3_correspondence_id, *dialog_id, synced_events.clone())
+        }
+        _ => (None, None, Vec::new()),
     };
     let facts = Facts { state: item.state, attempt: item.attempt, resume_state: None, max_attempts };
     match decide(facts, &Event::Step(outcome)) {
@@ -330,7 +342,14 @@ fn decide_outcome(item: &WorkItem, outcome: StepOutcome, max_attempts: i32) -> O
             if let Some(e) = &transition.error {
                 tracing::info!(error = %e, to = %transition.to, "step did not succeed");
             }
-            Some(Applied { id: item.id, transition, a3_correspondence_id: a3, dialog_id: dialog })
+            Some(Applied {
+                id: item.id,
+                a2_id: item.a2_id,
+                transition,
+                a3_correspondence_id: a3,
+                dialog_id: dialog,
+                synced_events,
+            })
         }
         Err(e) => {
             tracing::error!(error = %e, "claimed item cannot take its step's outcome");

@@ -5,14 +5,16 @@
 //! statement applies a batch of transitions and one inserts their history rows. Everything else
 //! uses SeaORM's query builder.
 
+mod a2;
 mod ops;
 mod sql;
 
+pub use a2::{AddEventsReport, ImportReport, RecordInput};
 pub use ops::{OperateReport, Selector, ShowItem, Skipped, StatusReport, StuckItem};
 
 use crate::clock::Clock;
 use crate::retry::RetryPolicy;
-use crate::state_machine::{Due, Transition};
+use crate::state_machine::{Due, Event, Facts, Transition, decide};
 use schema::WorkflowState;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, SqliteTransactionMode,
@@ -26,7 +28,7 @@ use uuid::Uuid;
 use workers::WorkItem;
 
 /// Rows per bulk statement: well under SQLite's and PostgreSQL's parameter limits.
-const CHUNK: usize = 1000;
+pub(crate) const CHUNK: usize = 1000;
 
 /// A store error: always a database error underneath.
 pub type StoreError = DbErr;
@@ -45,12 +47,23 @@ pub struct NewItem {
 pub struct Applied {
     /// Workflow id.
     pub id: Uuid,
+    /// A2 id.
+    pub a2_id: i64,
     /// The state machine's decision.
     pub transition: Transition,
     /// A3 id to store (kept if None).
     pub a3_correspondence_id: Option<Uuid>,
     /// Dialog id to store (kept if None).
     pub dialog_id: Option<Uuid>,
+    /// `a2_events` rows A3 now holds: marked synced with the transition.
+    pub synced_events: Vec<i64>,
+}
+
+impl Applied {
+    /// A transition that carries no ids and no events.
+    pub fn plain(id: Uuid, a2_id: i64, transition: Transition) -> Self {
+        Self { id, a2_id, transition, a3_correspondence_id: None, dialog_id: None, synced_events: Vec::new() }
+    }
 }
 
 /// The condition that must still hold for a transition to be written.
@@ -100,7 +113,7 @@ impl Store {
         &self.policy
     }
 
-    fn backend(&self) -> DbBackend {
+    pub(crate) fn backend(&self) -> DbBackend {
         self.db.get_database_backend()
     }
 
@@ -227,7 +240,9 @@ impl Store {
     }
 
     /// Writes a batch of decided transitions, each only if its fence still holds, with one history
-    /// row per written transition, in one transaction.
+    /// row per written transition, in one transaction per chunk. Events a step delivered are
+    /// marked synced in the same transaction; an item that reaches Synced while newer events wait
+    /// goes straight on to SyncPending (decided by the state machine, recorded in history).
     pub async fn apply(
         &self,
         batch: &[Applied],
@@ -238,66 +253,107 @@ impl Store {
         let now = self.clock.now_ms();
         for chunk in batch.chunks(CHUNK) {
             let txn = self.begin().await?;
-            let mut q = Sql::new(self.backend());
-            q.push(
-                "WITH v (id, from_state, to_state, resume_state, attempt, next_run_at, last_error, keep_error, a3_id, dialog_id) AS (VALUES ",
-            );
-            for (i, a) in chunk.iter().enumerate() {
-                if i > 0 {
-                    q.push(", ");
-                }
-                let t = &a.transition;
-                q.row(vec![
-                    (a.id.into(), "uuid"),
-                    (t.from.as_str().into(), "text"),
-                    (t.to.as_str().into(), "text"),
-                    (t.resume_state.map(|s| s.as_str().to_string()).into(), "text"),
-                    (t.attempt.into(), "int4"),
-                    (self.due_at(now, t.due).into(), "int8"),
-                    (t.error.clone().into(), "text"),
-                    (i32::from(t.by_operator).into(), "int4"),
-                    (a.a3_correspondence_id.into(), "uuid"),
-                    (a.dialog_id.into(), "uuid"),
-                ]);
-            }
-            q.push(
-                ") UPDATE workflows SET state = v.to_state, resume_state = v.resume_state, attempt = v.attempt, \
-                 next_run_at = v.next_run_at, \
-                 last_error = CASE WHEN v.keep_error = 1 THEN workflows.last_error ELSE v.last_error END, \
-                 a3_correspondence_id = COALESCE(v.a3_id, workflows.a3_correspondence_id), \
-                 dialog_id = COALESCE(v.dialog_id, workflows.dialog_id), \
-                 lease_owner = NULL, lease_until = NULL, updated_at = ",
-            )
-            .param(now, "int8")
-            .push(" FROM v WHERE workflows.id = v.id AND workflows.state = v.from_state");
-            if let Fence::Lease(owner) = fence {
-                q.push(" AND workflows.lease_owner = ").param(owner, "uuid");
-            }
-            q.push(" RETURNING workflows.id");
-            let rows = txn.query_all_raw(q.build()).await?;
-            let written: HashSet<Uuid> =
-                rows.iter().map(|r| r.try_get::<Uuid>("", "id")).collect::<Result<_, _>>()?;
-            let mut history = Vec::with_capacity(written.len());
+            let written = self.apply_chunk(&txn, chunk, fence, node, now).await?;
+            let mut synced_events = Vec::new();
+            let mut reached_synced = Vec::new();
             for a in chunk {
                 if written.contains(&a.id) {
-                    let t = &a.transition;
-                    history.push(HistoryRow {
-                        workflow_id: a.id,
-                        from: Some(t.from),
-                        to: t.to,
-                        attempt: t.attempt,
-                        node,
-                        error: t.error.clone(),
-                    });
                     report.committed.push(a.id);
+                    synced_events.extend_from_slice(&a.synced_events);
+                    if a.transition.to == WorkflowState::Synced {
+                        reached_synced.push(a);
+                    }
                 } else {
                     report.lost.push(a.id);
                 }
             }
-            insert_history(&txn, self.backend(), &history, now).await?;
+            self.mark_synced(&txn, &synced_events, now).await?;
+            if !reached_synced.is_empty() {
+                let waiting = self.with_pending_events(&txn, reached_synced.iter().map(|a| a.a2_id)).await?;
+                let follow: Vec<Applied> = reached_synced
+                    .iter()
+                    .filter(|a| waiting.contains(&a.a2_id))
+                    .filter_map(|a| {
+                        let facts = Facts {
+                            state: WorkflowState::Synced,
+                            attempt: 0,
+                            resume_state: None,
+                            max_attempts: self.policy.max_attempts,
+                        };
+                        decide(facts, &Event::NewA2Event).ok().map(|t| Applied::plain(a.id, a.a2_id, t))
+                    })
+                    .collect();
+                if !follow.is_empty() {
+                    self.apply_chunk(&txn, &follow, Fence::State, node, now).await?;
+                }
+            }
             txn.commit().await?;
         }
         Ok(report)
+    }
+
+    /// One fenced bulk UPDATE plus the history rows of what it wrote; returns the written ids.
+    async fn apply_chunk(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        chunk: &[Applied],
+        fence: Fence,
+        node: Option<Uuid>,
+        now: i64,
+    ) -> Result<HashSet<Uuid>, DbErr> {
+        let mut q = Sql::new(self.backend());
+        q.push(
+            "WITH v (id, from_state, to_state, resume_state, attempt, next_run_at, last_error, keep_error, a3_id, dialog_id) AS (VALUES ",
+        );
+        for (i, a) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            let t = &a.transition;
+            q.row(vec![
+                (a.id.into(), "uuid"),
+                (t.from.as_str().into(), "text"),
+                (t.to.as_str().into(), "text"),
+                (t.resume_state.map(|s| s.as_str().to_string()).into(), "text"),
+                (t.attempt.into(), "int4"),
+                (self.due_at(now, t.due).into(), "int8"),
+                (t.error.clone().into(), "text"),
+                (i32::from(t.by_operator).into(), "int4"),
+                (a.a3_correspondence_id.into(), "uuid"),
+                (a.dialog_id.into(), "uuid"),
+            ]);
+        }
+        q.push(
+            ") UPDATE workflows SET state = v.to_state, resume_state = v.resume_state, attempt = v.attempt, \
+             next_run_at = v.next_run_at, \
+             last_error = CASE WHEN v.keep_error = 1 THEN workflows.last_error ELSE v.last_error END, \
+             a3_correspondence_id = COALESCE(v.a3_id, workflows.a3_correspondence_id), \
+             dialog_id = COALESCE(v.dialog_id, workflows.dialog_id), \
+             lease_owner = NULL, lease_until = NULL, updated_at = ",
+        )
+        .param(now, "int8")
+        .push(" FROM v WHERE workflows.id = v.id AND workflows.state = v.from_state");
+        if let Fence::Lease(owner) = fence {
+            q.push(" AND workflows.lease_owner = ").param(owner, "uuid");
+        }
+        q.push(" RETURNING workflows.id");
+        let rows = txn.query_all_raw(q.build()).await?;
+        let written: HashSet<Uuid> =
+            rows.iter().map(|r| r.try_get::<Uuid>("", "id")).collect::<Result<_, _>>()?;
+        let history: Vec<HistoryRow> = chunk
+            .iter()
+            .filter(|a| written.contains(&a.id))
+            .map(|a| HistoryRow {
+                workflow_id: a.id,
+                from: Some(a.transition.from),
+                to: a.transition.to,
+                attempt: a.transition.attempt,
+                node,
+                error: a.transition.error.clone(),
+            })
+            .collect();
+        insert_history(txn, self.backend(), &history, now).await?;
+        Ok(written)
     }
 
     /// When a transition's item is next due, in epoch ms.
@@ -319,6 +375,26 @@ impl Store {
             .push(" WHERE lease_owner = ")
             .param(owner, "uuid");
         Ok(self.db.execute_raw(q.build()).await?.rows_affected())
+    }
+
+    /// Drops `owner`'s leases on `ids` (items it claimed but will not run).
+    pub async fn release_items(&self, owner: Uuid, ids: &[Uuid]) -> Result<u64, DbErr> {
+        let mut released = 0;
+        for chunk in ids.chunks(CHUNK) {
+            let mut q = Sql::new(self.backend());
+            q.push("UPDATE workflows SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ")
+                .param(owner, "uuid")
+                .push(" AND id IN (");
+            for (i, id) in chunk.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.param(*id, "uuid");
+            }
+            q.push(")");
+            released += self.db.execute_raw(q.build()).await?.rows_affected();
+        }
+        Ok(released)
     }
 
     /// Drops every lease `owner` holds: its items are claimable again at once.
@@ -398,5 +474,7 @@ fn work_item(r: &QueryResult) -> Result<WorkItem, DbErr> {
         attempt: r.try_get("", "attempt")?,
         a3_correspondence_id: r.try_get("", "a3_correspondence_id")?,
         dialog_id: r.try_get("", "dialog_id")?,
+        record: None,
+        events: Vec::new(),
     })
 }

@@ -222,12 +222,7 @@ impl Store {
                     max_attempts: self.policy().max_attempts,
                 };
                 match decide(facts, &event) {
-                    Ok(transition) => batch.push(Applied {
-                        id: item.id,
-                        transition,
-                        a3_correspondence_id: None,
-                        dialog_id: None,
-                    }),
+                    Ok(transition) => batch.push(Applied::plain(item.id, item.a2_id, transition)),
                     Err(e @ (TransitionError::NotAllowed { .. } | TransitionError::Unchanged { .. })) => {
                         report.skipped.push(Skipped {
                             id: item.id,

@@ -26,7 +26,7 @@ pub(crate) fn items(range: std::ops::Range<i64>, phase: &str) -> Vec<NewItem> {
 fn done(item: &WorkItem) -> Applied {
     let facts = Facts { state: item.state, attempt: item.attempt, resume_state: None, max_attempts: 5 };
     let transition = decide(facts, &Event::Step(StepOutcome::done())).unwrap();
-    Applied { id: item.id, transition, a3_correspondence_id: Some(Uuid::now_v7()), dialog_id: None }
+    Applied { a3_correspondence_id: Some(Uuid::now_v7()), ..Applied::plain(item.id, item.a2_id, transition) }
 }
 
 async fn claim_is_exclusive_and_fenced(db: &TestDb) {
@@ -132,11 +132,7 @@ async fn claims_due_items_in_due_order(db: &TestDb) {
     let facts = Facts { state: first[0].state, attempt: 0, resume_state: None, max_attempts: 5 };
     let t = decide(facts, &Event::Step(StepOutcome::Retryable("503".into()))).unwrap();
     store
-        .apply(
-            &[Applied { id: first[0].id, transition: t, a3_correspondence_id: None, dialog_id: None }],
-            Fence::Lease(owner),
-            Some(owner),
-        )
+        .apply(&[Applied::plain(first[0].id, first[0].a2_id, t)], Fence::Lease(owner), Some(owner))
         .await
         .unwrap();
     let row = workflow::Entity::find_by_id(first[0].id).one(store.db()).await.unwrap().unwrap();

@@ -1,0 +1,310 @@
+//! Realistic synthetic A2 data: correspondences with histories, notifications, forwardings and
+//! attachments in nb/nn/en, A2's near-duplicate events, a share of deliberately invalid items, and
+//! status events that happen later. Seeded: the same seed gives the same data.
+
+use chrono::{DateTime, Duration as Span, TimeZone, Utc};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use uuid::Uuid;
+use workers::a2::{A2Attachment, A2Correspondence, A2Event, A2EventBody};
+use workers::a3::model::*;
+
+/// What to generate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GeneratorOptions {
+    /// Random seed.
+    pub seed: u64,
+    /// First A2 id.
+    pub first_id: i64,
+    /// Share of items with invalid content (rejected by validation).
+    pub invalid_rate: f64,
+    /// Share of items that get a later status event.
+    pub later_event_rate: f64,
+}
+
+impl Default for GeneratorOptions {
+    fn default() -> Self {
+        Self { seed: 2026, first_id: 1_000_000, invalid_rate: 0.01, later_event_rate: 0.1 }
+    }
+}
+
+const OWNERS: [(&str, &str, &str); 5] = [
+    ("974761076", "Skatteetaten", "skd-skattemelding-varsel"),
+    ("889640782", "NAV", "nav-vedtak-brev"),
+    ("974760673", "Brønnøysundregistrene", "brg-aarsregnskap-purring"),
+    ("991825827", "Digitaliseringsdirektoratet", "digdir-melding"),
+    ("974760843", "Statens vegvesen", "svv-kjoretoy-varsel"),
+];
+
+const TEXTS: [(&str, &str, &str, &str); 3] = [
+    (
+        "nb",
+        "Vedtak om",
+        "Du har fått et nytt vedtak.",
+        "Les vedtaket i sin helhet. Har du spørsmål, ta kontakt med oss.",
+    ),
+    (
+        "nn",
+        "Vedtak om",
+        "Du har fått eit nytt vedtak.",
+        "Les vedtaket i heilskap. Har du spørsmål, ta kontakt med oss.",
+    ),
+    (
+        "en",
+        "Decision on",
+        "You have received a new decision.",
+        "Read the full decision. If you have questions, contact us.",
+    ),
+];
+
+/// Why an item is invalid, for the generated share.
+const INVALID: [&str; 5] =
+    ["title_too_long", "language", "summary_too_long", "body_too_long", "no_recipient"];
+
+/// A seeded source of A2 correspondences and later events.
+pub struct Generator {
+    rng: StdRng,
+    opts: GeneratorOptions,
+    next: i64,
+}
+
+impl Generator {
+    /// A generator starting at `opts.first_id`.
+    pub fn new(opts: GeneratorOptions) -> Self {
+        Self { rng: StdRng::seed_from_u64(opts.seed), opts, next: opts.first_id }
+    }
+
+    fn uuid(&mut self) -> Uuid {
+        Uuid::from_u128(self.rng.random::<u128>() & !(0xF << 76) | (4 << 76))
+    }
+
+    fn time_between(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> DateTime<Utc> {
+        let span = (to - from).num_microseconds().unwrap_or(1).max(1);
+        from + Span::microseconds(self.rng.random_range(0..span))
+    }
+
+    /// The next correspondence.
+    pub fn record(&mut self) -> A2Correspondence {
+        let id = self.next;
+        self.next += 1;
+        let start = Utc.with_ymd_and_hms(2019, 1, 1, 0, 0, 0).single().unwrap_or_default();
+        let end = Utc.with_ymd_and_hms(2025, 12, 31, 0, 0, 0).single().unwrap_or_default();
+        let created = self.time_between(start, end);
+        let (org, owner_name, resource) = OWNERS[self.rng.random_range(0..OWNERS.len())];
+        let lang_roll: f64 = self.rng.random();
+        let (language, title, summary, body) = TEXTS[if lang_roll < 0.8 {
+            0
+        } else if lang_roll < 0.95 {
+            1
+        } else {
+            2
+        }];
+        let party_id = self.rng.random_range(50_000_000..60_000_000);
+        let recipient = if self.rng.random_bool(0.7) {
+            format!(
+                "urn:altinn:person:identifier-no:{:011}",
+                self.rng.random_range(1_000_000_000u64..31_129_999_999)
+            )
+        } else {
+            format!(
+                "urn:altinn:organization:identifier-no:{}",
+                self.rng.random_range(800_000_000u64..999_999_999)
+            )
+        };
+        let party = self.uuid();
+        let published = created + Span::minutes(self.rng.random_range(0..60));
+        let mut status_history = vec![StatusEvent {
+            status: CorrespondenceStatus::Published,
+            status_text: "Published".into(),
+            status_changed: published,
+            event_user_uuid: None,
+            event_user_party_uuid: party,
+        }];
+        if self.rng.random_bool(0.6) {
+            let read = published + Span::hours(self.rng.random_range(1..400));
+            let ev = StatusEvent {
+                status: CorrespondenceStatus::Read,
+                status_text: "Read".into(),
+                status_changed: read,
+                event_user_uuid: Some(self.uuid()),
+                event_user_party_uuid: party,
+            };
+            // A2 writes the same read from two data sources, microseconds apart.
+            if self.rng.random_bool(0.3) {
+                let mut twin = ev.clone();
+                twin.status_changed = read.with_nanosecond_offset(self.rng.random_range(1..900) * 1000);
+                status_history.push(twin);
+            }
+            status_history.push(ev);
+        }
+        let mut notification_history = Vec::new();
+        for n in 0..self.rng.random_range(0..3) {
+            let email = self.rng.random_bool(0.6);
+            let ev = NotificationEvent {
+                notification_channel: if email {
+                    NotificationChannel::Email
+                } else {
+                    NotificationChannel::Sms
+                },
+                notification_sent: published + Span::minutes(5 + n * 60 * 24 * 7),
+                altinn2_notification_id: id * 10 + n,
+                notification_address: if email {
+                    format!("mottaker{}@example.no", id % 9973)
+                } else {
+                    format!("+47{}", 40_000_000 + id % 9_999_999)
+                },
+                is_reminder: n > 0,
+            };
+            // The same notification once more, differing only in isReminder (A3 answers 500 to that).
+            if self.rng.random_bool(0.1) {
+                let mut twin = ev.clone();
+                twin.is_reminder = !twin.is_reminder;
+                notification_history.push(twin);
+            }
+            notification_history.push(ev);
+        }
+        let mut forwarding_history = Vec::new();
+        if self.rng.random_bool(0.05) {
+            let on = published + Span::days(self.rng.random_range(1..30));
+            let ev = ForwardingEvent {
+                forwarded_on_date: on,
+                forwarded_by_party_uuid: party,
+                forwarded_by_user_id: self.rng.random_range(1_000..9_999_999),
+                forwarded_by_user_uuid: self.uuid(),
+                forwarded_to_user_id: None,
+                forwarded_to_user_uuid: None,
+                forwarding_text: Some("Til orientering".into()),
+                forwarded_to_email: Some("kollega@example.no".into()),
+                mailbox_supplier: None,
+            };
+            forwarding_history.push(ev.clone());
+            if self.rng.random_bool(0.3) {
+                forwarding_history
+                    .push(ForwardingEvent { forwarding_text: Some("Videresendt".into()), ..ev });
+            }
+        }
+        let attachments = (0..self.rng.random_range(0..3))
+            .map(|n| A2Attachment {
+                altinn2_attachment_id: format!("{id}-{n}"),
+                file_name: format!("vedlegg-{n}.pdf"),
+                display_name: Some(format!("Vedlegg {}", n + 1)),
+                is_encrypted: false,
+                checksum: None,
+                location: format!("synthetic:{}", self.rng.random_range(200..4_000)),
+            })
+            .collect();
+        let mut rec = A2Correspondence {
+            altinn2_correspondence_id: id,
+            party_id,
+            service_owner: org.into(),
+            resource_id: resource.into(),
+            recipient,
+            sender: org.into(),
+            message_sender: Some(owner_name.into()),
+            senders_reference: format!("{resource}-{id}"),
+            created,
+            requested_publish_time: created,
+            published: Some(published),
+            due_date_time: self.rng.random_bool(0.2).then(|| created + Span::days(30)),
+            language: language.into(),
+            title: format!("{title} sak {id}"),
+            summary: summary.into(),
+            body: format!("{body} Saksnummer {id}."),
+            is_confirmation_needed: self.rng.random_bool(0.1),
+            status_history,
+            notification_history,
+            forwarding_history,
+            attachments,
+        };
+        if self.rng.random_bool(self.opts.invalid_rate) {
+            match INVALID[self.rng.random_range(0..INVALID.len())] {
+                "title_too_long" => rec.title = "Å".repeat(256),
+                "language" => rec.language = "de".into(),
+                "summary_too_long" => rec.summary = "s".repeat(300),
+                "body_too_long" => rec.body = "b".repeat(30_001),
+                _ => rec.recipient = String::new(),
+            }
+        }
+        rec
+    }
+
+    /// Status events that happen after `rec` was exported (for a share of items), with A2's
+    /// near-duplicates. Only statuses A3's sync applies.
+    pub fn later_events(&mut self, rec: &A2Correspondence) -> Vec<A2Event> {
+        if !self.rng.random_bool(self.opts.later_event_rate) {
+            return Vec::new();
+        }
+        let party =
+            rec.status_history.first().map(|s| s.event_user_party_uuid).unwrap_or_else(|| self.uuid());
+        let status =
+            [CorrespondenceStatus::Archived, CorrespondenceStatus::Confirmed, CorrespondenceStatus::Read]
+                [self.rng.random_range(0..3)];
+        let at = Utc::now() - Span::minutes(self.rng.random_range(1..600));
+        let ev = StatusEvent {
+            status,
+            status_text: status.as_str().into(),
+            status_changed: at,
+            event_user_uuid: None,
+            event_user_party_uuid: party,
+        };
+        let mut out = vec![A2Event {
+            altinn2_correspondence_id: rec.altinn2_correspondence_id,
+            body: A2EventBody::Status(ev.clone()),
+        }];
+        if self.rng.random_bool(0.3) {
+            let twin = StatusEvent { status_changed: at.with_nanosecond_offset(250_000), ..ev };
+            out.push(A2Event {
+                altinn2_correspondence_id: rec.altinn2_correspondence_id,
+                body: A2EventBody::Status(twin),
+            });
+        }
+        out
+    }
+}
+
+/// Moves a time within its second (never across it), as A2's second data source does.
+trait WithinSecond {
+    fn with_nanosecond_offset(self, nanos: u32) -> Self;
+}
+
+impl WithinSecond for DateTime<Utc> {
+    fn with_nanosecond_offset(self, nanos: u32) -> Self {
+        use chrono::Timelike;
+        let n = (self.nanosecond() % 1_000_000_000 + nanos) % 1_000_000_000;
+        self.with_nanosecond(n).unwrap_or(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use workers::migrate::validate;
+
+    #[test]
+    fn seeded_and_realistic() {
+        let opts = GeneratorOptions { invalid_rate: 0.05, ..GeneratorOptions::default() };
+        let a: Vec<_> = {
+            let mut g = Generator::new(opts);
+            (0..500).map(|_| g.record()).collect()
+        };
+        let b: Vec<_> = {
+            let mut g = Generator::new(opts);
+            (0..500).map(|_| g.record()).collect()
+        };
+        assert_eq!(a, b, "same seed, same data");
+        let invalid = a.iter().filter(|r| validate(r).is_some()).count();
+        assert!((5..=60).contains(&invalid), "{invalid} invalid of 500");
+        for lang in ["nb", "nn", "en"] {
+            assert!(a.iter().any(|r| r.language == lang), "{lang} present");
+        }
+        assert!(a.iter().any(|r| !r.attachments.is_empty()));
+        assert!(a.iter().any(|r| !r.forwarding_history.is_empty()));
+        // Near-duplicates exist: more events than distinct dedup keys.
+        let events: Vec<_> = a.iter().flat_map(|r| r.events()).collect();
+        let keys: std::collections::HashSet<_> = a
+            .iter()
+            .flat_map(|r| r.events().into_iter().map(move |e| (r.altinn2_correspondence_id, e.dedup_key())))
+            .collect();
+        assert!(keys.len() < events.len());
+    }
+}

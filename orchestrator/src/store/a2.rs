@@ -1,0 +1,266 @@
+//! A2 input in the store: records and events in, the inputs a step needs out, and events marked
+//! synced once A3 holds them.
+
+use super::sql::Sql;
+use super::{Applied, CHUNK, Fence, NewItem, Store};
+use crate::state_machine::{Event, Facts, decide};
+use schema::WorkflowState;
+use sea_orm::{ConnectionTrait, DbErr};
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use workers::a2::{A2Correspondence, A2EventBody};
+use workers::{Inputs, PendingEvent, WorkItem};
+
+/// A record to import, with the phase its workflow belongs to.
+#[derive(Debug, Clone)]
+pub struct RecordInput {
+    /// The record.
+    pub record: A2Correspondence,
+    /// Phase name for a new workflow.
+    pub phase: String,
+}
+
+/// What an import of records did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ImportReport {
+    /// Records written (new, or replacing a payload not yet migrated).
+    pub records_written: u64,
+    /// New workflows.
+    pub workflows_created: u64,
+    /// Events stored (and which were duplicates of stored ones).
+    pub events: AddEventsReport,
+}
+
+/// What adding events did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AddEventsReport {
+    /// New events stored.
+    pub inserted: u64,
+    /// Events equal (to the second) to stored ones: dropped.
+    pub duplicates: u64,
+    /// Synced items that became SyncPending.
+    pub made_pending: u64,
+}
+
+impl Store {
+    /// Imports records: stores each (a known one's payload is replaced only while it has not been
+    /// migrated), stores its histories as events, and creates workflows for new A2 ids.
+    pub async fn import_records(&self, inputs: &[RecordInput]) -> Result<ImportReport, DbErr> {
+        let mut report = ImportReport::default();
+        let now = self.clock().now_ms();
+        for chunk in inputs.chunks(CHUNK) {
+            let mut q = Sql::new(self.backend());
+            q.push("INSERT INTO a2_records (a2_id, payload, created, service_owner, resource_id, imported_at) VALUES ");
+            for (i, inp) in chunk.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                let r = &inp.record;
+                let payload = serde_json::to_string(r).map_err(|e| DbErr::Custom(e.to_string()))?;
+                q.row(vec![
+                    (r.altinn2_correspondence_id.into(), "int8"),
+                    (payload.into(), "text"),
+                    (r.created.timestamp_millis().into(), "int8"),
+                    (r.service_owner.clone().into(), "text"),
+                    (r.resource_id.clone().into(), "text"),
+                    (now.into(), "int8"),
+                ]);
+            }
+            q.push(
+                " ON CONFLICT (a2_id) DO UPDATE SET payload = excluded.payload, created = excluded.created, \
+                 service_owner = excluded.service_owner, resource_id = excluded.resource_id, imported_at = excluded.imported_at \
+                 WHERE NOT EXISTS (SELECT 1 FROM workflows w WHERE w.a2_id = excluded.a2_id AND w.state NOT IN ('created_in_a2', 'rejected'))",
+            );
+            report.records_written += self.db().execute_raw(q.build()).await?.rows_affected();
+            let items: Vec<NewItem> = chunk
+                .iter()
+                .map(|i| NewItem { a2_id: i.record.altinn2_correspondence_id, phase: i.phase.clone() })
+                .collect();
+            report.workflows_created += self.insert_items(&items).await? as u64;
+            let events: Vec<(i64, A2EventBody)> = chunk
+                .iter()
+                .flat_map(|i| i.record.events().into_iter().map(|e| (i.record.altinn2_correspondence_id, e)))
+                .collect();
+            let r = self.add_events(&events).await?;
+            report.events.inserted += r.inserted;
+            report.events.duplicates += r.duplicates;
+            report.events.made_pending += r.made_pending;
+        }
+        Ok(report)
+    }
+
+    /// Stores events (an event equal to a stored one, to the second, is dropped), and makes
+    /// Synced items with new events SyncPending. Events for unknown A2 ids are kept until the
+    /// item arrives.
+    pub async fn add_events(&self, events: &[(i64, A2EventBody)]) -> Result<AddEventsReport, DbErr> {
+        let mut report = AddEventsReport::default();
+        let now = self.clock().now_ms();
+        let mut touched: HashSet<i64> = HashSet::new();
+        for chunk in events.chunks(CHUNK) {
+            // Near-duplicates inside one chunk would conflict with each other: keep the first.
+            let mut seen = HashSet::new();
+            let unique: Vec<_> = chunk.iter().filter(|(a2, e)| seen.insert((*a2, e.dedup_key()))).collect();
+            report.duplicates += (chunk.len() - unique.len()) as u64;
+            let mut q = Sql::new(self.backend());
+            q.push(
+                "INSERT INTO a2_events (a2_id, kind, dedup_key, payload, occurred_at, imported_at) VALUES ",
+            );
+            for (i, (a2_id, e)) in unique.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                let payload = serde_json::to_string(e).map_err(|e| DbErr::Custom(e.to_string()))?;
+                q.row(vec![
+                    ((*a2_id).into(), "int8"),
+                    (e.kind().into(), "text"),
+                    (e.dedup_key().into(), "text"),
+                    (payload.into(), "text"),
+                    (e.occurred().timestamp_millis().into(), "int8"),
+                    (now.into(), "int8"),
+                ]);
+            }
+            q.push(" ON CONFLICT (a2_id, dedup_key) DO NOTHING RETURNING a2_id");
+            let rows = self.db().query_all_raw(q.build()).await?;
+            report.inserted += rows.len() as u64;
+            report.duplicates += (unique.len() - rows.len()) as u64;
+            for r in rows {
+                touched.insert(r.try_get::<i64>("", "a2_id")?);
+            }
+        }
+        report.made_pending = self.mark_pending(&touched).await?;
+        Ok(report)
+    }
+
+    /// Applies "a new A2 event arrived" to the Synced items among `a2_ids`.
+    async fn mark_pending(&self, a2_ids: &HashSet<i64>) -> Result<u64, DbErr> {
+        let mut made = 0;
+        let ids: Vec<i64> = a2_ids.iter().copied().collect();
+        for chunk in ids.chunks(CHUNK) {
+            let mut q = Sql::new(self.backend());
+            q.push("SELECT id, a2_id FROM workflows WHERE state = 'synced' AND a2_id IN (");
+            for (i, id) in chunk.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.param(*id, "int8");
+            }
+            q.push(")");
+            let rows = self.db().query_all_raw(q.build()).await?;
+            let mut batch = Vec::new();
+            for r in rows {
+                let facts = Facts {
+                    state: WorkflowState::Synced,
+                    attempt: 0,
+                    resume_state: None,
+                    max_attempts: self.policy().max_attempts,
+                };
+                if let Ok(t) = decide(facts, &Event::NewA2Event) {
+                    batch.push(Applied::plain(r.try_get("", "id")?, r.try_get("", "a2_id")?, t));
+                }
+            }
+            made += self.apply(&batch, Fence::State, None).await?.committed.len() as u64;
+        }
+        Ok(made)
+    }
+
+    /// Marks events as accepted by A3.
+    pub(super) async fn mark_synced(
+        &self,
+        conn: &impl ConnectionTrait,
+        ids: &[i64],
+        now: i64,
+    ) -> Result<(), DbErr> {
+        for chunk in ids.chunks(CHUNK) {
+            let mut q = Sql::new(self.backend());
+            q.push("UPDATE a2_events SET synced_at = ").param(now, "int8").push(" WHERE id IN (");
+            for (i, id) in chunk.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.param(*id, "int8");
+            }
+            q.push(") AND synced_at IS NULL");
+            conn.execute_raw(q.build()).await?;
+        }
+        Ok(())
+    }
+
+    /// The A2 ids among `a2_ids` that have events not yet synced.
+    pub(super) async fn with_pending_events(
+        &self,
+        conn: &impl ConnectionTrait,
+        a2_ids: impl Iterator<Item = i64>,
+    ) -> Result<HashSet<i64>, DbErr> {
+        let ids: Vec<i64> = a2_ids.collect();
+        let mut out = HashSet::new();
+        for chunk in ids.chunks(CHUNK) {
+            let mut q = Sql::new(self.backend());
+            q.push("SELECT DISTINCT a2_id FROM a2_events WHERE synced_at IS NULL AND a2_id IN (");
+            for (i, id) in chunk.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.param(*id, "int8");
+            }
+            q.push(")");
+            for r in conn.query_all_raw(q.build()).await? {
+                out.insert(r.try_get::<i64>("", "a2_id")?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Loads what the step needs into claimed items: their A2 records and pending events.
+    pub async fn load_inputs(&self, items: &mut [WorkItem], inputs: Inputs) -> Result<(), DbErr> {
+        if items.is_empty() || inputs == Inputs::default() {
+            return Ok(());
+        }
+        let ids: Vec<i64> = items.iter().map(|i| i.a2_id).collect();
+        let id_list = literal_list_i64(&ids);
+        if inputs.record {
+            let sql = format!("SELECT a2_id, payload FROM a2_records WHERE a2_id IN {id_list}");
+            let rows = self.db().query_all_raw(sea_orm::Statement::from_string(self.backend(), sql)).await?;
+            let mut records: HashMap<i64, Arc<A2Correspondence>> = HashMap::new();
+            for r in rows {
+                let a2_id: i64 = r.try_get("", "a2_id")?;
+                let payload: String = r.try_get("", "payload")?;
+                match serde_json::from_str::<A2Correspondence>(&payload) {
+                    Ok(rec) => {
+                        records.insert(a2_id, Arc::new(rec));
+                    }
+                    Err(e) => tracing::warn!(a2_id, error = %e, "stored A2 record is unreadable"),
+                }
+            }
+            for item in items.iter_mut() {
+                item.record = records.get(&item.a2_id).cloned();
+            }
+        }
+        if inputs.events {
+            let sql = format!(
+                "SELECT id, a2_id, payload FROM a2_events WHERE synced_at IS NULL AND a2_id IN {id_list} ORDER BY occurred_at, id"
+            );
+            let rows = self.db().query_all_raw(sea_orm::Statement::from_string(self.backend(), sql)).await?;
+            let mut events: HashMap<i64, Vec<PendingEvent>> = HashMap::new();
+            for r in rows {
+                let a2_id: i64 = r.try_get("", "a2_id")?;
+                let payload: String = r.try_get("", "payload")?;
+                match serde_json::from_str::<A2EventBody>(&payload) {
+                    Ok(body) => {
+                        events.entry(a2_id).or_default().push(PendingEvent { id: r.try_get("", "id")?, body })
+                    }
+                    Err(e) => tracing::warn!(a2_id, error = %e, "stored A2 event is unreadable"),
+                }
+            }
+            for item in items.iter_mut() {
+                item.events = events.remove(&item.a2_id).unwrap_or_default();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `(1, 2, 3)` for integers (safe to inline: they are numbers).
+fn literal_list_i64(ids: &[i64]) -> String {
+    format!("({})", ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", "))
+}

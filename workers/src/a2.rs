@@ -1,0 +1,164 @@
+//! What an Altinn 2 correspondence export carries (one JSON object per line), and the events that
+//! arrive later. The format is documented in `docs/a2-export-format.md`.
+
+use crate::a3::dedup;
+use crate::a3::model::{ForwardingEvent, NotificationEvent, StatusEvent};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One A2 correspondence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct A2Correspondence {
+    /// `Altinn2CorrespondenceId` (ReporteeElementId).
+    pub altinn2_correspondence_id: i64,
+    /// A2 party id of the recipient.
+    pub party_id: i64,
+    /// Service owner organisation number.
+    pub service_owner: String,
+    /// A3 resource id.
+    pub resource_id: String,
+    /// Recipient URN (`urn:altinn:person:identifier-no:…` or `urn:altinn:organization:identifier-no:…`).
+    pub recipient: String,
+    /// Sender (obsolete in A3, still required there).
+    pub sender: String,
+    /// Sender display name.
+    #[serde(default)]
+    pub message_sender: Option<String>,
+    /// Sender's reference.
+    pub senders_reference: String,
+    /// Created in A2.
+    pub created: DateTime<Utc>,
+    /// Requested publish time.
+    pub requested_publish_time: DateTime<Utc>,
+    /// Published in A2.
+    #[serde(default)]
+    pub published: Option<DateTime<Utc>>,
+    /// Due date.
+    #[serde(default)]
+    pub due_date_time: Option<DateTime<Utc>>,
+    /// nb, nn or en.
+    pub language: String,
+    /// Title.
+    pub title: String,
+    /// Summary.
+    #[serde(default)]
+    pub summary: String,
+    /// Body.
+    pub body: String,
+    /// Confirmation needed.
+    #[serde(default)]
+    pub is_confirmation_needed: bool,
+    /// Status history.
+    #[serde(default)]
+    pub status_history: Vec<StatusEvent>,
+    /// Notification history.
+    #[serde(default)]
+    pub notification_history: Vec<NotificationEvent>,
+    /// Forwarding history.
+    #[serde(default)]
+    pub forwarding_history: Vec<ForwardingEvent>,
+    /// Attachments.
+    #[serde(default)]
+    pub attachments: Vec<A2Attachment>,
+}
+
+/// One attachment reference.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct A2Attachment {
+    /// A2's attachment id (unique).
+    pub altinn2_attachment_id: String,
+    /// File name.
+    pub file_name: String,
+    /// Display name.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// Encrypted.
+    #[serde(default)]
+    pub is_encrypted: bool,
+    /// Checksum.
+    #[serde(default)]
+    pub checksum: Option<String>,
+    /// Where the bytes are: a file path (relative to the export file), or `synthetic:<bytes>` for
+    /// generated data (deterministic content derived from the attachment id).
+    pub location: String,
+}
+
+/// An A2 event, as stored and replayed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "event", rename_all = "camelCase")]
+pub enum A2EventBody {
+    /// A status change.
+    Status(StatusEvent),
+    /// A notification.
+    Notification(NotificationEvent),
+    /// A forwarding.
+    Forwarding(ForwardingEvent),
+}
+
+impl A2EventBody {
+    /// `status`, `notification` or `forwarding`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Status(_) => "status",
+            Self::Notification(_) => "notification",
+            Self::Forwarding(_) => "forwarding",
+        }
+    }
+
+    /// A3's dedup key for this event.
+    pub fn dedup_key(&self) -> String {
+        match self {
+            Self::Status(e) => dedup::status_key(e),
+            Self::Notification(e) => dedup::notification_key(e),
+            Self::Forwarding(e) => dedup::forwarding_key(e),
+        }
+    }
+
+    /// When it happened (events are replayed in this order).
+    pub fn occurred(&self) -> DateTime<Utc> {
+        match self {
+            Self::Status(e) => e.status_changed,
+            Self::Notification(e) => e.notification_sent,
+            Self::Forwarding(e) => e.forwarded_on_date,
+        }
+    }
+}
+
+/// A line of the events export: an event for one correspondence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct A2Event {
+    /// The correspondence.
+    pub altinn2_correspondence_id: i64,
+    /// The event.
+    #[serde(flatten)]
+    pub body: A2EventBody,
+}
+
+impl A2Correspondence {
+    /// The record's own histories as events (they are stored and replayed like later ones).
+    pub fn events(&self) -> Vec<A2EventBody> {
+        let mut out: Vec<A2EventBody> = Vec::new();
+        out.extend(self.status_history.iter().cloned().map(A2EventBody::Status));
+        out.extend(self.notification_history.iter().cloned().map(A2EventBody::Notification));
+        out.extend(self.forwarding_history.iter().cloned().map(A2EventBody::Forwarding));
+        out
+    }
+}
+
+/// Deterministic bytes for a `synthetic:<n>` attachment: the same id always gives the same content.
+pub fn synthetic_bytes(attachment_id: &str, len: usize) -> Vec<u8> {
+    let mut state: u64 = attachment_id
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}

@@ -1,0 +1,95 @@
+//! The make-available step (Migrated → DialogCreated). Items arrive one by one from the dispatcher;
+//! a batcher collects them into calls of up to `batch_size` ids, and each item advances or fails on
+//! its own status in the answer.
+
+use crate::a3::{A3Client, Failure};
+use crate::{Step, StepKind, StepOutcome, WorkItem};
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+type Waiter = (Uuid, oneshot::Sender<StepOutcome>);
+
+/// The make-available step.
+#[derive(Debug, Clone)]
+pub struct MakeAvailableStep {
+    tx: mpsc::Sender<Waiter>,
+}
+
+impl MakeAvailableStep {
+    /// A step that sends up to `batch_size` ids per call, waiting at most `linger` to fill a batch.
+    /// Must be created inside a tokio runtime (it starts the batcher task).
+    pub fn new(client: A3Client, batch_size: usize, linger: Duration) -> Self {
+        let batch_size = batch_size.max(1);
+        let (tx, rx) = mpsc::channel::<Waiter>(batch_size * 4);
+        tokio::spawn(batcher(client, rx, batch_size, linger));
+        Self { tx }
+    }
+}
+
+async fn batcher(client: A3Client, mut rx: mpsc::Receiver<Waiter>, batch_size: usize, linger: Duration) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        let deadline = tokio::time::Instant::now() + linger;
+        while batch.len() < batch_size {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(w)) => batch.push(w),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        let client = client.clone();
+        // Calls run concurrently; the client's own limits bound them.
+        tokio::spawn(async move {
+            let ids: Vec<Uuid> = batch.iter().map(|(id, _)| *id).collect();
+            match client.make_available(&ids).await {
+                Ok(resp) => {
+                    let by_id: HashMap<Uuid, _> =
+                        resp.statuses.into_iter().map(|s| (s.correspondence_id, s)).collect();
+                    for (id, reply) in batch {
+                        let outcome = match by_id.get(&id) {
+                            Some(s) if s.ok => StepOutcome::Done {
+                                a3_correspondence_id: None,
+                                dialog_id: s.dialog_id,
+                                synced_events: Vec::new(),
+                            },
+                            Some(s) => StepOutcome::Permanent(format!(
+                                "make_available: {}",
+                                s.error.as_deref().unwrap_or("refused without a reason")
+                            )),
+                            None => StepOutcome::Retryable(
+                                "make_available: no status for this id in the answer".into(),
+                            ),
+                        };
+                        let _ = reply.send(outcome);
+                    }
+                }
+                Err(f) => {
+                    for (_, reply) in batch {
+                        let _ = reply.send(StepOutcome::from(f.clone()));
+                    }
+                }
+            }
+        });
+    }
+}
+
+#[async_trait::async_trait]
+impl Step for MakeAvailableStep {
+    fn kind(&self) -> StepKind {
+        StepKind::MakeAvailable
+    }
+
+    async fn run(&self, item: &WorkItem) -> StepOutcome {
+        let Some(id) = item.a3_correspondence_id else {
+            return Failure::Permanent("no A3 correspondence id: the item was never migrated".into()).into();
+        };
+        let (reply, answer) = oneshot::channel();
+        if self.tx.send((id, reply)).await.is_err() {
+            return StepOutcome::Retryable("make_available batcher stopped".into());
+        }
+        answer
+            .await
+            .unwrap_or_else(|_| StepOutcome::Retryable("make_available batcher dropped the item".into()))
+    }
+}

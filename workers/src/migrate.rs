@@ -1,0 +1,176 @@
+//! The migrate step (CreatedInA2 → Migrated): validate, upload each attachment (idempotent by A2
+//! attachment id), then POST the correspondence with the attachment ids, its histories and
+//! `IsMigrating: true`. Invalid content is rejected here, never sent.
+
+use crate::a2::{A2Attachment, A2Correspondence, A2EventBody, synthetic_bytes};
+use crate::a3::dedup;
+use crate::a3::model::*;
+use crate::a3::{A3Client, Failure};
+use crate::{Inputs, Step, StepKind, StepOutcome, WorkItem};
+use std::path::PathBuf;
+use uuid::Uuid;
+
+/// Languages A3 accepts.
+pub const LANGUAGES: [&str; 3] = ["nb", "nn", "en"];
+
+/// Why a record cannot be migrated as it is; `None` if it can.
+pub fn validate(r: &A2Correspondence) -> Option<String> {
+    let mut problems = Vec::new();
+    let title = r.title.chars().count();
+    if title == 0 || title > 255 {
+        problems.push(format!("title must be 1-255 characters (is {title})"));
+    }
+    let summary = r.summary.chars().count();
+    if summary > 255 {
+        problems.push(format!("summary must be at most 255 characters (is {summary})"));
+    }
+    let body = r.body.chars().count();
+    if body > 30_000 {
+        problems.push(format!("body must be at most 30000 characters (is {body})"));
+    }
+    if !LANGUAGES.contains(&r.language.as_str()) {
+        problems.push(format!("language must be nb, nn or en (is `{}`)", r.language));
+    }
+    if r.recipient.trim().is_empty() {
+        problems.push("recipient is missing".into());
+    }
+    if r.resource_id.trim().is_empty() {
+        problems.push("resourceId is missing".into());
+    }
+    if r.senders_reference.trim().is_empty() {
+        problems.push("sendersReference is missing".into());
+    }
+    (!problems.is_empty()).then(|| problems.join("; "))
+}
+
+/// The migrate step.
+#[derive(Debug, Clone)]
+pub struct MigrateStep {
+    client: A3Client,
+    /// Directory that relative attachment locations are resolved against.
+    attachment_root: PathBuf,
+}
+
+impl MigrateStep {
+    /// A migrate step calling A3 through `client`.
+    pub fn new(client: A3Client, attachment_root: PathBuf) -> Self {
+        Self { client, attachment_root }
+    }
+
+    async fn bytes(&self, a: &A2Attachment) -> Result<Vec<u8>, Failure> {
+        if let Some(n) = a.location.strip_prefix("synthetic:") {
+            let len = n
+                .parse::<usize>()
+                .map_err(|_| Failure::Invalid(format!("bad attachment location `{}`", a.location)))?;
+            return Ok(synthetic_bytes(&a.altinn2_attachment_id, len));
+        }
+        let path = self.attachment_root.join(&a.location);
+        tokio::fs::read(&path).await.map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                Failure::Permanent(format!("attachment file {} not found", path.display()))
+            }
+            _ => Failure::Retryable(format!("cannot read attachment {}: {e}", path.display())),
+        })
+    }
+
+    async fn migrate(&self, item: &WorkItem) -> Result<StepOutcome, Failure> {
+        let Some(r) = item.record.as_deref() else {
+            return Err(Failure::Permanent("no readable A2 record for this item".into()));
+        };
+        if let Some(reason) = validate(r) {
+            return Err(Failure::Invalid(reason));
+        }
+        let mut attachment_ids = Vec::with_capacity(r.attachments.len());
+        for a in &r.attachments {
+            let bytes = self.bytes(a).await?;
+            if bytes.is_empty() {
+                return Err(Failure::Invalid(format!("attachment {} is empty", a.altinn2_attachment_id)));
+            }
+            let query = AttachmentUploadQuery {
+                resource_id: r.resource_id.clone(),
+                sender_party_uuid: None,
+                senders_reference: r.senders_reference.clone(),
+                file_name: a.file_name.clone(),
+                display_name: a.display_name.clone(),
+                is_encrypted: a.is_encrypted,
+                checksum: a.checksum.clone(),
+                altinn2_attachment_id: a.altinn2_attachment_id.clone(),
+                created: Some(r.created),
+                altinn2_senders_reference: Some(r.senders_reference.clone()),
+            };
+            attachment_ids.push(self.client.upload_attachment(&query, bytes).await?);
+        }
+        let body = request(r, item, attachment_ids);
+        let resp = self.client.migrate(&body).await?;
+        Ok(StepOutcome::Done {
+            a3_correspondence_id: Some(resp.correspondence_id),
+            dialog_id: None,
+            synced_events: item.events.iter().map(|e| e.id).collect(),
+        })
+    }
+}
+
+/// The migrate request: the record, the item's pending events as histories (deduplicated the way
+/// A3 does, oldest first), `IsMigrating: true`, `makeAvailable: false`.
+pub fn request(r: &A2Correspondence, item: &WorkItem, attachments: Vec<Uuid>) -> MigrateCorrespondenceExt {
+    let (mut status, mut notification, mut forwarding) = (Vec::new(), Vec::new(), Vec::new());
+    for e in &item.events {
+        match &e.body {
+            A2EventBody::Status(s) => status.push(s.clone()),
+            A2EventBody::Notification(n) => notification.push(n.clone()),
+            A2EventBody::Forwarding(f) => forwarding.push(f.clone()),
+        }
+    }
+    status.sort_by_key(|e| e.status_changed);
+    notification.sort_by_key(|e| e.notification_sent);
+    forwarding.sort_by_key(|e| e.forwarded_on_date);
+    MigrateCorrespondenceExt {
+        correspondence_data: CorrespondenceData {
+            correspondence: Correspondence {
+                resource_id: r.resource_id.clone(),
+                senders_reference: r.senders_reference.clone(),
+                message_sender: r.message_sender.clone(),
+                sender: r.sender.clone(),
+                content: Content {
+                    language: r.language.clone(),
+                    message_title: r.title.clone(),
+                    message_summary: r.summary.clone(),
+                    message_body: r.body.clone(),
+                },
+                requested_publish_time: r.requested_publish_time,
+                due_date_time: r.due_date_time,
+                external_references: Vec::new(),
+                property_list: Default::default(),
+                reply_options: Vec::new(),
+                is_confirmation_needed: r.is_confirmation_needed,
+                is_confidential: false,
+            },
+            recipients: vec![r.recipient.clone()],
+            existing_attachments: attachments,
+            published: r.published,
+        },
+        altinn2_correspondence_id: r.altinn2_correspondence_id,
+        created: r.created,
+        party_id: r.party_id,
+        is_migrating: true,
+        make_available: false,
+        event_history: dedup::dedup(status, dedup::status_key),
+        notification_history: dedup::dedup(notification, dedup::notification_key),
+        forwarding_history: dedup::dedup(forwarding, dedup::forwarding_key),
+    }
+}
+
+#[async_trait::async_trait]
+impl Step for MigrateStep {
+    fn kind(&self) -> StepKind {
+        StepKind::Migrate
+    }
+
+    fn inputs(&self) -> Inputs {
+        Inputs { record: true, events: true }
+    }
+
+    async fn run(&self, item: &WorkItem) -> StepOutcome {
+        self.migrate(item).await.unwrap_or_else(StepOutcome::from)
+    }
+}
