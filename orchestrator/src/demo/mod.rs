@@ -203,7 +203,7 @@ pub async fn run(
         items_per_sec: synced as f64 / elapsed_secs.max(1e-9),
         runs,
         calls: inventory.calls.clone(),
-        faults_injected: inventory.faults_injected.clone(),
+        faults_injected: inventory.faults_injected,
         verification,
     })
 }
