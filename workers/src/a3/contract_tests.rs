@@ -1,0 +1,1 @@
+//! Placeholder: contract round-trip tests are being written.
