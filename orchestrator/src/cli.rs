@@ -109,6 +109,12 @@ pub struct DemoArgs {
     /// Items each step works on at once.
     #[arg(long, default_value_t = 32)]
     pub concurrency: usize,
+    /// A3 bearer token for the run (default: a random one); never printed or logged.
+    #[arg(long, env = "MIGRATOR_A3_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Read the A3 bearer token from this file instead.
+    #[arg(long, conflicts_with = "token")]
+    pub token_file: Option<std::path::PathBuf>,
     /// Faults.
     #[command(flatten)]
     pub faults: FaultArgs,
@@ -338,6 +344,11 @@ async fn demo(store: Store, args: DemoArgs, json: bool) -> anyhow::Result<std::p
         rate: args.rate,
         concurrency: args.concurrency,
         progress: !json && std::io::stderr().is_terminal(),
+        token: match (&args.token, &args.token_file) {
+            (_, Some(path)) => Some(workers::a3::Secret::from_file(path)?),
+            (Some(t), None) => Some(workers::a3::Secret::new(t.clone())),
+            (None, None) => None,
+        },
         ..crate::demo::DemoOptions::default()
     };
     let r = crate::demo::run(store, opts, cancel).await?;

@@ -234,6 +234,37 @@ impl Generator {
         if !self.rng.random_bool(self.opts.later_event_rate) {
             return Vec::new();
         }
+        if self.rng.random_bool(0.25) {
+            // A reminder A2 sent after the export.
+            let ev = NotificationEvent {
+                notification_channel: NotificationChannel::Sms,
+                notification_sent: Utc::now() - Span::minutes(self.rng.random_range(1..600)),
+                altinn2_notification_id: rec.altinn2_correspondence_id * 10 + 9,
+                notification_address: format!(
+                    "+47{}",
+                    90_000_000 + rec.altinn2_correspondence_id % 9_999_999
+                ),
+                is_reminder: true,
+            };
+            let body = A2EventBody::Notification(ev);
+            return vec![A2Event { altinn2_correspondence_id: rec.altinn2_correspondence_id, body }];
+        }
+        if self.rng.random_bool(0.1) {
+            // Forwarded to an archive after the export.
+            let ev = ForwardingEvent {
+                forwarded_on_date: Utc::now() - Span::minutes(self.rng.random_range(1..600)),
+                forwarded_by_party_uuid: self.uuid(),
+                forwarded_by_user_id: 4242,
+                forwarded_by_user_uuid: self.uuid(),
+                forwarded_to_user_id: None,
+                forwarded_to_user_uuid: None,
+                forwarding_text: None,
+                forwarded_to_email: Some("arkiv@example.no".into()),
+                mailbox_supplier: None,
+            };
+            let body = A2EventBody::Forwarding(ev);
+            return vec![A2Event { altinn2_correspondence_id: rec.altinn2_correspondence_id, body }];
+        }
         let party =
             rec.status_history.first().map(|s| s.event_user_party_uuid).unwrap_or_else(|| self.uuid());
         let status =

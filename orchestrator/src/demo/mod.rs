@@ -47,6 +47,8 @@ pub struct DemoOptions {
     pub later_event_rate: f64,
     /// Draw progress bars (on a terminal).
     pub progress: bool,
+    /// The bearer token the simulator requires and the client sends (a random one if None).
+    pub token: Option<Secret>,
 }
 
 impl Default for DemoOptions {
@@ -61,6 +63,7 @@ impl Default for DemoOptions {
             invalid_rate: 0.01,
             later_event_rate: 0.1,
             progress: true,
+            token: None,
         }
     }
 }
@@ -82,6 +85,8 @@ pub struct DemoReport {
     pub runs: Vec<RunReport>,
     /// Calls the simulator saw per endpoint.
     pub calls: BTreeMap<String, u64>,
+    /// The most calls per endpoint the simulator saw in any one second.
+    pub max_calls_per_second: BTreeMap<String, u64>,
     /// Faults it injected.
     pub faults_injected: workers::sim::FaultCounts,
     /// The check against the source.
@@ -143,14 +148,16 @@ pub async fn run(
     store.analyze().await?;
 
     // 2. Altinn 3, simulated, on a loopback port; the client reaches it over real HTTP.
-    let token = format!("demo-{}", uuid::Uuid::now_v7().simple());
-    let sim_cfg = SimConfig { token: token.clone(), seed: opts.seed, faults: opts.faults.clone() };
+    let token =
+        opts.token.clone().unwrap_or_else(|| Secret::new(format!("demo-{}", uuid::Uuid::now_v7().simple())));
+    let sim_cfg =
+        SimConfig { token: token.expose().to_string(), seed: opts.seed, faults: opts.faults.clone() };
     let sim = Simulator::start(sim_cfg, "127.0.0.1:0".parse().map_err(|e| DemoError::Setup(format!("{e}")))?)
         .await
         .map_err(|e| DemoError::Setup(format!("cannot start the simulator: {e}")))?;
     let client = A3Client::new(ClientConfig {
         base_url: sim.base_url.clone(),
-        token: Secret::new(token),
+        token,
         timeout: Duration::from_secs(10),
         limits: BTreeMap::new(),
         default_limit: Limit {
@@ -203,9 +210,29 @@ pub async fn run(
         items_per_sec: synced as f64 / elapsed_secs.max(1e-9),
         runs,
         calls: inventory.calls.clone(),
+        max_calls_per_second: inventory.max_calls_per_second.clone(),
         faults_injected: inventory.faults_injected,
         verification,
     })
+}
+
+/// A dispatcher with the three Altinn 3 steps: migrate and sync with `concurrency` items each,
+/// make-available in calls of `batch` ids.
+pub fn a3_dispatcher(
+    store: &Store,
+    cfg: DispatcherConfig,
+    client: &A3Client,
+    concurrency: usize,
+    batch: usize,
+) -> Dispatcher {
+    let root = std::env::current_dir().unwrap_or_default();
+    Dispatcher::new(store.clone(), cfg)
+        .with_step(Arc::new(MigrateStep::new(client.clone(), root)), concurrency)
+        .with_step(
+            Arc::new(MakeAvailableStep::new(client.clone(), batch, Duration::from_millis(20))),
+            batch * 2,
+        )
+        .with_step(Arc::new(SyncStep::new(client.clone())), concurrency)
 }
 
 fn bar(len: u64, name: &str) -> ProgressBar {
@@ -230,20 +257,7 @@ async fn dispatch(
         claim_batch: 500,
         ..DispatcherConfig::default()
     };
-    let dispatcher = Dispatcher::new(store.clone(), cfg)
-        .with_step(
-            Arc::new(MigrateStep::new(client.clone(), std::env::current_dir().unwrap_or_default())),
-            opts.concurrency,
-        )
-        .with_step(
-            Arc::new(MakeAvailableStep::new(
-                client.clone(),
-                opts.make_available_batch,
-                Duration::from_millis(20),
-            )),
-            opts.make_available_batch * 2,
-        )
-        .with_step(Arc::new(SyncStep::new(client.clone())), opts.concurrency);
+    let dispatcher = a3_dispatcher(store, cfg, client, opts.concurrency, opts.make_available_batch);
     let total = opts.items;
     let lanes = [("migrated", 1usize), ("dialog created", 2), ("synced", 3)]
         .map(|(n, depth)| (bars.add(bar(total, n)), depth));

@@ -1,5 +1,6 @@
 //! The engine's integration tests: one binary, one module per concern.
 
+mod altinn3;
 mod operators;
 mod process;
 mod retries;

@@ -194,3 +194,54 @@ async fn two_nodes_share_one_postgres_database() {
     assert_all_synced_once(&db.conn, 10_000).await;
     db.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_appears_nowhere() {
+    let db = TestDb::sqlite().await;
+    let token = "tok-VERY-secret-0x5eed";
+    let out = Command::new(BIN)
+        .args([
+            "--db",
+            &db.target,
+            "--json",
+            "demo",
+            "--items",
+            "150",
+            "--fail-5xx",
+            "0.3",
+            "--fail-429",
+            "0.05",
+        ])
+        .args(["--drop", "0.05", "--retry-after", "1s"])
+        .env("MIGRATOR_A3_TOKEN", token)
+        .env("MIGRATOR_LOG", "trace")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{}", &stderr[stderr.len().saturating_sub(3000)..]);
+    assert!(stderr.len() > 10_000, "trace logging was on");
+    assert!(stdout.contains("\"verification\""), "{stdout}");
+    assert!(!stdout.contains(token), "token in --json output");
+    assert!(!stderr.contains(token), "token in the logs");
+    // Nor in anything stored: errors, history, the nodes table; nor in operator output.
+    let errors = workflow_history::Entity::find().all(&db.conn).await.unwrap();
+    assert!(errors.iter().any(|h| h.error.is_some()), "faults left errors in history");
+    assert!(errors.iter().all(|h| !h.error.as_deref().unwrap_or("").contains(token)));
+    let items = workflow::Entity::find().all(&db.conn).await.unwrap();
+    assert!(items.iter().all(|w| !w.last_error.as_deref().unwrap_or("").contains(token)));
+    for args in [
+        vec!["--json", "status"],
+        vec!["--json", "stuck", "--older-than", "0s"],
+        vec!["--json", "show", "1000001"],
+    ] {
+        let o = Command::new(BIN).arg("--db").arg(&db.target).args(&args).output().unwrap();
+        assert!(
+            !String::from_utf8_lossy(&o.stdout).contains(token)
+                && !String::from_utf8_lossy(&o.stderr).contains(token)
+        );
+    }
+    let raw = std::fs::read(&db.target).unwrap();
+    assert!(!raw.windows(token.len()).any(|w| w == token.as_bytes()), "token in the database file");
+    db.finish().await;
+}

@@ -28,6 +28,15 @@ impl Secret {
         Self(token.into().trim().to_string())
     }
 
+    /// Reads a token from a file (trailing whitespace ignored). The error names the file, never
+    /// its content.
+    pub fn from_file(path: &std::path::Path) -> std::io::Result<Self> {
+        let token = std::fs::read_to_string(path).map_err(|e| {
+            std::io::Error::new(e.kind(), format!("cannot read token file {}: {e}", path.display()))
+        })?;
+        Ok(Self::new(token))
+    }
+
     /// The token itself, for the Authorization header only.
     pub fn expose(&self) -> &str {
         &self.0
