@@ -59,6 +59,63 @@ pub enum Command {
     Demo(DemoArgs),
     /// Run the Altinn 3 simulator as a standalone server.
     Sim(SimArgs),
+    /// Import A2 export files (NDJSON, optionally gzip): correspondences and events. Exits 3 when
+    /// some lines were rejected (see the reject files), 0 when all were good.
+    Import(ImportArgs),
+    /// Write realistic A2 export files (the same generator the demo uses).
+    Generate(GenerateArgs),
+}
+
+/// `import` options.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Files or directories (directories: their *.ndjson, *.jsonl and .gz files, in name order).
+    #[arg(required_unless_present = "watch")]
+    pub paths: Vec<std::path::PathBuf>,
+    /// Watch this directory and import each new file once (the live feed); runs until stopped.
+    #[arg(long, conflicts_with = "paths")]
+    pub watch: Option<std::path::PathBuf>,
+    /// How often the watched directory is looked at.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    pub poll: Duration,
+    /// Phase of new items.
+    #[arg(long, default_value = "default")]
+    pub phase: String,
+    /// Lines per transaction.
+    #[arg(long, default_value_t = 1000)]
+    pub batch: usize,
+    /// Where reject files and summaries go (default: next to each input file).
+    #[arg(long)]
+    pub report_dir: Option<std::path::PathBuf>,
+}
+
+/// `generate` options.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Correspondences to write.
+    #[arg(long, default_value_t = 10_000)]
+    pub items: u64,
+    /// Output directory.
+    #[arg(long)]
+    pub out: std::path::PathBuf,
+    /// Split into this many files.
+    #[arg(long, default_value_t = 1)]
+    pub files: u64,
+    /// Seed.
+    #[arg(long, default_value_t = 2026)]
+    pub seed: u64,
+    /// First A2 id.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub first_id: i64,
+    /// Share of broken lines (bad JSON, missing or mistyped field, impossible date).
+    #[arg(long, default_value_t = 0.001)]
+    pub bad_lines: f64,
+    /// Share of items with invalid content (rejected at migration, not at import).
+    #[arg(long, default_value_t = 0.01)]
+    pub invalid: f64,
+    /// Share of items with later events.
+    #[arg(long, default_value_t = 0.1)]
+    pub later_events: f64,
 }
 
 /// Faults the simulator injects.
@@ -205,6 +262,27 @@ pub async fn main(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     if let Command::Sim(args) = &cli.command {
         return sim(args).await;
     }
+    if let Command::Generate(a) = &cli.command {
+        let opts = crate::generator::GeneratorOptions {
+            seed: a.seed,
+            first_id: a.first_id,
+            invalid_rate: a.invalid,
+            later_event_rate: a.later_events,
+        };
+        let r = crate::generator::write_export(opts, &a.out, a.items, a.files, a.bad_lines)
+            .with_context(|| format!("cannot write to {}", a.out.display()))?;
+        print(cli.json, &r, || {
+            format!(
+                "wrote {} correspondences, {} events, {} broken lines into {} files under {}\n",
+                r.correspondences,
+                r.events,
+                r.bad_lines,
+                r.files.len(),
+                a.out.display()
+            )
+        })?;
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
     // `bench` and `demo` default to their own files so they never touch the real database; the
     // demo starts from an empty one each time.
     let target = match (&cli.command, cli.db.as_str()) {
@@ -328,7 +406,8 @@ pub async fn main(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             })?;
         }
         Command::Demo(args) => return demo(store, args, cli.json).await,
-        Command::Sim(_) => {}
+        Command::Import(args) => return import(store, args, cli.json).await,
+        Command::Sim(_) | Command::Generate(_) => {}
     }
     Ok(std::process::ExitCode::SUCCESS)
 }
@@ -401,6 +480,58 @@ async fn demo(store: Store, args: DemoArgs, json: bool) -> anyhow::Result<std::p
         out
     })?;
     Ok(if v.ok() { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::FAILURE })
+}
+
+async fn import(store: Store, args: ImportArgs, json: bool) -> anyhow::Result<std::process::ExitCode> {
+    use std::io::IsTerminal;
+    let opts = crate::import::ImportOptions {
+        phase: args.phase,
+        batch: args.batch,
+        progress: !json && std::io::stderr().is_terminal(),
+        report_dir: args.report_dir,
+    };
+    let reports = if let Some(dir) = &args.watch {
+        let cancel = CancellationToken::new();
+        shutdown::install(cancel.clone())?;
+        eprintln!(
+            "watching {} (every {}); Ctrl-C stops",
+            dir.display(),
+            humantime::format_duration(args.poll)
+        );
+        crate::import::watch(&store, dir, &opts, args.poll, cancel).await?
+    } else {
+        let mut out = Vec::new();
+        for path in crate::import::expand(&args.paths)? {
+            out.push(crate::import::import_file(&store, &path, &opts, 0, |_, _| async { Ok(()) }).await?);
+        }
+        out
+    };
+    store.analyze().await?;
+    let rejected: u64 = reports.iter().map(|r| r.rejected).sum();
+    print(json, &reports, || {
+        let mut out = String::new();
+        for r in &reports {
+            out += &format!(
+                "{}: {} lines: {} correspondences ({} written, {} new items), {} event lines; events stored {}, duplicates dropped {}; {} items made sync-pending; {} lines rejected{}\n",
+                r.file,
+                r.lines,
+                r.correspondences,
+                r.records_written,
+                r.workflows_created,
+                r.events,
+                r.events_stored,
+                r.events_duplicate,
+                r.made_pending,
+                r.rejected,
+                r.reject_file.as_deref().map(|f| format!(" (see {f})")).unwrap_or_default()
+            );
+            for x in &r.first_rejects {
+                out += &format!("  {}:{}: {}\n", x.file, x.line, x.reason);
+            }
+        }
+        out
+    })?;
+    Ok(if rejected > 0 { std::process::ExitCode::from(3) } else { std::process::ExitCode::SUCCESS })
 }
 
 async fn sim(args: &SimArgs) -> anyhow::Result<std::process::ExitCode> {

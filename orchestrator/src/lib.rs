@@ -10,6 +10,7 @@ pub mod db;
 pub mod demo;
 pub mod dispatcher;
 pub mod generator;
+pub mod import;
 pub mod node;
 pub mod retry;
 pub mod shutdown;

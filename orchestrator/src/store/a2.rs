@@ -24,7 +24,8 @@ pub struct RecordInput {
 /// What an import of records did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ImportReport {
-    /// Records written (new, or replacing a payload not yet migrated).
+    /// Records written: new, or a changed payload of an item not yet migrated (an unchanged
+    /// record is not rewritten).
     pub records_written: u64,
     /// New workflows.
     pub workflows_created: u64,
@@ -70,7 +71,8 @@ impl Store {
             q.push(
                 " ON CONFLICT (a2_id) DO UPDATE SET payload = excluded.payload, created = excluded.created, \
                  service_owner = excluded.service_owner, resource_id = excluded.resource_id, imported_at = excluded.imported_at \
-                 WHERE NOT EXISTS (SELECT 1 FROM workflows w WHERE w.a2_id = excluded.a2_id AND w.state NOT IN ('created_in_a2', 'rejected'))",
+                 WHERE a2_records.payload <> excluded.payload \
+                 AND NOT EXISTS (SELECT 1 FROM workflows w WHERE w.a2_id = excluded.a2_id AND w.state NOT IN ('created_in_a2', 'rejected'))",
             );
             report.records_written += self.db().execute_raw(q.build()).await?.rows_affected();
             let items: Vec<NewItem> = chunk

@@ -3,6 +3,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_init;
+mod m20261127_000002_import_files;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -10,6 +11,6 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261127_000001_init::Migration)]
+        vec![Box::new(m20261127_000001_init::Migration), Box::new(m20261127_000002_import_files::Migration)]
     }
 }

@@ -1,0 +1,215 @@
+//! One export line: parsed, checked, and classified as a correspondence or an event. Never panics,
+//! whatever the bytes (a property test feeds it random and mutated input).
+
+use chrono::{DateTime, Utc};
+use workers::a2::{A2Correspondence, A2Event};
+
+/// A good line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Line {
+    /// A correspondence record.
+    Correspondence(Box<A2Correspondence>),
+    /// A later event.
+    Event(A2Event),
+    /// Nothing (blank line).
+    Blank,
+}
+
+/// The earliest creation date an A2 correspondence can have (Altinn 2 started in 2006; allow
+/// older test data back to 2000).
+fn earliest() -> DateTime<Utc> {
+    DateTime::from_timestamp(946_684_800, 0).unwrap_or_default()
+}
+
+/// Parses one line. The error is the reason an operator reads in the reject file.
+pub fn parse(text: &str, now: DateTime<Utc>) -> Result<Line, String> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Ok(Line::Blank);
+    }
+    let value: serde_json::Value =
+        serde_json::from_str(trimmed).map_err(|e| format!("not valid JSON: {e}"))?;
+    let Some(obj) = value.as_object() else {
+        return Err("not a JSON object".into());
+    };
+    if obj.contains_key("kind") {
+        let event: A2Event = serde_path_to_error::deserialize(value)
+            .map_err(|e| format!("invalid event: {}", field_error(&e)))?;
+        check_event(&event, now)?;
+        Ok(Line::Event(event))
+    } else {
+        let record: A2Correspondence = serde_path_to_error::deserialize(value)
+            .map_err(|e| format!("invalid correspondence: {}", field_error(&e)))?;
+        check_record(&record, now)?;
+        Ok(Line::Correspondence(Box::new(record)))
+    }
+}
+
+/// `field: what is wrong` (the field path as the export names it).
+fn field_error(e: &serde_path_to_error::Error<serde_json::Error>) -> String {
+    let path = e.path().to_string();
+    if path == "." || path.is_empty() { e.inner().to_string() } else { format!("{path}: {}", e.inner()) }
+}
+
+fn check_time(field: &str, t: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), String> {
+    if t < earliest() {
+        return Err(format!("{field} {t} is before 2000"));
+    }
+    if t > now + chrono::Duration::days(366 * 5) {
+        return Err(format!("{field} {t} is too far in the future"));
+    }
+    Ok(())
+}
+
+fn check_record(r: &A2Correspondence, now: DateTime<Utc>) -> Result<(), String> {
+    if r.altinn2_correspondence_id <= 0 {
+        return Err(format!("altinn2CorrespondenceId must be positive (is {})", r.altinn2_correspondence_id));
+    }
+    if r.created > now + chrono::Duration::days(1) {
+        return Err(format!("created {} is in the future", r.created));
+    }
+    check_time("created", r.created, now)?;
+    check_time("requestedPublishTime", r.requested_publish_time, now)?;
+    if let Some(due) = r.due_date_time
+        && due < r.created
+    {
+        return Err(format!("dueDateTime {due} is before created {}", r.created));
+    }
+    for (field, value) in [("serviceOwner", &r.service_owner), ("resourceId", &r.resource_id)] {
+        if value.trim().is_empty() {
+            return Err(format!("{field} is empty"));
+        }
+    }
+    let mut ids = std::collections::HashSet::new();
+    for a in &r.attachments {
+        if a.altinn2_attachment_id.trim().is_empty() {
+            return Err("an attachment has an empty altinn2AttachmentId".into());
+        }
+        if !ids.insert(&a.altinn2_attachment_id) {
+            return Err(format!("attachment id {} appears twice", a.altinn2_attachment_id));
+        }
+        if a.location.trim().is_empty() {
+            return Err(format!("attachment {} has no location", a.altinn2_attachment_id));
+        }
+    }
+    for e in r.events() {
+        check_time("event time", e.occurred(), now)?;
+    }
+    Ok(())
+}
+
+fn check_event(e: &A2Event, now: DateTime<Utc>) -> Result<(), String> {
+    if e.altinn2_correspondence_id <= 0 {
+        return Err(format!("altinn2CorrespondenceId must be positive (is {})", e.altinn2_correspondence_id));
+    }
+    check_time("event time", e.body.occurred(), now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const GOOD: &str = include_str!("../../../docs/examples/correspondences.ndjson");
+    const EVENTS: &str = include_str!("../../../docs/examples/events.ndjson");
+
+    fn now() -> DateTime<Utc> {
+        "2026-11-27T12:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn the_documented_examples_parse() {
+        let good: Vec<_> = GOOD.lines().map(|l| parse(l, now())).collect();
+        assert!(good.iter().all(|l| matches!(l, Ok(Line::Correspondence(_)))), "{good:?}");
+        let events: Vec<_> = EVENTS.lines().map(|l| parse(l, now())).collect();
+        assert!(events.iter().all(|l| matches!(l, Ok(Line::Event(_)))), "{events:?}");
+    }
+
+    #[test]
+    fn every_kind_of_bad_line_has_a_reason() {
+        let base: serde_json::Value = serde_json::from_str(GOOD.lines().next().unwrap()).unwrap();
+        let with = |f: &dyn Fn(&mut serde_json::Map<String, serde_json::Value>)| {
+            let mut v = base.clone();
+            f(v.as_object_mut().unwrap());
+            v.to_string()
+        };
+        let cases: Vec<(String, &str)> = vec![
+            ("{\"altinn2CorrespondenceId\": 1,".into(), "not valid JSON"),
+            ("[1,2]".into(), "not a JSON object"),
+            (
+                with(&|o| {
+                    o.remove("recipient");
+                }),
+                "missing field `recipient`",
+            ),
+            (
+                with(&|o| {
+                    o.insert("partyId".into(), "abc".into());
+                }),
+                "partyId: invalid type",
+            ),
+            (
+                with(&|o| {
+                    o.insert("created".into(), "2024-02-30T10:00:00Z".into());
+                }),
+                "created: input is out of range",
+            ),
+            (
+                with(&|o| {
+                    o.insert("created".into(), "1999-01-01T00:00:00Z".into());
+                }),
+                "before 2000",
+            ),
+            (
+                with(&|o| {
+                    o.insert("created".into(), "2030-01-01T00:00:00Z".into());
+                }),
+                "in the future",
+            ),
+            (
+                with(&|o| {
+                    o.insert("altinn2CorrespondenceId".into(), 0.into());
+                }),
+                "must be positive",
+            ),
+            (
+                with(&|o| {
+                    o.insert("dueDateTime".into(), "2001-01-01T00:00:00Z".into());
+                }),
+                "before created",
+            ),
+            ("{\"altinn2CorrespondenceId\": 5, \"kind\": \"status\", \"event\": {}}".into(), "invalid event"),
+            (
+                "{\"altinn2CorrespondenceId\": 5, \"kind\": \"telegram\", \"event\": {}}".into(),
+                "invalid event",
+            ),
+        ];
+        for (line, want) in cases {
+            let err = parse(&line, now()).expect_err(&line);
+            assert!(err.contains(want), "{line}\n  gave `{err}`, wanted `{want}`");
+        }
+        assert_eq!(parse("   ", now()), Ok(Line::Blank));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, .. ProptestConfig::default() })]
+
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let text = String::from_utf8_lossy(&bytes);
+            let _ = parse(&text, now());
+        }
+
+        #[test]
+        fn mutated_valid_lines_never_panic(line in 0usize..3, cut in 0usize..2000, at in 0usize..2000, byte in any::<u8>()) {
+            let src: Vec<&str> = GOOD.lines().chain(EVENTS.lines()).collect();
+            let mut b = src[line % src.len()].as_bytes().to_vec();
+            if !b.is_empty() {
+                let i = at % b.len();
+                b[i] = byte;
+                b.truncate(cut.max(1).min(b.len()));
+            }
+            let _ = parse(&String::from_utf8_lossy(&b), now());
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! `migrator import`: streams NDJSON exports (plain or gzip) into the store in batches, in constant
+//! memory. Every line is validated; a bad line is reported by file and line with the reason,
+//! written to a reject file, and never stops the good lines. Re-importing is safe: an unchanged
+//! record changes nothing, events are deduplicated to the second, as A3 does.
+
+pub mod line;
+mod watch;
+
+pub use watch::watch;
+
+use crate::store::{RecordInput, Store};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use line::Line;
+use sea_orm::DbErr;
+use serde::Serialize;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use tokio::sync::mpsc;
+use workers::a2::A2EventBody;
+
+/// How to import.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// Phase of new workflows.
+    pub phase: String,
+    /// Lines per transaction batch.
+    pub batch: usize,
+    /// Draw a progress bar.
+    pub progress: bool,
+    /// Where reject files and summaries go (next to the input if None).
+    pub report_dir: Option<PathBuf>,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        Self { phase: "default".into(), batch: 1000, progress: false, report_dir: None }
+    }
+}
+
+/// What importing one file did. `lines = correspondences + events + blank + rejected + skipped`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FileReport {
+    /// The file.
+    pub file: String,
+    /// Lines read.
+    pub lines: u64,
+    /// Lines skipped because an earlier run already imported them (live feed resume).
+    pub skipped: u64,
+    /// Good correspondence lines.
+    pub correspondences: u64,
+    /// Good event lines.
+    pub events: u64,
+    /// Blank lines.
+    pub blank: u64,
+    /// Bad lines.
+    pub rejected: u64,
+    /// Records written (new or changed before migration).
+    pub records_written: u64,
+    /// New workflows.
+    pub workflows_created: u64,
+    /// New events stored.
+    pub events_stored: u64,
+    /// Events already known (to the second): dropped.
+    pub events_duplicate: u64,
+    /// Synced items made SyncPending by new events.
+    pub made_pending: u64,
+    /// The reject file, when there were bad lines.
+    pub reject_file: Option<String>,
+    /// The first few bad lines, for the terminal.
+    pub first_rejects: Vec<Reject>,
+}
+
+/// One bad line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reject {
+    /// File.
+    pub file: String,
+    /// Line number (1-based).
+    pub line: u64,
+    /// Why.
+    pub reason: String,
+    /// The line (cut at 2,000 characters).
+    pub text: String,
+}
+
+/// Import failures (not bad lines: those are reported, not errors).
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// A file could not be read or a report written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// Files to import: the given files, and the export files (`*.ndjson`, `*.jsonl`, `*.gz` of those)
+/// in the given directories, in name order.
+pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ImportError> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(|source| ImportError::Io { path: p.display().to_string(), source })?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.is_file() && is_export(f))
+                .collect();
+            files.sort();
+            out.extend(files);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// True for names the importer takes from a directory.
+pub fn is_export(p: &Path) -> bool {
+    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let base = name.strip_suffix(".gz").unwrap_or(name);
+    (base.ends_with(".ndjson") || base.ends_with(".jsonl")) && !base.ends_with(".rejects.ndjson")
+}
+
+enum Parsed {
+    Good(u64, Line),
+    Bad(Reject),
+}
+
+/// Imports one file, skipping its first `skip` lines; `progress_cb` is told how many lines are
+/// safely in the database after each batch (the live feed's resume point).
+pub async fn import_file<F, Fut>(
+    store: &Store,
+    path: &Path,
+    opts: &ImportOptions,
+    skip: u64,
+    mut progress_cb: F,
+) -> Result<FileReport, ImportError>
+where
+    F: FnMut(u64, u64) -> Fut,
+    Fut: std::future::Future<Output = Result<(), DbErr>>,
+{
+    let shown = path.display().to_string();
+    let io = |source| ImportError::Io { path: shown.clone(), source };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let reader: Box<dyn Read + Send> = if shown.ends_with(".gz") {
+        Box::new(flate2::read::MultiGzDecoder::new(file))
+    } else {
+        Box::new(file)
+    };
+    let report_dir =
+        opts.report_dir.clone().unwrap_or_else(|| path.parent().map(Path::to_path_buf).unwrap_or_default());
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("import").to_string();
+    let reject_path = report_dir.join(format!("{name}.rejects.ndjson"));
+    let summary_path = report_dir.join(format!("{name}.import.json"));
+
+    // Reading and parsing run on a blocking thread, a few batches ahead of the database.
+    let (tx, mut rx) = mpsc::channel::<Vec<Parsed>>(4);
+    let batch = opts.batch.max(1);
+    let file_name = shown.clone();
+    let reader_task = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        let mut r = BufReader::with_capacity(1 << 16, reader);
+        let mut buf = Vec::with_capacity(4096);
+        let mut n = 0u64;
+        let mut out = Vec::with_capacity(batch);
+        let now = chrono::Utc::now();
+        loop {
+            buf.clear();
+            if r.read_until(b'\n', &mut buf)? == 0 {
+                break;
+            }
+            n += 1;
+            if n <= skip {
+                continue;
+            }
+            let parsed = match std::str::from_utf8(&buf) {
+                Ok(text) => match line::parse(text, now) {
+                    Ok(l) => Parsed::Good(n, l),
+                    Err(reason) => {
+                        Parsed::Bad(Reject { file: file_name.clone(), line: n, reason, text: cut(text) })
+                    }
+                },
+                Err(e) => Parsed::Bad(Reject {
+                    file: file_name.clone(),
+                    line: n,
+                    reason: format!("not UTF-8: {e}"),
+                    text: cut(&String::from_utf8_lossy(&buf)),
+                }),
+            };
+            out.push(parsed);
+            if out.len() >= batch
+                && tx.blocking_send(std::mem::replace(&mut out, Vec::with_capacity(batch))).is_err()
+            {
+                return Ok(());
+            }
+        }
+        if !out.is_empty() {
+            let _ = tx.blocking_send(out);
+        }
+        Ok(())
+    });
+
+    let bar = ProgressBar::new_spinner().with_style(
+        ProgressStyle::with_template("{spinner} {prefix} {pos} lines {per_sec} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_prefix(name.clone());
+    if !opts.progress {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    let mut report = FileReport { file: shown.clone(), skipped: skip, lines: skip, ..FileReport::default() };
+    let mut rejects: Option<std::io::BufWriter<std::fs::File>> = None;
+    while let Some(chunk) = rx.recv().await {
+        let mut records = Vec::new();
+        let mut events: Vec<(i64, A2EventBody)> = Vec::new();
+        let mut last_line = report.lines;
+        for p in chunk {
+            match p {
+                Parsed::Good(n, l) => {
+                    last_line = n;
+                    match l {
+                        Line::Correspondence(r) => {
+                            report.correspondences += 1;
+                            records.push(RecordInput { record: *r, phase: opts.phase.clone() });
+                        }
+                        Line::Event(e) => {
+                            report.events += 1;
+                            events.push((e.altinn2_correspondence_id, e.body));
+                        }
+                        Line::Blank => report.blank += 1,
+                    }
+                }
+                Parsed::Bad(rej) => {
+                    last_line = rej.line;
+                    report.rejected += 1;
+                    let w = match &mut rejects {
+                        Some(w) => w,
+                        None => {
+                            std::fs::create_dir_all(&report_dir).map_err(io)?;
+                            // A resumed file appends to the rejects of the run before.
+                            let f = std::fs::OpenOptions::new()
+                                .create(true)
+                                .append(skip > 0)
+                                .write(true)
+                                .truncate(skip == 0)
+                                .open(&reject_path)
+                                .map_err(io)?;
+                            rejects.insert(std::io::BufWriter::new(f))
+                        }
+                    };
+                    let json = serde_json::to_string(&rej).unwrap_or_default();
+                    writeln!(w, "{json}").map_err(io)?;
+                    tracing::debug!(file = %rej.file, line = rej.line, reason = %rej.reason, "bad line");
+                    if report.first_rejects.len() < 10 {
+                        report.first_rejects.push(rej);
+                    }
+                }
+            }
+        }
+        if !records.is_empty() {
+            let r = store.import_records(&records).await?;
+            report.records_written += r.records_written;
+            report.workflows_created += r.workflows_created;
+            report.events_stored += r.events.inserted;
+            report.events_duplicate += r.events.duplicates;
+            report.made_pending += r.events.made_pending;
+        }
+        if !events.is_empty() {
+            let r = store.add_events(&events).await?;
+            report.events_stored += r.inserted;
+            report.events_duplicate += r.duplicates;
+            report.made_pending += r.made_pending;
+        }
+        bar.set_position(last_line);
+        report.lines = last_line;
+        progress_cb(last_line, report.rejected).await?;
+    }
+    reader_task.await.map_err(|e| io(std::io::Error::other(e.to_string())))?.map_err(io)?;
+    bar.finish_and_clear();
+    if let Some(mut w) = rejects {
+        w.flush().map_err(io)?;
+        report.reject_file = Some(reject_path.display().to_string());
+    }
+    std::fs::create_dir_all(&report_dir).map_err(io)?;
+    let summary = serde_json::to_string_pretty(&report).unwrap_or_default();
+    std::fs::write(&summary_path, summary).map_err(io)?;
+    Ok(report)
+}
+
+fn cut(text: &str) -> String {
+    let t = text.trim_end_matches(['\n', '\r']);
+    t.chars().take(2000).collect()
+}

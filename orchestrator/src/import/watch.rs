@@ -1,0 +1,136 @@
+//! The live feed: `migrator import --watch DIR` picks up export files as they land, each exactly
+//! once across restarts. A ledger row per file records how many lines are safely imported; a
+//! restart resumes after them (re-reading a few lines at most, which re-import makes harmless).
+//!
+//! Writers should create files under another name and rename them into place; as a guard, a file
+//! is only taken once its size has stayed the same for one poll.
+
+use super::{FileReport, ImportError, ImportOptions, expand, import_file};
+use crate::store::Store;
+use sea_orm::{ConnectionTrait, DbErr, Statement};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Watches `dir` until `cancel`, importing new files; returns the reports of the files it finished.
+pub async fn watch(
+    store: &Store,
+    dir: &Path,
+    opts: &ImportOptions,
+    poll: Duration,
+    cancel: CancellationToken,
+) -> Result<Vec<FileReport>, ImportError> {
+    let mut done = Vec::new();
+    let mut sizes: HashMap<PathBuf, u64> = HashMap::new();
+    loop {
+        for path in expand(&[dir.to_path_buf()])? {
+            if cancel.is_cancelled() {
+                return Ok(done);
+            }
+            let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            // Still being written? Wait for one poll with the same size.
+            if sizes.insert(path.clone(), size) != Some(size) {
+                continue;
+            }
+            let key = path.display().to_string();
+            let (finished, lines_done) = ledger_get(store, &key).await?;
+            if finished {
+                continue;
+            }
+            if lines_done == 0 {
+                ledger_start(store, &key, size).await?;
+            } else {
+                tracing::info!(file = %key, lines_done, "resuming after a restart");
+            }
+            let report = import_file(store, &path, opts, lines_done, |lines, rejected| {
+                let key = key.clone();
+                async move { ledger_progress(store, &key, lines, rejected).await }
+            })
+            .await?;
+            ledger_finish(store, &key).await?;
+            tracing::info!(file = %key, lines = report.lines, rejected = report.rejected, "imported");
+            done.push(report);
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return Ok(done),
+            _ = tokio::time::sleep(poll) => {}
+        }
+    }
+}
+
+fn stmt(store: &Store, sql: &str, values: Vec<sea_orm::Value>) -> Statement {
+    let backend = store.db().get_database_backend();
+    let sql = if backend == sea_orm::DbBackend::Postgres {
+        let mut n = 0;
+        sql.chars()
+            .map(|c| {
+                if c == '?' {
+                    n += 1;
+                    format!("${n}")
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect()
+    } else {
+        sql.to_string()
+    };
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+async fn ledger_get(store: &Store, path: &str) -> Result<(bool, u64), DbErr> {
+    let row = store
+        .db()
+        .query_one_raw(stmt(
+            store,
+            "SELECT lines_done, finished_at FROM import_files WHERE path = ?",
+            vec![path.into()],
+        ))
+        .await?;
+    Ok(match row {
+        Some(r) => (
+            r.try_get::<Option<i64>>("", "finished_at")?.is_some(),
+            r.try_get::<i64>("", "lines_done")? as u64,
+        ),
+        None => (false, 0),
+    })
+}
+
+async fn ledger_start(store: &Store, path: &str, size: u64) -> Result<(), DbErr> {
+    let now = store.clock().now_ms();
+    store
+        .db()
+        .execute_raw(stmt(
+            store,
+            "INSERT INTO import_files (path, size, lines_done, rejected, started_at) VALUES (?, ?, 0, 0, ?) ON CONFLICT (path) DO NOTHING",
+            vec![path.into(), (size as i64).into(), now.into()],
+        ))
+        .await
+        .map(|_| ())
+}
+
+async fn ledger_progress(store: &Store, path: &str, lines: u64, rejected: u64) -> Result<(), DbErr> {
+    store
+        .db()
+        .execute_raw(stmt(
+            store,
+            "UPDATE import_files SET lines_done = ?, rejected = ? WHERE path = ?",
+            vec![(lines as i64).into(), (rejected as i64).into(), path.into()],
+        ))
+        .await
+        .map(|_| ())
+}
+
+async fn ledger_finish(store: &Store, path: &str) -> Result<(), DbErr> {
+    let now = store.clock().now_ms();
+    store
+        .db()
+        .execute_raw(stmt(
+            store,
+            "UPDATE import_files SET finished_at = ? WHERE path = ?",
+            vec![now.into(), path.into()],
+        ))
+        .await
+        .map(|_| ())
+}
