@@ -1,6 +1,6 @@
 //! In-process steps that do no I/O: the engine's benchmark and tests drive items with them.
 
-use crate::{Step, StepKind, StepOutcome, WorkItem};
+use crate::{Inputs, Step, StepKind, StepOutcome, WorkItem};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -24,22 +24,31 @@ impl Step for NoopStep {
         self.kind
     }
 
-    async fn run(&self, _item: &WorkItem) -> StepOutcome {
+    /// Like the real steps, migrate and sync take the item's pending events (and report them
+    /// accepted), so an item with events does not go back to SyncPending for ever.
+    fn inputs(&self) -> Inputs {
+        Inputs { record: false, events: self.kind != StepKind::MakeAvailable }
+    }
+
+    async fn run(&self, item: &WorkItem) -> StepOutcome {
         if !self.delay.is_zero() {
             tokio::time::sleep(self.delay).await;
         }
+        let synced_events = item.events.iter().map(|e| e.id).collect();
         match self.kind {
             StepKind::Migrate => StepOutcome::Done {
                 a3_correspondence_id: Some(Uuid::now_v7()),
                 dialog_id: None,
-                synced_events: vec![],
+                synced_events,
             },
             StepKind::MakeAvailable => StepOutcome::Done {
                 a3_correspondence_id: None,
                 dialog_id: Some(Uuid::now_v7()),
                 synced_events: vec![],
             },
-            StepKind::Sync => StepOutcome::done(),
+            StepKind::Sync => {
+                StepOutcome::Done { a3_correspondence_id: None, dialog_id: None, synced_events }
+            }
         }
     }
 }

