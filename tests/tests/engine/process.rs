@@ -245,3 +245,81 @@ async fn the_token_appears_nowhere() {
     assert!(!raw.windows(token.len()).any(|w| w == token.as_bytes()), "token in the database file");
     db.finish().await;
 }
+
+async fn ledger(conn: &DatabaseConnection) -> Vec<(String, i64, Option<i64>)> {
+    use sea_orm::ConnectionTrait;
+    let rows = conn
+        .query_all_raw(sea_orm::Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT path, lines_done, finished_at FROM import_files ORDER BY path",
+        ))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| (r.try_get("", "path").unwrap(), r.try_get("", "lines_done").unwrap(), r.try_get("", "finished_at").unwrap()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_feed_imports_each_file_once_across_a_crash() {
+    use orchestrator::generator::{GeneratorOptions, write_export};
+    let db = TestDb::sqlite().await;
+    let staging = tempfile::tempdir().unwrap();
+    let feed = tempfile::tempdir().unwrap();
+    let opts = GeneratorOptions { later_event_rate: 0.0, ..GeneratorOptions::default() };
+    write_export(opts, staging.path(), 30_000, 1, 0.0).unwrap();
+    // Files land by rename, as the feed's writers are told to.
+    std::fs::rename(staging.path().join("correspondences-0001.ndjson"), feed.path().join("a-correspondences.ndjson")).unwrap();
+    let feed_dir = feed.path().display().to_string();
+    let args = ["import", "--watch", feed_dir.as_str(), "--poll", "100ms", "--batch", "500"];
+
+    let mut first = migrator(&db.target, &args).spawn().unwrap();
+    let start = Instant::now();
+    loop {
+        let l = ledger(&db.conn).await;
+        if l.first().is_some_and(|(_, done, fin)| *done > 0 && fin.is_none()) {
+            break;
+        }
+        assert!(first.try_wait().unwrap().is_none(), "the watcher stopped by itself");
+        assert!(start.elapsed() < Duration::from_secs(120), "no progress: {l:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    signal(&first, nix::sys::signal::Signal::SIGKILL);
+    wait_for(first, Duration::from_secs(10));
+    let (_, done_at_kill, finished) = ledger(&db.conn).await.remove(0);
+    assert!(done_at_kill < 30_000 && finished.is_none(), "killed mid-file at line {done_at_kill}");
+
+    let second = migrator(&db.target, &args).spawn().unwrap();
+    // A second file arrives while the watcher runs.
+    let opts2 = GeneratorOptions { first_id: 9_000_000, later_event_rate: 0.0, ..GeneratorOptions::default() };
+    let staging2 = tempfile::tempdir().unwrap();
+    write_export(opts2, staging2.path(), 500, 1, 0.0).unwrap();
+    std::fs::rename(staging2.path().join("correspondences-0001.ndjson"), feed.path().join("b-correspondences.ndjson")).unwrap();
+    let start = Instant::now();
+    loop {
+        let l = ledger(&db.conn).await;
+        if l.len() == 2 && l.iter().all(|(_, _, fin)| fin.is_some()) {
+            assert_eq!(l[0].1, 30_000);
+            assert_eq!(l[1].1, 500);
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(180), "not finished: {l:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    signal(&second, nix::sys::signal::Signal::SIGTERM);
+    let (status, _, stderr) = wait_for(second, Duration::from_secs(15));
+    assert!(status.success(), "{stderr}");
+    assert_eq!(workflow::Entity::find().count(&db.conn).await.unwrap(), 30_500, "every line once");
+    let created = workflow_history::Entity::find().filter(workflow_history::Column::FromState.is_null()).count(&db.conn).await.unwrap();
+    assert_eq!(created, 30_500, "no item was created twice");
+
+    // A third start finds nothing new.
+    let third = migrator(&db.target, &args).spawn().unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    signal(&third, nix::sys::signal::Signal::SIGTERM);
+    let (status, stdout, _) = wait_for(third, Duration::from_secs(15));
+    assert!(status.success());
+    assert!(!stdout.contains("correspondences.ndjson:"), "nothing imported again: {stdout}");
+    assert_eq!(workflow::Entity::find().count(&db.conn).await.unwrap(), 30_500);
+    db.finish().await;
+}
