@@ -359,7 +359,14 @@ pub fn write_export(
 /// One of the ways real exports break.
 fn break_line(line: &str, rng: &mut StdRng) -> String {
     match rng.random_range(0..4) {
-        0 => line[..line.len() / 2].to_string(),
+        0 => {
+            // Cut mid-line (on a character boundary: the text is UTF-8).
+            let mut at = line.len() / 2;
+            while !line.is_char_boundary(at) {
+                at -= 1;
+            }
+            line[..at].to_string()
+        }
         1 => line.replacen("\"recipient\":", "\"recipientX\":", 1),
         2 => line.replacen("\"partyId\":", "\"partyId\":\"not a number\",\"x\":", 1),
         _ => {
@@ -419,5 +426,14 @@ mod tests {
             .flat_map(|r| r.events().into_iter().map(move |e| (r.altinn2_correspondence_id, e.dedup_key())))
             .collect();
         assert!(keys.len() < events.len());
+    }
+
+    #[test]
+    fn broken_lines_are_cut_on_character_boundaries() {
+        let mut rng = StdRng::seed_from_u64(7);
+        let line = "{\"title\":\"ÅÆØ åæø ÅÆØ åæø\",\"created\":\"2024-01-01T00:00:00Z\"}";
+        for _ in 0..100 {
+            let _ = break_line(line, &mut rng);
+        }
     }
 }

@@ -74,6 +74,9 @@ impl MigrateStep {
     }
 
     async fn migrate(&self, item: &WorkItem) -> Result<StepOutcome, Failure> {
+        if !item.input_errors.is_empty() {
+            return Err(Failure::Permanent(item.input_errors.join("; ")));
+        }
         let Some(r) = item.record.as_deref() else {
             return Err(Failure::Permanent("no readable A2 record for this item".into()));
         };

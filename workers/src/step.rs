@@ -82,6 +82,9 @@ pub struct WorkItem {
     pub record: Option<Arc<A2Correspondence>>,
     /// The item's A2 events not yet accepted by A3, oldest first, when the step asked for them.
     pub events: Vec<PendingEvent>,
+    /// Stored inputs that could not be read (a step that needs them fails the item with these,
+    /// rather than succeed without them).
+    pub input_errors: Vec<String>,
 }
 
 impl WorkItem {
@@ -97,6 +100,7 @@ impl WorkItem {
             dialog_id: None,
             record: None,
             events: Vec::new(),
+            input_errors: Vec::new(),
         }
     }
 }

@@ -20,6 +20,9 @@ impl SyncStep {
     }
 
     async fn sync(&self, item: &WorkItem) -> Result<StepOutcome, Failure> {
+        if !item.input_errors.is_empty() {
+            return Err(Failure::Permanent(item.input_errors.join("; ")));
+        }
         let Some(id) = item.a3_correspondence_id else {
             return Err(Failure::Permanent("no A3 correspondence id: the item was never migrated".into()));
         };

@@ -224,6 +224,7 @@ impl Store {
             let sql = format!("SELECT a2_id, payload FROM a2_records WHERE a2_id IN {id_list}");
             let rows = self.db().query_all_raw(sea_orm::Statement::from_string(self.backend(), sql)).await?;
             let mut records: HashMap<i64, Arc<A2Correspondence>> = HashMap::new();
+            let mut broken_records: HashMap<i64, String> = HashMap::new();
             for r in rows {
                 let a2_id: i64 = r.try_get("", "a2_id")?;
                 let payload: String = r.try_get("", "payload")?;
@@ -231,11 +232,14 @@ impl Store {
                     Ok(rec) => {
                         records.insert(a2_id, Arc::new(rec));
                     }
-                    Err(e) => tracing::warn!(a2_id, error = %e, "stored A2 record is unreadable"),
+                    Err(e) => {
+                        broken_records.insert(a2_id, format!("stored A2 record is unreadable: {e}"));
+                    }
                 }
             }
             for item in items.iter_mut() {
                 item.record = records.get(&item.a2_id).cloned();
+                item.input_errors.extend(broken_records.remove(&item.a2_id));
             }
         }
         if inputs.events {
@@ -244,6 +248,7 @@ impl Store {
             );
             let rows = self.db().query_all_raw(sea_orm::Statement::from_string(self.backend(), sql)).await?;
             let mut events: HashMap<i64, Vec<PendingEvent>> = HashMap::new();
+            let mut broken: HashMap<i64, Vec<String>> = HashMap::new();
             for r in rows {
                 let a2_id: i64 = r.try_get("", "a2_id")?;
                 let payload: String = r.try_get("", "payload")?;
@@ -251,11 +256,14 @@ impl Store {
                     Ok(body) => {
                         events.entry(a2_id).or_default().push(PendingEvent { id: r.try_get("", "id")?, body })
                     }
-                    Err(e) => tracing::warn!(a2_id, error = %e, "stored A2 event is unreadable"),
+                    Err(e) => {
+                        broken.entry(a2_id).or_default().push(format!("a stored A2 event is unreadable: {e}"))
+                    }
                 }
             }
             for item in items.iter_mut() {
                 item.events = events.remove(&item.a2_id).unwrap_or_default();
+                item.input_errors.extend(broken.remove(&item.a2_id).unwrap_or_default());
             }
         }
         Ok(())

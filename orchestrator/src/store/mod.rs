@@ -476,5 +476,6 @@ fn work_item(r: &QueryResult) -> Result<WorkItem, DbErr> {
         dialog_id: r.try_get("", "dialog_id")?,
         record: None,
         events: Vec::new(),
+        input_errors: Vec::new(),
     })
 }

@@ -256,7 +256,13 @@ async fn ledger(conn: &DatabaseConnection) -> Vec<(String, i64, Option<i64>)> {
         .await
         .unwrap();
     rows.iter()
-        .map(|r| (r.try_get("", "path").unwrap(), r.try_get("", "lines_done").unwrap(), r.try_get("", "finished_at").unwrap()))
+        .map(|r| {
+            (
+                r.try_get("", "path").unwrap(),
+                r.try_get("", "lines_done").unwrap(),
+                r.try_get("", "finished_at").unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -269,7 +275,11 @@ async fn the_live_feed_imports_each_file_once_across_a_crash() {
     let opts = GeneratorOptions { later_event_rate: 0.0, ..GeneratorOptions::default() };
     write_export(opts, staging.path(), 30_000, 1, 0.0).unwrap();
     // Files land by rename, as the feed's writers are told to.
-    std::fs::rename(staging.path().join("correspondences-0001.ndjson"), feed.path().join("a-correspondences.ndjson")).unwrap();
+    std::fs::rename(
+        staging.path().join("correspondences-0001.ndjson"),
+        feed.path().join("a-correspondences.ndjson"),
+    )
+    .unwrap();
     let feed_dir = feed.path().display().to_string();
     let args = ["import", "--watch", feed_dir.as_str(), "--poll", "100ms", "--batch", "500"];
 
@@ -291,10 +301,15 @@ async fn the_live_feed_imports_each_file_once_across_a_crash() {
 
     let second = migrator(&db.target, &args).spawn().unwrap();
     // A second file arrives while the watcher runs.
-    let opts2 = GeneratorOptions { first_id: 9_000_000, later_event_rate: 0.0, ..GeneratorOptions::default() };
+    let opts2 =
+        GeneratorOptions { first_id: 9_000_000, later_event_rate: 0.0, ..GeneratorOptions::default() };
     let staging2 = tempfile::tempdir().unwrap();
     write_export(opts2, staging2.path(), 500, 1, 0.0).unwrap();
-    std::fs::rename(staging2.path().join("correspondences-0001.ndjson"), feed.path().join("b-correspondences.ndjson")).unwrap();
+    std::fs::rename(
+        staging2.path().join("correspondences-0001.ndjson"),
+        feed.path().join("b-correspondences.ndjson"),
+    )
+    .unwrap();
     let start = Instant::now();
     loop {
         let l = ledger(&db.conn).await;
@@ -310,7 +325,11 @@ async fn the_live_feed_imports_each_file_once_across_a_crash() {
     let (status, _, stderr) = wait_for(second, Duration::from_secs(15));
     assert!(status.success(), "{stderr}");
     assert_eq!(workflow::Entity::find().count(&db.conn).await.unwrap(), 30_500, "every line once");
-    let created = workflow_history::Entity::find().filter(workflow_history::Column::FromState.is_null()).count(&db.conn).await.unwrap();
+    let created = workflow_history::Entity::find()
+        .filter(workflow_history::Column::FromState.is_null())
+        .count(&db.conn)
+        .await
+        .unwrap();
     assert_eq!(created, 30_500, "no item was created twice");
 
     // A third start finds nothing new.
