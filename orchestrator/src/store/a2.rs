@@ -58,7 +58,15 @@ impl Store {
                     q.push(", ");
                 }
                 let r = &inp.record;
-                let payload = serde_json::to_string(r).map_err(|e| DbErr::Custom(e.to_string()))?;
+                // The histories live in `a2_events` (one row per event, deduplicated); storing
+                // them in the payload too would double the bytes written per record.
+                let stripped = A2Correspondence {
+                    status_history: Vec::new(),
+                    notification_history: Vec::new(),
+                    forwarding_history: Vec::new(),
+                    ..r.clone()
+                };
+                let payload = serde_json::to_string(&stripped).map_err(|e| DbErr::Custom(e.to_string()))?;
                 q.row(vec![
                     (r.altinn2_correspondence_id.into(), "int8"),
                     (payload.into(), "text"),

@@ -10,7 +10,7 @@ pub struct Model {
     /// `Altinn2CorrespondenceId`.
     #[sea_orm(primary_key, auto_increment = false)]
     pub a2_id: i64,
-    /// The export line (JSON text).
+    /// The record as JSON, without its histories (those are rows of `a2_events`).
     pub payload: String,
     /// Epoch ms of creation in A2 (phases select date ranges on it).
     pub created: i64,
