@@ -20,7 +20,13 @@ use tokio_util::sync::CancellationToken;
 #[command(name = "migrator", version, about)]
 pub struct Cli {
     /// Database: a SQLite file path or a postgres:// URL.
-    #[arg(long, global = true, env = "MIGRATOR_DB", default_value = "data/migrator.sqlite")]
+    #[arg(
+        long,
+        global = true,
+        env = "MIGRATOR_DB",
+        hide_env_values = true,
+        default_value = "data/migrator.sqlite"
+    )]
     pub db: String,
     /// Machine-readable output.
     #[arg(long, global = true)]
@@ -220,10 +226,10 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
     /// Items per claim.
-    #[arg(long, default_value_t = 1000)]
-    pub claim_batch: usize,
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u16).range(1..))]
+    pub claim_batch: u16,
     /// Lease length (a crashed node's items come back after this).
-    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "60s", value_parser = parse_lease)]
     pub lease: Duration,
     /// Finish the bench items already in the database instead of enqueueing new ones.
     #[arg(long)]
@@ -381,7 +387,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 concurrency: args.concurrency,
                 resume: args.resume,
                 dispatcher: DispatcherConfig {
-                    claim_batch: args.claim_batch,
+                    claim_batch: usize::from(args.claim_batch),
                     lease: args.lease,
                     ..DispatcherConfig::default()
                 },
@@ -570,6 +576,12 @@ async fn operate(
         out
     })?;
     Ok(if r.not_found.is_empty() { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::from(2) })
+}
+
+/// A lease of at least a second (the heartbeat renews it every third of it).
+fn parse_lease(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    if d < Duration::from_secs(1) { Err("a lease must be at least 1s".into()) } else { Ok(d) }
 }
 
 /// Prints `value` as JSON, or the text `render` makes.

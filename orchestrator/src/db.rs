@@ -42,13 +42,30 @@ pub fn is_postgres(target: &str) -> bool {
 
 /// `target` with any password replaced by `***`, for messages.
 pub fn redact(target: &str) -> String {
-    if let Some((scheme, rest)) = target.split_once("://")
-        && let Some((creds, host)) = rest.split_once('@')
-        && let Some((user, _pw)) = creds.split_once(':')
+    let (main, query) = match target.split_once('?') {
+        Some((m, q)) => (m, Some(q)),
+        None => (target, None),
+    };
+    let mut out = main.to_string();
+    if let Some((scheme, rest)) = main.split_once("://")
+        && let Some((creds, host)) = rest.rsplit_once('@')
     {
-        return format!("{scheme}://{user}:***@{host}");
+        out = match creds.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => format!("{scheme}://{creds}@{host}"),
+        };
     }
-    target.to_string()
+    if let Some(q) = query {
+        let params: Vec<String> = q
+            .split('&')
+            .map(|kv| match kv.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => kv.to_string(),
+            })
+            .collect();
+        out = format!("{out}?{}", params.join("&"));
+    }
+    out
 }
 
 /// Opens `target` (a SQLite path or a PostgreSQL URL) and applies pending migrations.
@@ -112,6 +129,11 @@ mod tests {
     fn passwords_are_redacted() {
         assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("postgres://u:p@ss@h/db"), "postgres://u:***@h/db");
+        assert_eq!(
+            redact("postgres://u@h/db?password=x&sslmode=require"),
+            "postgres://u@h/db?password=***&sslmode=require"
+        );
         assert_eq!(redact("data/x.sqlite"), "data/x.sqlite");
         assert!(is_postgres("postgresql://x") && !is_postgres("data/x.sqlite"));
     }

@@ -80,7 +80,8 @@ pub struct A2Attachment {
     /// Checksum.
     #[serde(default)]
     pub checksum: Option<String>,
-    /// Where the bytes are: a file path (relative to the export file), or `synthetic:<bytes>` for
+    /// Where the bytes are: a relative file path (resolved against the attachment root, by default
+    /// the working directory; never absolute, never `..`), or `synthetic:<bytes>` for
     /// generated data (deterministic content derived from the attachment id).
     pub location: String,
 }
@@ -147,6 +148,9 @@ impl A2Correspondence {
         out
     }
 }
+
+/// The largest `synthetic:<n>` attachment (100 MiB).
+pub const MAX_SYNTHETIC: usize = 100 << 20;
 
 /// Deterministic bytes for a `synthetic:<n>` attachment: the same id always gives the same content.
 pub fn synthetic_bytes(attachment_id: &str, len: usize) -> Vec<u8> {

@@ -61,7 +61,9 @@ impl MigrateStep {
         if let Some(n) = a.location.strip_prefix("synthetic:") {
             let len = n
                 .parse::<usize>()
-                .map_err(|_| Failure::Invalid(format!("bad attachment location `{}`", a.location)))?;
+                .ok()
+                .filter(|n| *n <= crate::a2::MAX_SYNTHETIC)
+                .ok_or_else(|| Failure::Invalid(format!("bad attachment location `{}`", a.location)))?;
             return Ok(synthetic_bytes(&a.altinn2_attachment_id, len));
         }
         let path = self.attachment_root.join(&a.location);

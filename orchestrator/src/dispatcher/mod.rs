@@ -8,6 +8,7 @@ mod writer;
 use crate::node;
 use crate::state_machine::{Event, Facts, Transition, decide};
 use crate::store::{Applied, Store};
+use futures::FutureExt;
 use schema::WorkflowState;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -312,12 +313,24 @@ impl Dispatcher {
                         slot = lane.slots.acquire() => slot,
                         _ = stopping.cancelled() => return,
                     };
-                    tokio::time::timeout(timeout, lane.step.run(&item)).await.unwrap_or_else(|_| {
-                        StepOutcome::Retryable(format!(
+                    let guarded = std::panic::AssertUnwindSafe(lane.step.run(&item)).catch_unwind();
+                    match tokio::time::timeout(timeout, guarded).await {
+                        Ok(Ok(outcome)) => outcome,
+                        // A bug in a step must not leave the item leased (and renewed) for ever.
+                        Ok(Err(panic)) => {
+                            let what = panic
+                                .downcast_ref::<&str>()
+                                .map(|s| s.to_string())
+                                .or_else(|| panic.downcast_ref::<String>().cloned())
+                                .unwrap_or_default();
+                            tracing::error!(panic = %what, "step panicked");
+                            StepOutcome::Permanent(format!("step panicked: {what}"))
+                        }
+                        Err(_) => StepOutcome::Retryable(format!(
                             "step timed out after {}",
                             humantime::format_duration(timeout)
-                        ))
-                    })
+                        )),
+                    }
                 };
                 if let Some(applied) = decide_outcome(&item, outcome, max_attempts) {
                     let _ = tx.send(writer::Finished { applied, _slot: permit }).await;

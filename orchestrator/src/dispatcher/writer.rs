@@ -68,7 +68,18 @@ async fn commit(
     stats: &Stats,
     stopping: &CancellationToken,
 ) {
-    let batch: Vec<Applied> = buf.iter().map(|f| f.applied.clone()).collect();
+    // The same item twice in one batch (re-claimed by this node after its lease lapsed, or
+    // cancelled, retried and claimed again while the first run was still going): the first
+    // outcome is applied, the later one is dropped like any result whose lease was lost.
+    let mut seen = std::collections::HashSet::new();
+    let mut batch: Vec<Applied> = Vec::with_capacity(buf.len());
+    for f in buf.iter() {
+        if seen.insert(f.applied.id) {
+            batch.push(f.applied.clone());
+        } else {
+            stats.lease_lost.fetch_add(1, Ordering::Relaxed);
+        }
+    }
     let mut delay = Duration::from_millis(50);
     let mut tries_while_stopping = 0;
     loop {

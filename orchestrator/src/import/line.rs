@@ -27,6 +27,9 @@ pub fn parse(text: &str, now: DateTime<Utc>) -> Result<Line, String> {
     if trimmed.is_empty() {
         return Ok(Line::Blank);
     }
+    if trimmed.contains('\0') || trimmed.contains("\\u0000") {
+        return Err("contains a NUL character, which no text field may hold".into());
+    }
     let value: serde_json::Value =
         serde_json::from_str(trimmed).map_err(|e| format!("not valid JSON: {e}"))?;
     let Some(obj) = value.as_object() else {
@@ -91,6 +94,18 @@ fn check_record(r: &A2Correspondence, now: DateTime<Utc>) -> Result<(), String> 
         if a.location.trim().is_empty() {
             return Err(format!("attachment {} has no location", a.altinn2_attachment_id));
         }
+        let p = std::path::Path::new(&a.location);
+        if p.is_absolute() || p.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+            return Err(format!(
+                "attachment {} location must be relative, without `..`",
+                a.altinn2_attachment_id
+            ));
+        }
+        if let Some(n) = a.location.strip_prefix("synthetic:")
+            && n.parse::<usize>().map_or(true, |n| n > workers::a2::MAX_SYNTHETIC)
+        {
+            return Err(format!("attachment {}: bad synthetic size `{n}`", a.altinn2_attachment_id));
+        }
     }
     for e in r.events() {
         check_time("event time", e.occurred(), now)?;
@@ -136,6 +151,24 @@ mod tests {
         let cases: Vec<(String, &str)> = vec![
             ("{\"altinn2CorrespondenceId\": 1,".into(), "not valid JSON"),
             ("[1,2]".into(), "not a JSON object"),
+            (
+                with(&|o| {
+                    o.insert("language".into(), "nb\u{0}".into());
+                }),
+                "NUL character",
+            ),
+            (
+                with(&|o| {
+                    o.insert("attachments".into(), serde_json::json!([{"altinn2AttachmentId": "x", "fileName": "f", "location": "/etc/passwd"}]));
+                }),
+                "must be relative",
+            ),
+            (
+                with(&|o| {
+                    o.insert("attachments".into(), serde_json::json!([{"altinn2AttachmentId": "x", "fileName": "f", "location": "synthetic:99999999999999"}]));
+                }),
+                "bad synthetic size",
+            ),
             (
                 with(&|o| {
                     o.remove("recipient");

@@ -277,6 +277,10 @@ where
         }
         bar.set_position(last_line);
         report.lines = last_line;
+        // The rejects of these lines are on disk before the ledger says they are done.
+        if let Some(w) = &mut rejects {
+            w.flush().map_err(io)?;
+        }
         progress_cb(last_line, report.rejected).await?;
     }
     reader_task.await.map_err(|e| io(std::io::Error::other(e.to_string())))?.map_err(io)?;

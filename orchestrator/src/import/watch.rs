@@ -29,6 +29,9 @@ pub async fn watch(
                 return Ok(done);
             }
             let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            if size == 0 {
+                continue;
+            }
             // Still being written? Wait for one poll with the same size.
             if sizes.insert(path.clone(), size) != Some(size) {
                 continue;
@@ -43,11 +46,21 @@ pub async fn watch(
             } else {
                 tracing::info!(file = %key, lines_done, "resuming after a restart");
             }
-            let report = import_file(store, &path, opts, lines_done, |lines, rejected| {
+            let result = import_file(store, &path, opts, lines_done, |lines, rejected| {
                 let key = key.clone();
                 async move { ledger_progress(store, &key, lines, rejected).await }
             })
-            .await?;
+            .await;
+            let report = match result {
+                Ok(r) => r,
+                // A file that cannot be read (corrupt gzip, no permission, gone) must not stop
+                // the feed: say so, and try it again next poll.
+                Err(ImportError::Io { path, source }) => {
+                    tracing::error!(file = %path, error = %source, "cannot import this file; will try again");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             ledger_finish(store, &key).await?;
             tracing::info!(file = %key, lines = report.lines, rejected = report.rejected, "imported");
             done.push(report);

@@ -51,6 +51,19 @@ impl Store {
         let mut report = ImportReport::default();
         let now = self.clock().now_ms();
         for chunk in inputs.chunks(CHUNK) {
+            // One statement may not touch a row twice (PostgreSQL refuses): of the same A2 id
+            // twice in a chunk, the later line wins, as it would in two statements.
+            let mut last: HashMap<i64, usize> = HashMap::new();
+            for (i, inp) in chunk.iter().enumerate() {
+                last.insert(inp.record.altinn2_correspondence_id, i);
+            }
+            let chunk: Vec<&RecordInput> = chunk
+                .iter()
+                .enumerate()
+                .filter(|(i, inp)| last[&inp.record.altinn2_correspondence_id] == *i)
+                .map(|(_, inp)| inp)
+                .collect();
+            let chunk = chunk.as_slice();
             let mut q = Sql::new(self.backend());
             q.push("INSERT INTO a2_records (a2_id, payload, created, service_owner, resource_id, imported_at) VALUES ");
             for (i, inp) in chunk.iter().enumerate() {
@@ -80,7 +93,8 @@ impl Store {
                 " ON CONFLICT (a2_id) DO UPDATE SET payload = excluded.payload, created = excluded.created, \
                  service_owner = excluded.service_owner, resource_id = excluded.resource_id, imported_at = excluded.imported_at \
                  WHERE a2_records.payload <> excluded.payload \
-                 AND NOT EXISTS (SELECT 1 FROM workflows w WHERE w.a2_id = excluded.a2_id AND w.state NOT IN ('created_in_a2', 'rejected'))",
+                 AND NOT EXISTS (SELECT 1 FROM workflows w WHERE w.a2_id = excluded.a2_id \
+                 AND (w.a3_correspondence_id IS NOT NULL OR w.lease_owner IS NOT NULL))",
             );
             report.records_written += self.db().execute_raw(q.build()).await?.rows_affected();
             let items: Vec<NewItem> = chunk
@@ -156,6 +170,11 @@ impl Store {
                 q.param(*id, "int8");
             }
             q.push(")");
+            // PostgreSQL: wait for a writer that is moving one of these items to Synced right now
+            // and see its result, so an event arriving in that moment is not left behind.
+            if self.backend() == sea_orm::DbBackend::Postgres {
+                q.push(" FOR UPDATE");
+            }
             let rows = self.db().query_all_raw(q.build()).await?;
             let mut batch = Vec::new();
             for r in rows {

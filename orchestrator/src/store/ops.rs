@@ -249,7 +249,11 @@ impl Store {
         report.not_found = selector
             .keys
             .iter()
-            .filter(|k| !seen_ids.contains(&k.to_lowercase()) && !seen_a2.contains(k))
+            .filter(|k| {
+                let by_id = Uuid::parse_str(k).is_ok_and(|u| seen_ids.contains(&u.to_string()));
+                let by_a2 = k.trim().parse::<i64>().is_ok_and(|n| seen_a2.contains(&n.to_string()));
+                !by_id && !by_a2
+            })
             .cloned()
             .collect();
         Ok(report)

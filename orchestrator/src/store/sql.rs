@@ -28,7 +28,13 @@ impl Sql {
 
     /// Appends a placeholder for `value`, cast to `pg_type` on PostgreSQL.
     pub(crate) fn param(&mut self, value: impl Into<Value>, pg_type: &str) -> &mut Self {
-        self.values.push(value.into());
+        let value = match value.into() {
+            // PostgreSQL text cannot hold NUL; an error message quoting bad input must not make a
+            // whole batch fail for ever. (Import rejects lines with NUL before they get here.)
+            Value::String(Some(s)) if s.contains('\0') => Value::String(Some(s.replace('\0', "\u{fffd}"))),
+            v => v,
+        };
+        self.values.push(value);
         let n = self.values.len();
         match self.backend {
             DbBackend::Postgres => {
