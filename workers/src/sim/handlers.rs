@@ -14,7 +14,7 @@ use std::sync::Arc;
 use super::Shared;
 use super::faults::Fault;
 use super::problem::ApiError;
-use super::rates::Endpoint;
+use super::rates::{Endpoint, endpoint_of};
 use super::state::{Store, Stored, lock};
 use super::traps::{
     HISTORIES, forwarding_conflict, get_ci, has_null_element, raw_correspondence_traps, reminder_conflict,
@@ -28,7 +28,7 @@ type HandlerResult = Result<Response, ApiError>;
 
 /// Entry point of every request that is not `/sim/*`.
 pub(crate) async fn api(State(sh): State<Arc<Shared>>, req: Request) -> Response {
-    let Some(ep) = Endpoint::from_path(req.uri().path()) else {
+    let Some(ep) = endpoint_of(req.uri().path()) else {
         return StatusCode::NOT_FOUND.into_response();
     };
     sh.record_call(ep);

@@ -3,74 +3,16 @@
 
 use std::collections::BTreeMap;
 
-/// Base path of the migration API.
-pub(crate) const BASE: &str = "/correspondence/api/v1/migration";
+pub(crate) use crate::a3::Endpoint;
 
-/// One of the six API endpoints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Endpoint {
-    /// POST attachment.
-    Attachment,
-    /// POST correspondence.
-    Correspondence,
-    /// POST makemigratedcorrespondenceavailable.
-    MakeAvailable,
-    /// POST correspondence/syncStatusEvent.
-    SyncStatus,
-    /// POST correspondence/syncNotificationEvent.
-    SyncNotification,
-    /// POST correspondence/syncForwardingEvent.
-    SyncForwarding,
-}
-
-impl Endpoint {
-    /// Every endpoint.
-    pub(crate) const ALL: [Endpoint; 6] = [
-        Self::Attachment,
-        Self::Correspondence,
-        Self::MakeAvailable,
-        Self::SyncStatus,
-        Self::SyncNotification,
-        Self::SyncForwarding,
-    ];
-
-    /// Path below [`BASE`].
-    pub(crate) fn path(self) -> &'static str {
-        match self {
-            Self::Attachment => "attachment",
-            Self::Correspondence => "correspondence",
-            Self::MakeAvailable => "makemigratedcorrespondenceavailable",
-            Self::SyncStatus => "correspondence/syncStatusEvent",
-            Self::SyncNotification => "correspondence/syncNotificationEvent",
-            Self::SyncForwarding => "correspondence/syncForwardingEvent",
-        }
-    }
-
-    /// Full route.
-    #[cfg(test)]
-    pub(crate) fn route(self) -> String {
-        format!("{BASE}/{}", self.path())
-    }
-
-    /// Name in the inventory and the logs.
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Self::Attachment => "attachment",
-            Self::Correspondence => "correspondence",
-            Self::MakeAvailable => "make_available",
-            Self::SyncStatus => "sync_status",
-            Self::SyncNotification => "sync_notification",
-            Self::SyncForwarding => "sync_forwarding",
-        }
-    }
-
-    /// The endpoint a request path names (ASCII case-insensitive, as ASP.NET routes).
-    pub(crate) fn from_path(path: &str) -> Option<Self> {
-        let rest =
-            path.get(..BASE.len()).filter(|p| p.eq_ignore_ascii_case(BASE)).map(|_| &path[BASE.len()..])?;
-        let rest = rest.strip_prefix('/')?.trim_end_matches('/');
-        Self::ALL.into_iter().find(|e| e.path().eq_ignore_ascii_case(rest))
-    }
+/// The endpoint a request path names (ASCII case-insensitive, as ASP.NET routes).
+pub(crate) fn endpoint_of(path: &str) -> Option<Endpoint> {
+    let rest = path.strip_prefix('/')?;
+    let base = crate::a3::client::BASE_PATH;
+    let rest =
+        rest.get(..base.len()).filter(|p| p.eq_ignore_ascii_case(base)).map(|_| &rest[base.len()..])?;
+    let rest = rest.strip_prefix('/')?.trim_end_matches('/');
+    Endpoint::ALL.into_iter().find(|e| e.path().eq_ignore_ascii_case(rest))
 }
 
 /// Calls of one endpoint.
@@ -115,12 +57,13 @@ mod tests {
     #[test]
     fn paths_resolve_case_insensitively() {
         for e in Endpoint::ALL {
-            assert_eq!(Endpoint::from_path(&e.route()), Some(e));
-            assert_eq!(Endpoint::from_path(&e.route().to_ascii_lowercase()), Some(e));
+            let route = format!("/{}/{}", crate::a3::client::BASE_PATH, e.path());
+            assert_eq!(endpoint_of(&route), Some(e));
+            assert_eq!(endpoint_of(&route.to_ascii_lowercase()), Some(e));
         }
-        assert_eq!(Endpoint::from_path("/correspondence/api/v1/migration/nope"), None);
-        assert_eq!(Endpoint::from_path("/sim/inventory"), None);
-        assert_eq!(Endpoint::from_path("/é"), None);
+        assert_eq!(endpoint_of("/correspondence/api/v1/migration/nope"), None);
+        assert_eq!(endpoint_of("/sim/inventory"), None);
+        assert_eq!(endpoint_of("/é"), None);
     }
 
     #[test]
