@@ -508,7 +508,10 @@ async fn import(store: Store, args: ImportArgs, json: bool) -> anyhow::Result<st
     } else {
         let mut out = Vec::new();
         for path in crate::import::expand(&args.paths)? {
-            out.push(crate::import::import_file(&store, &path, &opts, 0, |_, _| async { Ok(()) }).await?);
+            out.push(
+                crate::import::import_file(&store, &path, &opts, Default::default(), |_, _| async { Ok(()) })
+                    .await?,
+            );
         }
         out
     };

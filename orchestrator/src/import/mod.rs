@@ -131,19 +131,30 @@ enum Parsed {
     Bad(Reject),
 }
 
-/// Imports one file, skipping its first `skip` lines; `progress_cb` is told how many lines are
-/// safely in the database after each batch (the live feed's resume point).
+/// Where a resumed import starts: lines already imported, and how many of them were rejected.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Resume {
+    /// Lines to skip.
+    pub lines: u64,
+    /// Rejects among them (so the count stays right across a restart).
+    pub rejected: u64,
+}
+
+/// Imports one file, skipping what `resume` says is done; `progress_cb` is told how many lines
+/// are safely in the database after each batch, and how many were rejected (the live feed's
+/// resume point).
 pub async fn import_file<F, Fut>(
     store: &Store,
     path: &Path,
     opts: &ImportOptions,
-    skip: u64,
+    resume: Resume,
     mut progress_cb: F,
 ) -> Result<FileReport, ImportError>
 where
     F: FnMut(u64, u64) -> Fut,
     Fut: std::future::Future<Output = Result<(), DbErr>>,
 {
+    let skip = resume.lines;
     let shown = path.display().to_string();
     let io = |source| ImportError::Io { path: shown.clone(), source };
     let file = std::fs::File::open(path).map_err(io)?;
@@ -213,6 +224,7 @@ where
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
     let mut report = FileReport { file: shown.clone(), skipped: skip, lines: skip, ..FileReport::default() };
+    let rejected_before = resume.rejected;
     let mut rejects: Option<std::io::BufWriter<std::fs::File>> = None;
     while let Some(chunk) = rx.recv().await {
         let mut records = Vec::new();
@@ -281,7 +293,7 @@ where
         if let Some(w) = &mut rejects {
             w.flush().map_err(io)?;
         }
-        progress_cb(last_line, report.rejected).await?;
+        progress_cb(last_line, rejected_before + report.rejected).await?;
     }
     reader_task.await.map_err(|e| io(std::io::Error::other(e.to_string())))?.map_err(io)?;
     bar.finish_and_clear();

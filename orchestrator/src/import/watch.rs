@@ -37,7 +37,7 @@ pub async fn watch(
                 continue;
             }
             let key = path.display().to_string();
-            let (finished, lines_done) = ledger_get(store, &key).await?;
+            let (finished, lines_done, rejected_before) = ledger_get(store, &key).await?;
             if finished {
                 continue;
             }
@@ -46,7 +46,8 @@ pub async fn watch(
             } else {
                 tracing::info!(file = %key, lines_done, "resuming after a restart");
             }
-            let result = import_file(store, &path, opts, lines_done, |lines, rejected| {
+            let resume = super::Resume { lines: lines_done, rejected: rejected_before };
+            let result = import_file(store, &path, opts, resume, |lines, rejected| {
                 let key = key.clone();
                 async move { ledger_progress(store, &key, lines, rejected).await }
             })
@@ -92,21 +93,17 @@ fn stmt(store: &Store, sql: &str, values: Vec<sea_orm::Value>) -> Statement {
     Statement::from_sql_and_values(backend, sql, values)
 }
 
-async fn ledger_get(store: &Store, path: &str) -> Result<(bool, u64), DbErr> {
-    let row = store
-        .db()
-        .query_one_raw(stmt(
-            store,
-            "SELECT lines_done, finished_at FROM import_files WHERE path = ?",
-            vec![path.into()],
-        ))
-        .await?;
+/// (finished, lines done, rejected among them) for a file.
+async fn ledger_get(store: &Store, path: &str) -> Result<(bool, u64, u64), DbErr> {
+    let sql = "SELECT lines_done, rejected, finished_at FROM import_files WHERE path = ?";
+    let row = store.db().query_one_raw(stmt(store, sql, vec![path.into()])).await?;
     Ok(match row {
         Some(r) => (
             r.try_get::<Option<i64>>("", "finished_at")?.is_some(),
             r.try_get::<i64>("", "lines_done")? as u64,
+            r.try_get::<i64>("", "rejected")? as u64,
         ),
-        None => (false, 0),
+        None => (false, 0, 0),
     })
 }
 

@@ -27,7 +27,7 @@ fn store(db: &TestDb) -> Store {
 
 async fn import(store: &Store, path: &Path) -> FileReport {
     let opts = ImportOptions { phase: "t".into(), batch: 7, ..ImportOptions::default() };
-    import_file(store, path, &opts, 0, |_, _| async { Ok(()) }).await.unwrap()
+    import_file(store, path, &opts, Default::default(), |_, _| async { Ok(()) }).await.unwrap()
 }
 
 async fn counts(conn: &DatabaseConnection) -> [u64; 4] {
