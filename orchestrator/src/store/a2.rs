@@ -162,14 +162,8 @@ impl Store {
         let ids: Vec<i64> = a2_ids.iter().copied().collect();
         for chunk in ids.chunks(CHUNK) {
             let mut q = Sql::new(self.backend());
-            q.push("SELECT id, a2_id FROM workflows WHERE state = 'synced' AND a2_id IN (");
-            for (i, id) in chunk.iter().enumerate() {
-                if i > 0 {
-                    q.push(", ");
-                }
-                q.param(*id, "int8");
-            }
-            q.push(")");
+            q.push("SELECT id, a2_id FROM workflows WHERE state = 'synced' AND a2_id IN ");
+            q.list(chunk, "int8");
             // PostgreSQL: wait for a writer that is moving one of these items to Synced right now
             // and see its result, so an event arriving in that moment is not left behind.
             if self.backend() == sea_orm::DbBackend::Postgres {
@@ -202,14 +196,8 @@ impl Store {
     ) -> Result<(), DbErr> {
         for chunk in ids.chunks(CHUNK) {
             let mut q = Sql::new(self.backend());
-            q.push("UPDATE a2_events SET synced_at = ").param(now, "int8").push(" WHERE id IN (");
-            for (i, id) in chunk.iter().enumerate() {
-                if i > 0 {
-                    q.push(", ");
-                }
-                q.param(*id, "int8");
-            }
-            q.push(") AND synced_at IS NULL");
+            q.push("UPDATE a2_events SET synced_at = ").param(now, "int8").push(" WHERE id IN ");
+            q.list(chunk, "int8").push(" AND synced_at IS NULL");
             conn.execute_raw(q.build()).await?;
         }
         Ok(())
@@ -225,14 +213,8 @@ impl Store {
         let mut out = HashSet::new();
         for chunk in ids.chunks(CHUNK) {
             let mut q = Sql::new(self.backend());
-            q.push("SELECT DISTINCT a2_id FROM a2_events WHERE synced_at IS NULL AND a2_id IN (");
-            for (i, id) in chunk.iter().enumerate() {
-                if i > 0 {
-                    q.push(", ");
-                }
-                q.param(*id, "int8");
-            }
-            q.push(")");
+            q.push("SELECT DISTINCT a2_id FROM a2_events WHERE synced_at IS NULL AND a2_id IN ");
+            q.list(chunk, "int8");
             for r in conn.query_all_raw(q.build()).await? {
                 out.insert(r.try_get::<i64>("", "a2_id")?);
             }

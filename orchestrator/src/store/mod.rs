@@ -384,14 +384,8 @@ impl Store {
             let mut q = Sql::new(self.backend());
             q.push("UPDATE workflows SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ")
                 .param(owner, "uuid")
-                .push(" AND id IN (");
-            for (i, id) in chunk.iter().enumerate() {
-                if i > 0 {
-                    q.push(", ");
-                }
-                q.param(*id, "uuid");
-            }
-            q.push(")");
+                .push(" AND id IN ");
+            q.list(chunk, "uuid");
             released += self.db.execute_raw(q.build()).await?.rows_affected();
         }
         Ok(released)

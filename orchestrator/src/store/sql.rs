@@ -59,6 +59,18 @@ impl Sql {
         self.push(")")
     }
 
+    /// Appends `(p1, p2, …)`: one placeholder per item, for `IN` lists.
+    pub(crate) fn list<T: Into<Value> + Copy>(&mut self, items: &[T], pg_type: &str) -> &mut Self {
+        self.push("(");
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.param(*item, pg_type);
+        }
+        self.push(")")
+    }
+
     pub(crate) fn build(self) -> Statement {
         Statement::from_sql_and_values(self.backend, self.text, self.values)
     }
