@@ -149,6 +149,40 @@ impl A2Correspondence {
     }
 }
 
+/// Pending events split by kind, each list oldest first and deduplicated the way A3 does: what
+/// the migrate request carries as histories and the sync step sends.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Histories {
+    /// Status events.
+    pub status: Vec<StatusEvent>,
+    /// Notification events.
+    pub notification: Vec<NotificationEvent>,
+    /// Forwarding events.
+    pub forwarding: Vec<ForwardingEvent>,
+}
+
+impl Histories {
+    /// Splits, sorts and deduplicates `events`.
+    pub fn of<'a>(events: impl IntoIterator<Item = &'a A2EventBody>) -> Self {
+        let mut h = Self::default();
+        for e in events {
+            match e {
+                A2EventBody::Status(s) => h.status.push(s.clone()),
+                A2EventBody::Notification(n) => h.notification.push(n.clone()),
+                A2EventBody::Forwarding(f) => h.forwarding.push(f.clone()),
+            }
+        }
+        h.status.sort_by_key(|e| e.status_changed);
+        h.notification.sort_by_key(|e| e.notification_sent);
+        h.forwarding.sort_by_key(|e| e.forwarded_on_date);
+        Self {
+            status: dedup::dedup(h.status, dedup::status_key),
+            notification: dedup::dedup(h.notification, dedup::notification_key),
+            forwarding: dedup::dedup(h.forwarding, dedup::forwarding_key),
+        }
+    }
+}
+
 /// The largest `synthetic:<n>` attachment (100 MiB).
 pub const MAX_SYNTHETIC: usize = 100 << 20;
 

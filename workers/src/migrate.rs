@@ -2,8 +2,7 @@
 //! attachment id), then POST the correspondence with the attachment ids, its histories and
 //! `IsMigrating: true`. Invalid content is rejected here, never sent.
 
-use crate::a2::{A2Attachment, A2Correspondence, A2EventBody, synthetic_bytes};
-use crate::a3::dedup;
+use crate::a2::{A2Attachment, A2Correspondence, Histories, synthetic_bytes};
 use crate::a3::model::*;
 use crate::a3::{A3Client, Failure};
 use crate::{Inputs, Step, StepKind, StepOutcome, WorkItem};
@@ -118,17 +117,7 @@ impl MigrateStep {
 /// The migrate request: the record, the item's pending events as histories (deduplicated the way
 /// A3 does, oldest first), `IsMigrating: true`, `makeAvailable: false`.
 pub fn request(r: &A2Correspondence, item: &WorkItem, attachments: Vec<Uuid>) -> MigrateCorrespondenceExt {
-    let (mut status, mut notification, mut forwarding) = (Vec::new(), Vec::new(), Vec::new());
-    for e in &item.events {
-        match &e.body {
-            A2EventBody::Status(s) => status.push(s.clone()),
-            A2EventBody::Notification(n) => notification.push(n.clone()),
-            A2EventBody::Forwarding(f) => forwarding.push(f.clone()),
-        }
-    }
-    status.sort_by_key(|e| e.status_changed);
-    notification.sort_by_key(|e| e.notification_sent);
-    forwarding.sort_by_key(|e| e.forwarded_on_date);
+    let h = Histories::of(item.events.iter().map(|e| &e.body));
     MigrateCorrespondenceExt {
         correspondence_data: CorrespondenceData {
             correspondence: Correspondence {
@@ -159,9 +148,9 @@ pub fn request(r: &A2Correspondence, item: &WorkItem, attachments: Vec<Uuid>) ->
         party_id: r.party_id,
         is_migrating: true,
         make_available: false,
-        event_history: dedup::dedup(status, dedup::status_key),
-        notification_history: dedup::dedup(notification, dedup::notification_key),
-        forwarding_history: dedup::dedup(forwarding, dedup::forwarding_key),
+        event_history: h.status,
+        notification_history: h.notification,
+        forwarding_history: h.forwarding,
     }
 }
 

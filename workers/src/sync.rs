@@ -1,8 +1,7 @@
 //! The sync step (DialogCreated | SyncPending → Synced): the item's pending A2 events, deduplicated
 //! the way A3 does, oldest first, to the status / notification / forwarding endpoints.
 
-use crate::a2::A2EventBody;
-use crate::a3::dedup;
+use crate::a2::Histories;
 use crate::a3::model::*;
 use crate::a3::{A3Client, Failure};
 use crate::{Inputs, Step, StepKind, StepOutcome, WorkItem};
@@ -26,22 +25,10 @@ impl SyncStep {
         let Some(id) = item.a3_correspondence_id else {
             return Err(Failure::Permanent("no A3 correspondence id: the item was never migrated".into()));
         };
-        let (mut status, mut notification, mut forwarding) = (Vec::new(), Vec::new(), Vec::new());
-        for e in &item.events {
-            match &e.body {
-                // A3 ignores the other statuses; they count as accepted.
-                A2EventBody::Status(s) if s.status.is_syncable() => status.push(s.clone()),
-                A2EventBody::Status(_) => {}
-                A2EventBody::Notification(n) => notification.push(n.clone()),
-                A2EventBody::Forwarding(f) => forwarding.push(f.clone()),
-            }
-        }
-        status.sort_by_key(|e| e.status_changed);
-        notification.sort_by_key(|e| e.notification_sent);
-        forwarding.sort_by_key(|e| e.forwarded_on_date);
-        let status = dedup::dedup(status, dedup::status_key);
-        let notification = dedup::dedup(notification, dedup::notification_key);
-        let forwarding = dedup::dedup(forwarding, dedup::forwarding_key);
+        let Histories { status, notification, forwarding } =
+            Histories::of(item.events.iter().map(|e| &e.body));
+        // A3 ignores the other statuses; they count as accepted.
+        let status: Vec<_> = status.into_iter().filter(|s| s.status.is_syncable()).collect();
         if !status.is_empty() {
             let req = SyncStatusEventRequest { correspondence_id: id, synced_status_events: status };
             self.client.sync_status(&req).await?;
