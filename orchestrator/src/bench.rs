@@ -87,8 +87,7 @@ pub async fn run(
         let mut next = 1i64;
         while next <= opts.items as i64 {
             let end = (next + 50_000).min(opts.items as i64 + 1);
-            let batch: Vec<NewItem> =
-                (next..end).map(|a2_id| NewItem { a2_id, phase: BENCH_PHASE.into() }).collect();
+            let batch: Vec<NewItem> = (next..end).map(|a2_id| NewItem::new(a2_id, BENCH_PHASE)).collect();
             enqueued += store.insert_items(&batch).await? as u64;
             next = end;
         }

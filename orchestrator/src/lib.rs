@@ -6,13 +6,17 @@
 pub mod bench;
 pub mod cli;
 pub mod clock;
+pub mod config;
+pub mod daemon;
 pub mod db;
 pub mod demo;
 pub mod dispatcher;
 pub mod generator;
 pub mod import;
 pub mod node;
+pub mod phase;
 pub mod retry;
+pub mod schedule;
 pub mod shutdown;
 pub mod state_machine;
 pub mod store;

@@ -6,10 +6,13 @@
 mod writer;
 
 use crate::node;
+use crate::phase::{self, Phase};
 use crate::state_machine::{Event, Facts, Transition, decide};
-use crate::store::{Applied, Store};
+use crate::store::{Applied, ClaimOrder, Selection, Store};
 use futures::FutureExt;
 use schema::WorkflowState;
+use std::collections::HashSet;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -75,6 +78,8 @@ pub struct Stats {
     pub lease_lost: AtomicU64,
     /// Commit attempts that failed.
     pub commit_errors: AtomicU64,
+    /// Claim cycles begun (one pass over every lane).
+    pub cycles: AtomicU64,
 }
 
 impl Stats {
@@ -115,16 +120,31 @@ pub struct RunReport {
     pub interrupted: bool,
 }
 
-/// A step with its concurrency limit and its share of in-flight room.
+/// A step with its concurrency limit and its share of in-flight room; for a phase, one of its
+/// steps with the phase's selection, order, window and rate.
 #[derive(Clone)]
 struct Lane {
     step: Arc<dyn Step>,
-    /// Items running the step at once.
+    /// Items running the step at once (shared by a phase's steps).
     slots: Arc<Semaphore>,
     /// Items claimed for this lane and not yet committed: the concurrency plus one claim batch,
     /// so the lane never waits on the database for its next item.
     room: Arc<Semaphore>,
     capacity: usize,
+    /// The phase this lane works for (None: every item, always).
+    phase: Option<Arc<Phase>>,
+    /// The phase's rate for this step.
+    limiter: Option<Arc<governor::DefaultDirectRateLimiter>>,
+}
+
+impl Lane {
+    fn selection(&self) -> (&Selection, ClaimOrder) {
+        static ALL: std::sync::OnceLock<Selection> = std::sync::OnceLock::new();
+        match &self.phase {
+            Some(p) => (&p.selection, p.order),
+            None => (ALL.get_or_init(Selection::all), ClaimOrder::Due),
+        }
+    }
 }
 
 /// Claims and runs items until cancelled (or, with `exit_when_idle`, until no work is left).
@@ -132,13 +152,83 @@ pub struct Dispatcher {
     store: Store,
     cfg: DispatcherConfig,
     lanes: Vec<Lane>,
+    phases: Vec<Phase>,
+    node: Option<Uuid>,
     stats: Arc<Stats>,
 }
 
 impl Dispatcher {
     /// A dispatcher with no steps yet.
     pub fn new(store: Store, cfg: DispatcherConfig) -> Self {
-        Self { store, cfg, lanes: Vec::new(), stats: Arc::default() }
+        Self { store, cfg, lanes: Vec::new(), phases: Vec::new(), node: None, stats: Arc::default() }
+    }
+
+    /// Works only for these phases: each of a phase's steps gets its own lane that claims the
+    /// phase's items in its order, while its window is open and it is not paused, at its rate,
+    /// with its concurrency. Without phases every item is worked on, always.
+    pub fn with_phases(mut self, phases: Vec<Phase>) -> Self {
+        self.phases = phases;
+        self
+    }
+
+    /// Runs as `node` (registered and stopped by the caller, who shares it with the scheduler).
+    pub fn with_node(mut self, node: Uuid) -> Self {
+        self.node = Some(node);
+        self
+    }
+
+    /// The lanes of a run: one per step, or one per (phase, step).
+    fn run_lanes(&self) -> Vec<Lane> {
+        if self.phases.is_empty() {
+            return self.lanes.clone();
+        }
+        let mut out = Vec::new();
+        for phase in &self.phases {
+            let shared = Arc::new(phase.clone());
+            let slots = Arc::new(Semaphore::new(phase.concurrency.max(1)));
+            for kind in &phase.steps {
+                let Some(base) = self.lanes.iter().find(|l| l.step.kind() == *kind) else {
+                    tracing::warn!(phase = %phase.name, step = %kind, "no worker for this step; the phase will not advance it");
+                    continue;
+                };
+                // A rated lane claims about two seconds of work ahead, so a pause or a closing
+                // window is not followed by a long tail of prefetched items.
+                let ahead = phase
+                    .rate
+                    .map(|r| ((r * 2.0).ceil() as usize).max(1))
+                    .unwrap_or(self.cfg.claim_batch)
+                    .min(self.cfg.claim_batch);
+                let limiter = phase.rate.and_then(|r| {
+                    let burst = NonZeroU32::new((r.ceil() as u32).max(1))?;
+                    let quota =
+                        governor::Quota::with_period(Duration::from_secs_f64(1.0 / r))?.allow_burst(burst);
+                    Some(Arc::new(governor::RateLimiter::direct(quota)))
+                });
+                let capacity = phase.concurrency.max(1) + ahead;
+                out.push(Lane {
+                    step: base.step.clone(),
+                    slots: slots.clone(),
+                    room: Arc::new(Semaphore::new(capacity)),
+                    capacity,
+                    phase: Some(shared.clone()),
+                    limiter,
+                });
+            }
+        }
+        out
+    }
+
+    /// Items the run still has to do (whenever due): for phases, the items in their selections
+    /// in states their steps advance.
+    async fn remaining(&self) -> Result<u64, sea_orm::DbErr> {
+        if self.phases.is_empty() {
+            return self.store.count_runnable().await;
+        }
+        let mut n = 0;
+        for p in &self.phases {
+            n += self.store.count_waiting(&p.selection, &p.states()).await?;
+        }
+        Ok(n)
     }
 
     /// Adds a step that may run `concurrency` items at once.
@@ -151,6 +241,8 @@ impl Dispatcher {
             slots: Arc::new(Semaphore::new(concurrency)),
             room: Arc::new(Semaphore::new(capacity)),
             capacity,
+            phase: None,
+            limiter: None,
         });
         self
     }
@@ -163,9 +255,14 @@ impl Dispatcher {
     /// Runs until `cancel` fires or, with `exit_when_idle`, no runnable item is left.
     pub async fn run(self, cancel: CancellationToken) -> Result<RunReport, sea_orm::DbErr> {
         let started = Instant::now();
-        let node = node::register(&self.store).await?;
-        tracing::info!(%node, "dispatcher started");
-        let total_room: usize = self.lanes.iter().map(|l| l.capacity).sum();
+        let own_node = self.node.is_none();
+        let node = match self.node {
+            Some(n) => n,
+            None => node::register(&self.store).await?,
+        };
+        tracing::info!(%node, phases = self.phases.len(), "dispatcher started");
+        let lanes = self.run_lanes();
+        let total_room: usize = lanes.iter().map(|l| l.capacity).sum();
         let wake = Arc::new(Notify::new());
         let (tx, rx) = mpsc::channel(total_room.max(1));
         let writer_cfg =
@@ -191,16 +288,38 @@ impl Dispatcher {
                 break;
             }
             while tasks.try_join_next().is_some() {}
+            self.stats.cycles.fetch_add(1, Ordering::Relaxed);
+            // Pauses are read on every cycle, so one takes effect on every node within a cycle.
+            let paused: HashSet<String> = if self.phases.is_empty() {
+                HashSet::new()
+            } else {
+                match phase::paused(&self.store).await {
+                    Ok(p) => p,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot read phase pauses; claiming nothing this cycle");
+                        self.phases.iter().map(|p| p.name.clone()).collect()
+                    }
+                }
+            };
+            let now = self.store.clock().now_ms();
             let mut claimed = 0;
-            for lane in &self.lanes {
+            for lane in &lanes {
+                if let Some(p) = &lane.phase
+                    && (paused.contains(&p.name) || !p.window.is_open(now))
+                {
+                    continue;
+                }
                 let free = lane.room.available_permits();
                 let want = self.cfg.claim_batch.min(free);
                 // Wait for room rather than claim a trickle.
                 if want == 0 || want < self.cfg.claim_batch.min(lane.capacity) / 4 {
                     continue;
                 }
+                let (selection, order) = lane.selection();
+                let states = lane.step.kind().states();
                 let items =
-                    match self.store.claim_any(node, self.cfg.lease, want, lane.step.kind().states()).await {
+                    match self.store.claim_any_in(node, self.cfg.lease, want, states, selection, order).await
+                    {
                         Ok(items) => items,
                         Err(e) => {
                             tracing::warn!(error = %e, step = %lane.step.kind(), "claim failed; retrying");
@@ -230,9 +349,8 @@ impl Dispatcher {
             if claimed > 0 {
                 continue;
             }
-            if self.cfg.exit_when_idle && self.lanes.iter().all(|l| l.room.available_permits() == l.capacity)
-            {
-                match self.store.count_runnable().await {
+            if self.cfg.exit_when_idle && lanes.iter().all(|l| l.room.available_permits() == l.capacity) {
+                match self.remaining().await {
                     Ok(0) => break,
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "cannot count remaining work; retrying"),
@@ -270,7 +388,9 @@ impl Dispatcher {
         heartbeat_stop.cancel();
         let _ = heartbeat.await;
         let released = self.store.release(node).await?;
-        node::stopped(&self.store, node).await?;
+        if own_node {
+            node::stopped(&self.store, node).await?;
+        }
         let s = &self.stats;
         let report = RunReport {
             node,
@@ -313,6 +433,12 @@ impl Dispatcher {
                         slot = lane.slots.acquire() => slot,
                         _ = stopping.cancelled() => return,
                     };
+                    if let Some(limiter) = &lane.limiter {
+                        tokio::select! {
+                            _ = limiter.until_ready() => {}
+                            _ = stopping.cancelled() => return,
+                        }
+                    }
                     let guarded = std::panic::AssertUnwindSafe(lane.step.run(&item)).catch_unwind();
                     match tokio::time::timeout(timeout, guarded).await {
                         Ok(Ok(outcome)) => outcome,

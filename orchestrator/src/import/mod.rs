@@ -6,7 +6,7 @@
 pub mod line;
 mod watch;
 
-pub use watch::watch;
+pub use watch::{scan, watch};
 
 use crate::store::{RecordInput, Store};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};

@@ -22,55 +22,70 @@ pub async fn watch(
     cancel: CancellationToken,
 ) -> Result<Vec<FileReport>, ImportError> {
     let mut done = Vec::new();
-    let mut sizes: HashMap<PathBuf, u64> = HashMap::new();
+    let mut sizes = HashMap::new();
     loop {
-        for path in expand(&[dir.to_path_buf()])? {
-            if cancel.is_cancelled() {
-                return Ok(done);
-            }
-            let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-            if size == 0 {
-                continue;
-            }
-            // Still being written? Wait for one poll with the same size.
-            if sizes.insert(path.clone(), size) != Some(size) {
-                continue;
-            }
-            let key = path.display().to_string();
-            let (finished, lines_done, rejected_before) = ledger_get(store, &key).await?;
-            if finished {
-                continue;
-            }
-            if lines_done == 0 {
-                ledger_start(store, &key, size).await?;
-            } else {
-                tracing::info!(file = %key, lines_done, "resuming after a restart");
-            }
-            let resume = super::Resume { lines: lines_done, rejected: rejected_before };
-            let result = import_file(store, &path, opts, resume, |lines, rejected| {
-                let key = key.clone();
-                async move { ledger_progress(store, &key, lines, rejected).await }
-            })
-            .await;
-            let report = match result {
-                Ok(r) => r,
-                // A file that cannot be read (corrupt gzip, no permission, gone) must not stop
-                // the feed: say so, and try it again next poll.
-                Err(ImportError::Io { path, source }) => {
-                    tracing::error!(file = %path, error = %source, "cannot import this file; will try again");
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            ledger_finish(store, &key).await?;
-            tracing::info!(file = %key, lines = report.lines, rejected = report.rejected, "imported");
-            done.push(report);
-        }
+        done.extend(scan(store, dir, opts, &mut sizes, &cancel).await?);
         tokio::select! {
             _ = cancel.cancelled() => return Ok(done),
             _ = tokio::time::sleep(poll) => {}
         }
     }
+}
+
+/// One look at `dir`: imports (or resumes) each file not yet finished whose size is the same as
+/// at the previous look (`sizes` carries the sizes between looks). Used by `watch` and by the
+/// scheduled `discover` action.
+pub async fn scan(
+    store: &Store,
+    dir: &Path,
+    opts: &ImportOptions,
+    sizes: &mut HashMap<PathBuf, u64>,
+    cancel: &CancellationToken,
+) -> Result<Vec<FileReport>, ImportError> {
+    let mut done = Vec::new();
+    for path in expand(&[dir.to_path_buf()])? {
+        if cancel.is_cancelled() {
+            break;
+        }
+        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        if size == 0 {
+            continue;
+        }
+        // Still being written? Wait for one look with the same size.
+        if sizes.insert(path.clone(), size) != Some(size) {
+            continue;
+        }
+        let key = path.display().to_string();
+        let (finished, lines_done, rejected_before) = ledger_get(store, &key).await?;
+        if finished {
+            continue;
+        }
+        if lines_done == 0 {
+            ledger_start(store, &key, size).await?;
+        } else {
+            tracing::info!(file = %key, lines_done, "resuming after a restart");
+        }
+        let resume = super::Resume { lines: lines_done, rejected: rejected_before };
+        let result = import_file(store, &path, opts, resume, |lines, rejected| {
+            let key = key.clone();
+            async move { ledger_progress(store, &key, lines, rejected).await }
+        })
+        .await;
+        let report = match result {
+            Ok(r) => r,
+            // A file that cannot be read (corrupt gzip, no permission, gone) must not stop
+            // the feed: say so, and try it again next look.
+            Err(ImportError::Io { path, source }) => {
+                tracing::error!(file = %path, error = %source, "cannot import this file; will try again");
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        ledger_finish(store, &key).await?;
+        tracing::info!(file = %key, lines = report.lines, rejected = report.rejected, "imported");
+        done.push(report);
+    }
+    Ok(done)
 }
 
 fn stmt(store: &Store, sql: &str, values: Vec<sea_orm::Value>) -> Statement {

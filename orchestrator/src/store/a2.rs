@@ -99,9 +99,16 @@ impl Store {
             report.records_written += self.db().execute_raw(q.build()).await?.rows_affected();
             let items: Vec<NewItem> = chunk
                 .iter()
-                .map(|i| NewItem { a2_id: i.record.altinn2_correspondence_id, phase: i.phase.clone() })
+                .map(|i| NewItem {
+                    a2_id: i.record.altinn2_correspondence_id,
+                    phase: i.phase.clone(),
+                    created: i.record.created.timestamp_millis(),
+                    service_owner: i.record.service_owner.clone(),
+                    resource_id: i.record.resource_id.clone(),
+                })
                 .collect();
             report.workflows_created += self.insert_items(&items).await? as u64;
+            self.copy_selection_columns(&items).await?;
             let events: Vec<(i64, A2EventBody)> = chunk
                 .iter()
                 .flat_map(|i| i.record.events().into_iter().map(|e| (i.record.altinn2_correspondence_id, e)))
@@ -112,6 +119,23 @@ impl Store {
             report.events.made_pending += r.made_pending;
         }
         Ok(report)
+    }
+
+    /// A replaced record may have moved in time, owner or resource: the workflow row's copies of
+    /// those (what phases select by) follow it. Touches only rows that differ.
+    async fn copy_selection_columns(&self, items: &[NewItem]) -> Result<(), DbErr> {
+        let ids: Vec<i64> = items.iter().map(|i| i.a2_id).collect();
+        let mut q = Sql::new(self.backend());
+        q.push(
+            "UPDATE workflows SET a2_created = r.created, service_owner = r.service_owner, resource_id = r.resource_id \
+             FROM a2_records r WHERE r.a2_id = workflows.a2_id AND workflows.a2_id IN ",
+        );
+        q.list(&ids, "int8");
+        q.push(
+            " AND (workflows.a2_created <> r.created OR workflows.service_owner <> r.service_owner \
+             OR workflows.resource_id <> r.resource_id)",
+        );
+        self.db().execute_raw(q.build()).await.map(|_| ())
     }
 
     /// Stores events (an event equal to a stored one, to the second, is dropped), and makes
@@ -157,7 +181,7 @@ impl Store {
     }
 
     /// Applies "a new A2 event arrived" to the Synced items among `a2_ids`.
-    async fn mark_pending(&self, a2_ids: &HashSet<i64>) -> Result<u64, DbErr> {
+    pub(super) async fn mark_pending(&self, a2_ids: &HashSet<i64>) -> Result<u64, DbErr> {
         let mut made = 0;
         let ids: Vec<i64> = a2_ids.iter().copied().collect();
         for chunk in ids.chunks(CHUNK) {

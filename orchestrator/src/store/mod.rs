@@ -7,10 +7,15 @@
 
 mod a2;
 mod ops;
+mod retention;
+mod selection;
 mod sql;
 
 pub use a2::{AddEventsReport, ImportReport, RecordInput};
 pub use ops::{OperateReport, Selector, ShowItem, Skipped, StatusReport, StuckItem};
+pub use retention::FINISHED;
+pub use selection::{ClaimOrder, Selection};
+pub(crate) use sql::Sql;
 
 use crate::clock::Clock;
 use crate::retry::RetryPolicy;
@@ -20,7 +25,7 @@ use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, SqliteTransactionMode,
     TransactionOptions, TransactionTrait,
 };
-use sql::{Sql, literal_list};
+use sql::literal_list;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,6 +45,25 @@ pub struct NewItem {
     pub a2_id: i64,
     /// Phase name.
     pub phase: String,
+    /// Epoch ms of the A2 creation (what phases select and order by).
+    pub created: i64,
+    /// A2 service owner.
+    pub service_owner: String,
+    /// A2 resource id.
+    pub resource_id: String,
+}
+
+impl NewItem {
+    /// An item with no A2 record details (bench and engine tests).
+    pub fn new(a2_id: i64, phase: &str) -> Self {
+        Self {
+            a2_id,
+            phase: phase.into(),
+            created: 0,
+            service_owner: String::new(),
+            resource_id: String::new(),
+        }
+    }
 }
 
 /// A decided transition for one item, with the ids its step learnt.
@@ -139,7 +163,7 @@ impl Store {
             let txn = self.begin().await?;
             let mut q = Sql::new(self.backend());
             q.push(
-                "INSERT INTO workflows (id, a2_id, phase, state, attempt, next_run_at, created_at, updated_at) VALUES ",
+                "INSERT INTO workflows (id, a2_id, phase, state, attempt, next_run_at, a2_created, service_owner, resource_id, created_at, updated_at) VALUES ",
             );
             for (i, item) in chunk.iter().enumerate() {
                 if i > 0 {
@@ -152,6 +176,9 @@ impl Store {
                     (WorkflowState::CreatedInA2.as_str().into(), "text"),
                     (0i32.into(), "int4"),
                     (now.into(), "int8"),
+                    (item.created.into(), "int8"),
+                    (item.service_owner.clone().into(), "text"),
+                    (item.resource_id.clone().into(), "text"),
                     (now.into(), "int8"),
                     (now.into(), "int8"),
                 ]);
@@ -178,12 +205,7 @@ impl Store {
         Ok(inserted)
     }
 
-    /// Claims up to `limit` due items in `state` for `owner`, leased for `lease`.
-    ///
-    /// One statement: the state's due rows in due order, not leased or with an expired lease, get
-    /// this node's lease. It walks the `(state, next_run_at)` claim index (SQLite is told to, with
-    /// `INDEXED BY`, so a bad plan fails loudly instead of sorting the table); PostgreSQL skips rows
-    /// another node is claiming (`FOR UPDATE SKIP LOCKED`).
+    /// Claims up to `limit` due items in `state` for `owner`, leased for `lease`, in due order.
     pub async fn claim(
         &self,
         owner: Uuid,
@@ -191,19 +213,42 @@ impl Store {
         limit: usize,
         state: WorkflowState,
     ) -> Result<Vec<WorkItem>, DbErr> {
+        self.claim_in(owner, lease, limit, state, &Selection::all(), ClaimOrder::Due).await
+    }
+
+    /// Claims up to `limit` due items of `selection` in `state` for `owner`, leased for `lease`,
+    /// taken in `order`.
+    ///
+    /// One statement: the state's due rows in order, not leased or with an expired lease, get
+    /// this node's lease. It walks a partial index on the runnable states (SQLite is told which,
+    /// with `INDEXED BY`, so a bad plan fails loudly instead of sorting the table); PostgreSQL
+    /// skips rows another node is claiming (`FOR UPDATE SKIP LOCKED`). The items come back in
+    /// `order`, so they start in it.
+    pub async fn claim_in(
+        &self,
+        owner: Uuid,
+        lease: Duration,
+        limit: usize,
+        state: WorkflowState,
+        selection: &Selection,
+        order: ClaimOrder,
+    ) -> Result<Vec<WorkItem>, DbErr> {
         if !state.is_runnable() || limit == 0 {
             return Ok(Vec::new());
         }
         let now = self.clock.now_ms();
         let sqlite = self.backend() == DbBackend::Sqlite;
+        let (sort, index) = order.sql();
         let mut q = Sql::new(self.backend());
         q.push("UPDATE workflows SET lease_owner = ")
             .param(owner, "uuid")
             .push(", lease_until = ")
             .param(now + lease.as_millis() as i64, "int8")
-            .push(" WHERE id IN (SELECT id FROM workflows")
-            .push(if sqlite { " INDEXED BY workflows_claim" } else { "" })
-            .push(" WHERE state IN ")
+            .push(" WHERE id IN (SELECT id FROM workflows");
+        if sqlite {
+            q.push(" INDEXED BY ").push(index);
+        }
+        q.push(" WHERE state IN ")
             .push(&literal_list(WorkflowState::RUNNABLE.iter().map(|s| s.as_str())))
             .push(" AND state = ")
             .param(state.as_str(), "text")
@@ -211,13 +256,21 @@ impl Store {
             .param(now, "int8")
             .push(" AND (lease_owner IS NULL OR lease_until < ")
             .param(now, "int8")
-            .push(") ORDER BY next_run_at LIMIT ")
-            .param(limit as i64, "int8");
+            .push(")");
+        selection.push_predicate(&mut q);
+        q.push(" ORDER BY ").push(sort).push(" LIMIT ").param(limit as i64, "int8");
         if !sqlite {
             q.push(" FOR UPDATE SKIP LOCKED");
         }
-        q.push(") RETURNING id, a2_id, phase, state, attempt, a3_correspondence_id, dialog_id");
-        let rows = self.db.query_all_raw(q.build()).await?;
+        q.push(") RETURNING id, a2_id, phase, state, attempt, a3_correspondence_id, dialog_id, a2_created");
+        let mut rows = self.db.query_all_raw(q.build()).await?;
+        if order != ClaimOrder::Due {
+            let created = |r: &QueryResult| r.try_get::<i64>("", "a2_created").unwrap_or(0);
+            rows.sort_by_key(|r| created(r));
+            if order == ClaimOrder::NewestFirst {
+                rows.reverse();
+            }
+        }
         rows.iter().map(work_item).collect()
     }
 
@@ -229,12 +282,25 @@ impl Store {
         limit: usize,
         states: &[WorkflowState],
     ) -> Result<Vec<WorkItem>, DbErr> {
+        self.claim_any_in(owner, lease, limit, states, &Selection::all(), ClaimOrder::Due).await
+    }
+
+    /// Claims up to `limit` due items of `selection` across `states`, each state in turn.
+    pub async fn claim_any_in(
+        &self,
+        owner: Uuid,
+        lease: Duration,
+        limit: usize,
+        states: &[WorkflowState],
+        selection: &Selection,
+        order: ClaimOrder,
+    ) -> Result<Vec<WorkItem>, DbErr> {
         let mut out = Vec::new();
         for state in states {
             if out.len() >= limit {
                 break;
             }
-            out.extend(self.claim(owner, lease, limit - out.len(), *state).await?);
+            out.extend(self.claim_in(owner, lease, limit - out.len(), *state, selection, order).await?);
         }
         Ok(out)
     }

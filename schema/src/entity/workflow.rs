@@ -34,6 +34,13 @@ pub struct Model {
     pub a3_correspondence_id: Option<Uuid>,
     /// The Dialogporten dialog id, once made available.
     pub dialog_id: Option<Uuid>,
+    /// Epoch ms of the A2 correspondence's creation (from its record; 0 without one). Phases
+    /// select and order by it.
+    pub a2_created: i64,
+    /// The A2 service owner (phases select by it).
+    pub service_owner: String,
+    /// The A2 resource id (phases select by it).
+    pub resource_id: String,
     /// Epoch ms of creation.
     pub created_at: i64,
     /// Epoch ms of the last change.

@@ -4,6 +4,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_init;
 mod m20261127_000002_import_files;
+mod m20261127_000003_phases;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -11,6 +12,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261127_000001_init::Migration), Box::new(m20261127_000002_import_files::Migration)]
+        vec![
+            Box::new(m20261127_000001_init::Migration),
+            Box::new(m20261127_000002_import_files::Migration),
+            Box::new(m20261127_000003_phases::Migration),
+        ]
     }
 }

@@ -176,7 +176,7 @@ async fn sigterm_exits_cleanly_and_leaves_nothing_leased() {
 async fn two_nodes_share_one_postgres_database() {
     let Some(db) = TestDb::postgres("two_nodes_share_one_postgres_database").await else { return };
     let store = Store::new(db.conn.clone(), Arc::new(SystemClock), RetryPolicy::default());
-    let seed: Vec<NewItem> = (1..=10_000).map(|a2_id| NewItem { a2_id, phase: BENCH_PHASE.into() }).collect();
+    let seed: Vec<NewItem> = (1..=10_000).map(|a2_id| NewItem::new(a2_id, BENCH_PHASE)).collect();
     store.insert_items(&seed).await.unwrap();
 
     let args =

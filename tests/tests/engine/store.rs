@@ -20,7 +20,7 @@ pub(crate) fn store_at(db: &TestDb, clock: &ManualClock, policy: RetryPolicy) ->
 }
 
 pub(crate) fn items(range: std::ops::Range<i64>, phase: &str) -> Vec<NewItem> {
-    range.map(|a2_id| NewItem { a2_id, phase: phase.into() }).collect()
+    range.map(|a2_id| NewItem::new(a2_id, phase)).collect()
 }
 
 fn done(item: &WorkItem) -> Applied {

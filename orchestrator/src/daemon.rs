@@ -1,0 +1,232 @@
+//! `migrator run`: the daemon (schedules + dispatcher + the Altinn 3 workers on one node), and
+//! `migrator run --once --phase NAME` for teams that schedule from outside (systemd timers,
+//! Kubernetes CronJobs): work one phase until its window closes or its work is done, then exit
+//! with a code that says which.
+
+use crate::config::Settings;
+use crate::demo::a3_dispatcher;
+use crate::dispatcher::{DispatcherConfig, RunReport};
+use crate::phase::{self, Phase, plan};
+use crate::schedule::{self, ActionContext, Scheduler, once_schedule_name};
+use crate::store::Store;
+use serde::Serialize;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+use workers::a3::{A3Client, ClientConfig};
+
+/// Why the daemon could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// Database.
+    #[error(transparent)]
+    Db(#[from] sea_orm::DbErr),
+    /// A setting `run` needs is missing or unusable (the message names the key).
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// How a `run --once` ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnceEnd {
+    /// The phase has no work left: exit 0.
+    Done,
+    /// The window closed (or was not open) with work left: exit 4.
+    WindowClosed,
+    /// The phase is paused: exit 5.
+    Paused,
+    /// A signal stopped it: exit 130.
+    Interrupted,
+}
+
+impl OnceEnd {
+    /// The process exit code.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            OnceEnd::Done => 0,
+            OnceEnd::WindowClosed => 4,
+            OnceEnd::Paused => 5,
+            OnceEnd::Interrupted => 130,
+        }
+    }
+}
+
+/// What a `run --once` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct OnceReport {
+    /// The phase.
+    pub phase: String,
+    /// How it ended.
+    pub end: OnceEnd,
+    /// Items that needed the phase's steps at the start.
+    pub work_at_start: u64,
+    /// And at the end.
+    pub work_at_end: u64,
+    /// The dispatcher's counts (None if the window was closed or the phase paused at start).
+    pub run: Option<RunReport>,
+}
+
+/// The dispatcher settings from the config.
+pub fn dispatcher_config(settings: &Settings, exit_when_idle: bool) -> DispatcherConfig {
+    let n = &settings.node;
+    DispatcherConfig {
+        claim_batch: n.claim_batch,
+        lease: n.lease,
+        write_batch: n.write_batch,
+        idle_poll: n.idle_poll,
+        shutdown_grace: n.shutdown_grace,
+        step_timeout: n.step_timeout,
+        exit_when_idle,
+        ..DispatcherConfig::default()
+    }
+}
+
+/// The A3 client from the config; the error names the missing key.
+pub fn client(settings: &Settings) -> Result<A3Client, DaemonError> {
+    let a = &settings.altinn3;
+    let base_url = a.base_url.clone().ok_or_else(|| {
+        DaemonError::Setup(
+            "altinn3.base_url is not set (in migrator.toml or MIGRATOR__ALTINN3__BASE_URL)".into(),
+        )
+    })?;
+    let token = a.token.clone().ok_or_else(|| {
+        DaemonError::Setup(
+            "altinn3.token is not set: set MIGRATOR__ALTINN3__TOKEN or altinn3.token_file".into(),
+        )
+    })?;
+    A3Client::new(ClientConfig {
+        base_url,
+        token,
+        timeout: a.timeout,
+        limits: Default::default(),
+        default_limit: a.limit,
+    })
+    .map_err(|e| DaemonError::Setup(format!("altinn3: {e}")))
+}
+
+/// The daemon: the scheduler and the dispatcher on one node, until `cancel`.
+pub async fn run(
+    store: Store,
+    settings: &Settings,
+    cancel: CancellationToken,
+) -> Result<RunReport, DaemonError> {
+    let client = client(settings)?;
+    let node = crate::node::register(&store).await?;
+    let ctx = ActionContext {
+        phases: settings.phases.clone(),
+        inbox: settings.inbox.clone(),
+        history_retention: settings.history_retention,
+        poll: settings.node.scheduler_poll,
+        dead_after: settings.node.dead_after,
+        ..ActionContext::default()
+    };
+    let scheduler = Scheduler::new(store.clone(), node, settings.schedules.clone(), ctx);
+    let sched = tokio::spawn(scheduler.run(settings.node.scheduler_poll, cancel.clone()));
+    if settings.phases.is_empty() {
+        tracing::warn!("no phases configured: every item is worked on, all the time");
+    }
+    let dispatcher = a3_dispatcher(
+        &store,
+        dispatcher_config(settings, false),
+        &client,
+        settings.altinn3.limit.concurrency,
+        settings.altinn3.make_available_batch,
+    )
+    .with_phases(settings.phases.clone())
+    .with_node(node);
+    let report = dispatcher.run(cancel.clone()).await;
+    cancel.cancel();
+    let _ = sched.await;
+    crate::node::stopped(&store, node).await?;
+    Ok(report?)
+}
+
+/// One phase until its window closes, it is paused, or its work is done. Recorded as a run of
+/// `once:<phase>` (what `plan` measures throughput from).
+pub async fn run_once(
+    store: Store,
+    settings: &Settings,
+    phase_name: &str,
+    cancel: CancellationToken,
+) -> Result<OnceReport, DaemonError> {
+    let phase: Phase = settings.phases.iter().find(|p| p.name == phase_name).cloned().ok_or_else(|| {
+        let known: Vec<&str> = settings.phases.iter().map(|p| p.name.as_str()).collect();
+        DaemonError::Setup(format!(
+            "no phase named {phase_name:?} in the configuration (phases: {})",
+            known.join(", ")
+        ))
+    })?;
+    let work_at_start = plan::remaining_work(&store, &phase).await?;
+    let stop_reason = |paused: bool| if paused { OnceEnd::Paused } else { OnceEnd::WindowClosed };
+    let blocked = |store: Store, phase: Phase| async move {
+        let paused = phase::paused(&store).await?.contains(&phase.name);
+        let closed = !phase.window.is_open(store.clock().now_ms());
+        Ok::<_, sea_orm::DbErr>((paused || closed).then_some(paused))
+    };
+    if let Some(paused) = blocked(store.clone(), phase.clone()).await? {
+        return Ok(OnceReport {
+            phase: phase.name,
+            end: stop_reason(paused),
+            work_at_start,
+            work_at_end: work_at_start,
+            run: None,
+        });
+    }
+    let client = client(settings)?;
+    let node = crate::node::register(&store).await?;
+    let started = store.clock().now_ms();
+    let run_id = schedule::claim_run(&store, &once_schedule_name(&phase.name), started, node).await?;
+
+    // Watch the window and the pause switch; either stops the dispatcher (gracefully).
+    let stop = cancel.child_token();
+    let watch_stop = stop.clone();
+    let (watch_store, watch_phase, poll) = (store.clone(), phase.clone(), settings.node.idle_poll);
+    let watcher = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = watch_stop.cancelled() => return None,
+                _ = tokio::time::sleep(poll) => {}
+            }
+            match blocked(watch_store.clone(), watch_phase.clone()).await {
+                Ok(Some(paused)) => {
+                    watch_stop.cancel();
+                    return Some(stop_reason(paused));
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot check the window; checking again"),
+            }
+        }
+    });
+    let dispatcher = a3_dispatcher(
+        &store,
+        dispatcher_config(settings, true),
+        &client,
+        settings.altinn3.limit.concurrency,
+        settings.altinn3.make_available_batch,
+    )
+    .with_phases(vec![phase.clone()])
+    .with_node(node);
+    let report = dispatcher.run(stop.clone()).await;
+    stop.cancel();
+    let stopped_by = watcher.await.ok().flatten();
+    crate::node::stopped(&store, node).await?;
+    let report = report?;
+    let work_at_end = plan::remaining_work(&store, &phase).await?;
+    let end = match stopped_by {
+        _ if cancel.is_cancelled() => OnceEnd::Interrupted,
+        Some(end) => end,
+        None => OnceEnd::Done,
+    };
+    if let Some(id) = run_id {
+        let counts = json!({
+            "phase": phase.name,
+            "work_at_open": work_at_start,
+            "work_at_close": work_at_end,
+            "done": work_at_start.saturating_sub(work_at_end),
+            "open_secs": report.elapsed_ms as f64 / 1000.0,
+            "end": end,
+        });
+        schedule::finish_run(&store, id, "ok", &counts).await?;
+    }
+    Ok(OnceReport { phase: phase.name, end, work_at_start, work_at_end, run: Some(report) })
+}

@@ -1,0 +1,204 @@
+//! `migrator plan`: a dry run for planners. Per phase: its items by state, how many still need
+//! one of its steps, and when it will be done at its rate inside its windows.
+//!
+//! The rate is per step (each of a phase's steps may start `rate` items per second; the steps run
+//! side by side), so a phase with N items left needs N / rate seconds of open window. When the
+//! phase has run windows before, the measured rate (items finished per open second, from its
+//! window runs) is used instead of the configured one.
+
+use super::{Phase, Window, WindowState};
+use crate::schedule::{RunRecord, once_schedule_name, window_schedule_name};
+use crate::store::Store;
+use chrono::TimeZone;
+use schema::WorkflowState;
+use sea_orm::DbErr;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use workers::StepKind;
+
+/// How far ahead an estimate looks for windows before it gives up.
+const HORIZON_WINDOWS: usize = 100_000;
+
+/// One phase's plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct PhasePlan {
+    /// Phase name.
+    pub phase: String,
+    /// Its steps.
+    pub steps: Vec<String>,
+    /// Its claim order.
+    pub order: crate::store::ClaimOrder,
+    /// Its window, described.
+    pub window: String,
+    /// Open now (until when) or closed (until when).
+    pub window_now: WindowState,
+    /// Paused by an operator.
+    pub paused: bool,
+    /// Its items per state.
+    pub by_state: BTreeMap<WorkflowState, u64>,
+    /// All its items.
+    pub total: u64,
+    /// Items that still need one of its steps.
+    pub remaining: u64,
+    /// Items per second per step, as configured.
+    pub rate_configured: Option<f64>,
+    /// Items finished per open second in its recorded runs, if it has run.
+    pub rate_measured: Option<f64>,
+    /// The rate the estimate uses (measured if known, else configured).
+    pub rate_used: Option<f64>,
+    /// Seconds of open window the remaining items need.
+    pub work_secs: Option<f64>,
+    /// Windows it takes (1 = finishes in the current or next one).
+    pub windows_needed: Option<u64>,
+    /// When it finishes (epoch ms).
+    pub finishes_at: Option<i64>,
+    /// The same, in the phase's time zone.
+    pub finishes_local: Option<String>,
+    /// Why there is no estimate, if there is none.
+    pub no_estimate: Option<String>,
+}
+
+/// The runnable states whose items still need one of `steps`.
+pub fn states_needing(steps: &[StepKind]) -> Vec<WorkflowState> {
+    let last = steps.iter().filter_map(|s| StepKind::ALL.iter().position(|k| k == s)).max();
+    WorkflowState::RUNNABLE
+        .iter()
+        .copied()
+        .filter(|s| {
+            let at = StepKind::for_state(*s).and_then(|k| StepKind::ALL.iter().position(|x| *x == k));
+            matches!((at, last), (Some(a), Some(l)) if a <= l)
+        })
+        .collect()
+}
+
+/// Items of `phase` that still need one of its steps.
+pub async fn remaining_work(store: &Store, phase: &Phase) -> Result<u64, DbErr> {
+    store.count_waiting(&phase.selection, &states_needing(&phase.steps)).await
+}
+
+/// Items finished per open second over `phase`'s last recorded runs (window and `--once` runs).
+pub async fn measured_rate(store: &Store, phase: &str) -> Result<Option<f64>, DbErr> {
+    let mut runs: Vec<RunRecord> =
+        crate::schedule::list_runs(store, Some(&window_schedule_name(phase)), 5).await?;
+    runs.extend(crate::schedule::list_runs(store, Some(&once_schedule_name(phase)), 5).await?);
+    let (mut done, mut secs) = (0.0, 0.0);
+    // Runs that ended well (a window that closed with work left did its work too).
+    for r in runs.iter().filter(|r| r.outcome.as_deref() == Some("ok")) {
+        let Some(c) = &r.counts else { continue };
+        let d = c.get("done").and_then(|v| v.as_f64()).unwrap_or(0.0);
+        let s = c.get("open_secs").and_then(|v| v.as_f64()).unwrap_or(0.0);
+        if d > 0.0 && s > 0.0 {
+            done += d;
+            secs += s;
+        }
+    }
+    Ok((secs > 0.0).then(|| done / secs))
+}
+
+/// When `work_secs` of open window, starting at `now`, are used up: (finish instant, windows
+/// used). None if the window never opens again within the horizon.
+pub fn finish_time(window: &Window, now: i64, work_secs: f64) -> Option<(i64, u64)> {
+    let mut left = (work_secs * 1000.0).ceil() as i64;
+    if left <= 0 {
+        return Some((now, 0));
+    }
+    for (n, (start, end)) in window.intervals(now).take(HORIZON_WINDOWS).enumerate() {
+        let len = end.saturating_sub(start);
+        if left <= len {
+            return Some((start + left, n as u64 + 1));
+        }
+        left -= len;
+    }
+    None
+}
+
+/// Plans one phase at the store clock's now.
+pub async fn plan_phase(
+    store: &Store,
+    phase: &Phase,
+    paused: bool,
+    tz: chrono_tz::Tz,
+) -> Result<PhasePlan, DbErr> {
+    let now = store.clock().now_ms();
+    let by_state = store.count_selected(&phase.selection).await?;
+    let needing = states_needing(&phase.steps);
+    let remaining: u64 = needing.iter().map(|s| by_state.get(s).copied().unwrap_or(0)).sum();
+    let rate_measured = measured_rate(store, &phase.name).await?;
+    let rate_used = rate_measured.or(phase.rate);
+    let work_secs = rate_used.filter(|r| *r > 0.0).map(|r| remaining as f64 / r);
+    let finish = work_secs.map(|s| finish_time(&phase.window, now, s));
+    let no_estimate = match (&work_secs, &finish) {
+        (None, _) => Some("no rate configured and no measured run yet".to_string()),
+        (Some(_), Some(None)) => Some("the window does not open again within the horizon".to_string()),
+        _ => None,
+    };
+    let finish = finish.flatten();
+    let tz = match &phase.window {
+        Window::Scheduled { cron, .. } => cron.tz(),
+        Window::Always => tz,
+    };
+    Ok(PhasePlan {
+        phase: phase.name.clone(),
+        steps: phase.steps.iter().map(|s| s.as_str().to_string()).collect(),
+        order: phase.order,
+        window: describe(&phase.window),
+        window_now: phase.window.at(now),
+        paused,
+        total: by_state.values().sum(),
+        by_state,
+        remaining,
+        rate_configured: phase.rate,
+        rate_measured,
+        rate_used,
+        work_secs,
+        windows_needed: finish.map(|f| f.1),
+        finishes_at: finish.map(|f| f.0),
+        finishes_local: finish.and_then(|f| {
+            tz.timestamp_millis_opt(f.0).single().map(|t| t.format("%Y-%m-%d %H:%M %Z").to_string())
+        }),
+        no_estimate,
+    })
+}
+
+/// A window in words.
+pub fn describe(window: &Window) -> String {
+    match window {
+        Window::Always => "always".into(),
+        Window::Scheduled { cron, duration } => {
+            format!("{} ({}) for {}", cron.source(), cron.tz(), humantime::format_duration(*duration))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schedule::Cron;
+    use std::time::Duration;
+
+    #[test]
+    fn states_a_phase_still_has_work_in() {
+        use WorkflowState::*;
+        assert_eq!(states_needing(&[StepKind::Migrate]), vec![CreatedInA2]);
+        assert_eq!(states_needing(&[StepKind::MakeAvailable]), vec![CreatedInA2, Migrated]);
+        assert_eq!(states_needing(&StepKind::ALL), vec![CreatedInA2, Migrated, DialogCreated, SyncPending]);
+    }
+
+    #[test]
+    fn work_is_spread_over_the_windows() {
+        let oslo = |d: u32, h: u32, m: u32| {
+            chrono_tz::Europe::Oslo.with_ymd_and_hms(2026, 11, d, h, m, 0).unwrap().timestamp_millis()
+        };
+        let w = Window::Scheduled {
+            cron: Cron::parse("0 0 22 * * *", "Europe/Oslo").unwrap(),
+            duration: Duration::from_secs(8 * 3600),
+        };
+        // At noon: 10 hours of work = the whole first night (8h) and 2h of the second.
+        assert_eq!(finish_time(&w, oslo(27, 12, 0), 10.0 * 3600.0), Some((oslo(29, 0, 0), 2)));
+        // Inside a window at 23:00: 7h are left of it.
+        assert_eq!(finish_time(&w, oslo(27, 23, 0), 7.0 * 3600.0), Some((oslo(28, 6, 0), 1)));
+        assert_eq!(finish_time(&w, oslo(27, 23, 0), 7.0 * 3600.0 + 60.0), Some((oslo(28, 22, 1), 2)));
+        assert_eq!(finish_time(&Window::Always, 1_000, 2.5), Some((3_500, 1)));
+        assert_eq!(finish_time(&w, 5, 0.0), Some((5, 0)));
+    }
+}

@@ -1,0 +1,104 @@
+//! Schedules: cron expressions in a time zone that fire actions (open a phase's window, discover
+//! new export files, sweep pending sync events, rescue expired leases, prune history, report).
+//!
+//! **A firing runs once across all nodes**: the node that inserts the `(schedule, fire_time)` row
+//! runs it; the others see the row and do nothing. A fire missed while no node was up follows the
+//! schedule's policy: skip it, or run it once late within a catch-up limit. Runs of one schedule
+//! never overlap: while one runs, the next fire waits and then counts as missed.
+
+mod cron;
+mod runs;
+mod scheduler;
+
+pub use cron::{Cron, parse_tz};
+pub use runs::{RunRecord, list as list_runs};
+
+/// Records the start of a run of `schedule` at `fire_time` (None if that firing is taken).
+pub async fn claim_run(
+    store: &crate::store::Store,
+    schedule: &str,
+    fire_time: i64,
+    node: uuid::Uuid,
+) -> Result<Option<i64>, sea_orm::DbErr> {
+    runs::claim(store, schedule, fire_time, node, None).await
+}
+
+/// Records the end of a run.
+pub async fn finish_run(
+    store: &crate::store::Store,
+    id: i64,
+    outcome: &str,
+    counts: &serde_json::Value,
+) -> Result<(), sea_orm::DbErr> {
+    runs::finish(store, id, outcome, counts).await
+}
+pub use scheduler::{ActionContext, Decision, Scheduler};
+
+use serde::Serialize;
+use std::time::Duration;
+
+/// A named schedule.
+#[derive(Debug, Clone)]
+pub struct ScheduleSpec {
+    /// Name (unique; the key of its runs).
+    pub name: String,
+    /// When it fires.
+    pub cron: Cron,
+    /// What it does.
+    pub action: Action,
+    /// What happens to a fire no node took on time.
+    pub missed: Missed,
+}
+
+/// What a schedule does when it fires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "action", content = "phase")]
+pub enum Action {
+    /// Record a phase's window: the work left when it opens and when it closes (what `plan`
+    /// learns its measured throughput from). Lasts as long as the window.
+    OpenWindow(String),
+    /// Import new export files from the inbox directory, each once.
+    Discover,
+    /// Make Synced items with unsynced events SyncPending.
+    SyncSweep,
+    /// Return expired leases to the queue; close runs of nodes that died.
+    Rescue,
+    /// Delete history older than the retention age of finished items (keeping each item's final
+    /// state and last error).
+    Prune,
+    /// Record item counts per state.
+    Report,
+}
+
+impl Action {
+    /// The config spelling.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::OpenWindow(_) => "open-window",
+            Action::Discover => "discover",
+            Action::SyncSweep => "sync-sweep",
+            Action::Rescue => "rescue",
+            Action::Prune => "prune",
+            Action::Report => "report",
+        }
+    }
+}
+
+/// The policy for a fire that no node took on time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Missed {
+    /// Record it as skipped; wait for the next one.
+    Skip,
+    /// Run it once, late, if no more than this late (older fires are skipped).
+    RunOnceLate(Duration),
+}
+
+/// The schedule name under which a phase's window runs are recorded.
+pub fn window_schedule_name(phase: &str) -> String {
+    format!("window:{phase}")
+}
+
+/// The schedule name under which `run --once --phase` runs are recorded.
+pub fn once_schedule_name(phase: &str) -> String {
+    format!("once:{phase}")
+}
