@@ -2,8 +2,8 @@
 
 use crate::bench::{self, BenchOptions};
 use crate::clock::{SystemClock, format_ms};
+use crate::config::Settings;
 use crate::dispatcher::DispatcherConfig;
-use crate::retry::RetryPolicy;
 use crate::state_machine::Event;
 use crate::store::{OperateReport, Selector, Store};
 use crate::{db, shutdown};
@@ -19,15 +19,14 @@ use tokio_util::sync::CancellationToken;
 #[derive(Debug, Parser)]
 #[command(name = "migrator", version, about)]
 pub struct Cli {
-    /// Database: a SQLite file path or a postgres:// URL.
-    #[arg(
-        long,
-        global = true,
-        env = "MIGRATOR_DB",
-        hide_env_values = true,
-        default_value = "data/migrator.sqlite"
-    )]
-    pub db: String,
+    /// Database: a SQLite file path or a postgres:// URL [default: `database.url` from the
+    /// config, else data/migrator.sqlite].
+    #[arg(long, global = true, env = "MIGRATOR_DB", hide_env_values = true)]
+    pub db: Option<String>,
+    /// Config file [default: ./migrator.toml if it exists]. Environment variables
+    /// MIGRATOR__SECTION__KEY override it.
+    #[arg(long, global = true, env = "MIGRATOR_CONFIG")]
+    pub config: Option<std::path::PathBuf>,
     /// Machine-readable output.
     #[arg(long, global = true)]
     pub json: bool,
@@ -70,6 +69,59 @@ pub enum Command {
     Import(ImportArgs),
     /// Write realistic A2 export files (the same generator the demo uses).
     Generate(GenerateArgs),
+    /// The daemon: schedules, phases and the Altinn 3 workers, until stopped. With `--once
+    /// --phase NAME`: work that phase until its window closes or its work is done; exit 0 when
+    /// done, 4 when the window closed (or was not open) with work left, 5 when the phase is
+    /// paused, 130 when stopped by a signal.
+    Run(RunArgs),
+    /// Dry run for planners: per phase, items by state, how many remain, and when they will be
+    /// done at the phase's rate inside its windows.
+    Plan {
+        /// Only this phase.
+        #[arg(long)]
+        phase: Option<String>,
+    },
+    /// Recent schedule runs (newest first): fire time, node, start, end, outcome and counts.
+    Runs {
+        /// Only this schedule (`window:PHASE` and `once:PHASE` for phase runs).
+        #[arg(long)]
+        schedule: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+    },
+    /// Pause or resume a phase on every node (takes effect within one claim cycle).
+    Phase {
+        /// pause or resume.
+        #[command(subcommand)]
+        action: PhaseAction,
+    },
+}
+
+/// `run` options.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Work one phase and exit (see `--phase`).
+    #[arg(long, requires = "phase")]
+    pub once: bool,
+    /// The phase for `--once`.
+    #[arg(long, requires = "once")]
+    pub phase: Option<String>,
+}
+
+/// `phase` actions.
+#[derive(Debug, Subcommand)]
+pub enum PhaseAction {
+    /// Stop claiming for the phase (in-flight items finish).
+    Pause {
+        /// Phase name.
+        name: String,
+    },
+    /// Claim for the phase again.
+    Resume {
+        /// Phase name.
+        name: String,
+    },
 }
 
 /// `import` options.
@@ -290,19 +342,26 @@ pub async fn main(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         return Ok(std::process::ExitCode::SUCCESS);
     }
     // `bench` and `demo` default to their own files so they never touch the real database; the
-    // demo starts from an empty one each time.
-    let target = match (&cli.command, cli.db.as_str()) {
-        (Command::Bench(_), "data/migrator.sqlite") => "data/bench.sqlite".to_string(),
-        (Command::Demo(_), "data/migrator.sqlite") => {
+    // demo starts from an empty one each time. They do not read the config.
+    let (target, settings) = match (&cli.command, &cli.db) {
+        (Command::Bench(_), None) => ("data/bench.sqlite".to_string(), None),
+        (Command::Demo(_), None) => {
             for suffix in ["", "-wal", "-shm"] {
                 let _ = std::fs::remove_file(format!("data/demo.sqlite{suffix}"));
             }
-            "data/demo.sqlite".to_string()
+            ("data/demo.sqlite".to_string(), None)
         }
-        _ => cli.db.clone(),
+        (Command::Bench(_) | Command::Demo(_), Some(db)) => (db.clone(), None),
+        _ => {
+            let settings = load_settings(cli.config.as_deref())?;
+            let target =
+                cli.db.clone().or(settings.database.clone()).unwrap_or_else(|| "data/migrator.sqlite".into());
+            (target, Some(settings))
+        }
     };
     let conn = db::open(&target).await?;
-    let store = Store::new(conn, Arc::new(SystemClock), RetryPolicy::default());
+    let policy = settings.as_ref().map(|s| s.retry).unwrap_or_default();
+    let store = Store::new(conn, Arc::new(SystemClock), policy);
     match cli.command {
         Command::Status => {
             let r = store.status().await?;
@@ -413,8 +472,180 @@ pub async fn main(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         }
         Command::Demo(args) => return demo(store, args, cli.json).await,
         Command::Import(args) => return import(store, args, cli.json).await,
+        Command::Run(args) => {
+            return run(store, settings.unwrap_or_else(default_settings), args, cli.json).await;
+        }
+        Command::Plan { phase } => {
+            return plan(&store, &settings.unwrap_or_else(default_settings), phase.as_deref(), cli.json)
+                .await;
+        }
+        Command::Runs { schedule, limit } => {
+            let runs = crate::schedule::list_runs(&store, schedule.as_deref(), limit).await?;
+            print(cli.json, &runs, || {
+                let mut out = format!("{} runs\n", runs.len());
+                for r in &runs {
+                    out += &format!(
+                        "{:<24} fire {}  started {}  finished {}  node {}  {}{}\n",
+                        r.schedule,
+                        format_ms(r.fire_time),
+                        format_ms(r.started_at),
+                        r.finished_at.map(format_ms).unwrap_or("(running)".into()),
+                        r.node,
+                        r.outcome.as_deref().unwrap_or("-"),
+                        r.counts.as_ref().map(|c| format!("  {c}")).unwrap_or_default()
+                    );
+                }
+                out
+            })?;
+        }
+        Command::Phase { action } => {
+            let settings = settings.unwrap_or_else(default_settings);
+            let (name, pause) = match &action {
+                PhaseAction::Pause { name } => (name, true),
+                PhaseAction::Resume { name } => (name, false),
+            };
+            if !settings.phases.iter().any(|p| &p.name == name) {
+                let known: Vec<&str> = settings.phases.iter().map(|p| p.name.as_str()).collect();
+                anyhow::bail!("no phase named {name:?} in the configuration (phases: {})", known.join(", "));
+            }
+            let c = crate::phase::set_paused(&store, name, pause).await?;
+            print(cli.json, &c, || {
+                format!("phase {} {}\n", c.phase, if c.paused { "paused" } else { "resumed" })
+            })?;
+        }
         Command::Sim(_) | Command::Generate(_) => {}
     }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// The config from `--config`, else ./migrator.toml if there is one, else the defaults; the
+/// environment over it.
+fn load_settings(path: Option<&std::path::Path>) -> anyhow::Result<Settings> {
+    let default = std::path::Path::new("migrator.toml");
+    let file = path.or(default.exists().then_some(default));
+    Ok(Settings::load(file, None)?)
+}
+
+fn default_settings() -> Settings {
+    Settings::load(None, Some(Default::default())).expect("the built-in defaults are valid")
+}
+
+async fn run(
+    store: Store,
+    settings: Settings,
+    args: RunArgs,
+    json: bool,
+) -> anyhow::Result<std::process::ExitCode> {
+    let cancel = CancellationToken::new();
+    shutdown::install(cancel.clone())?;
+    if let Some(phase) = args.phase.as_deref().filter(|_| args.once) {
+        let r = crate::daemon::run_once(store, &settings, phase, cancel).await?;
+        print(json, &r, || {
+            format!(
+                "phase {}: {} ({} items needed its steps at the start, {} now){}\n",
+                r.phase,
+                match r.end {
+                    crate::daemon::OnceEnd::Done => "done",
+                    crate::daemon::OnceEnd::WindowClosed => "window closed",
+                    crate::daemon::OnceEnd::Paused => "paused",
+                    crate::daemon::OnceEnd::Interrupted => "stopped by a signal",
+                },
+                r.work_at_start,
+                r.work_at_end,
+                r.run
+                    .as_ref()
+                    .map(|x| format!(
+                        "; {} transitions in {:.1}s",
+                        x.transitions,
+                        x.elapsed_ms as f64 / 1000.0
+                    ))
+                    .unwrap_or_default()
+            )
+        })?;
+        return Ok(std::process::ExitCode::from(r.end.exit_code()));
+    }
+    eprintln!(
+        "migrator running: {} phases, {} schedules; Ctrl-C stops",
+        settings.phases.len(),
+        settings.schedules.len()
+    );
+    let r = crate::daemon::run(store, &settings, cancel).await?;
+    print(json, &r, || format!("stopped: {} transitions, {} released\n", r.transitions, r.released))?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+async fn plan(
+    store: &Store,
+    settings: &Settings,
+    only: Option<&str>,
+    json: bool,
+) -> anyhow::Result<std::process::ExitCode> {
+    let paused = crate::phase::paused(store).await?;
+    let mut plans = Vec::new();
+    for p in settings.phases.iter().filter(|p| only.is_none_or(|o| o == p.name)) {
+        plans.push(
+            crate::phase::plan::plan_phase(store, p, paused.contains(&p.name), settings.time_zone).await?,
+        );
+    }
+    if let Some(o) = only
+        && plans.is_empty()
+    {
+        anyhow::bail!("no phase named {o:?} in the configuration");
+    }
+    let local = |ms: i64| {
+        use chrono::TimeZone;
+        settings
+            .time_zone
+            .timestamp_millis_opt(ms)
+            .single()
+            .map(|t| t.format("%Y-%m-%d %H:%M %Z").to_string())
+            .unwrap_or_else(|| format_ms(ms))
+    };
+    print(json, &plans, || {
+        let mut out = String::new();
+        if plans.is_empty() {
+            out += "no phases configured (add [phases.NAME] to migrator.toml)\n";
+        }
+        for p in &plans {
+            out += &format!(
+                "phase {}{}: steps {}, order {}, window {} ({})\n",
+                p.phase,
+                if p.paused { " (PAUSED)" } else { "" },
+                p.steps.join(", "),
+                p.order,
+                p.window,
+                match p.window_now {
+                    crate::phase::WindowState::Open(Some(t)) => format!("open until {}", local(t)),
+                    crate::phase::WindowState::Open(None) => "open".into(),
+                    crate::phase::WindowState::Closed(Some(t)) => format!("closed until {}", local(t)),
+                    crate::phase::WindowState::Closed(None) => "never opens again".into(),
+                }
+            );
+            for (s, n) in &p.by_state {
+                out += &format!("  {s:<16} {n:>12}\n");
+            }
+            out += &format!("  {:<16} {:>12}\n  remaining        {:>12}\n", "total", p.total, p.remaining);
+            let rate = |r: Option<f64>| r.map(|r| format!("{r:.2}/s")).unwrap_or("-".into());
+            out += &format!(
+                "  rate             configured {}, measured {}\n",
+                rate(p.rate_configured),
+                rate(p.rate_measured)
+            );
+            match (&p.no_estimate, &p.finishes_local, p.work_secs) {
+                (Some(why), _, _) => out += &format!("  estimate         none: {why}\n"),
+                (None, Some(at), Some(secs)) => {
+                    out += &format!(
+                        "  estimate         {} of work, {} window(s), done {}\n",
+                        humantime::format_duration(Duration::from_secs(secs.ceil() as u64)),
+                        p.windows_needed.unwrap_or(0),
+                        at
+                    )
+                }
+                _ => {}
+            }
+        }
+        out
+    })?;
     Ok(std::process::ExitCode::SUCCESS)
 }
 

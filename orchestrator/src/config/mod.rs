@@ -471,3 +471,6 @@ fn phase(c: &mut Checker, name: &str, p: &raw::RawPhase, tz: Tz) -> Phase {
         concurrency: c.at_least(&key("concurrency"), p.concurrency, 1),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -25,8 +25,11 @@ impl Cron {
         let tz = parse_tz(tz)?;
         let fields = expr.split_whitespace().count();
         let full = if fields == 5 { format!("0 {expr}") } else { expr.to_string() };
-        let schedule =
-            cron::Schedule::from_str(&full).map_err(|e| format!("invalid cron expression {expr:?}: {e}"))?;
+        let schedule = cron::Schedule::from_str(&full).map_err(|e| {
+            // The crate's message draws a caret diagram over several lines; its last line says why.
+            let why = e.to_string();
+            format!("invalid cron expression {expr:?}: {}", why.lines().last().unwrap_or_default().trim())
+        })?;
         if schedule.upcoming(tz).next().is_none() {
             return Err(format!("cron expression {expr:?} never fires"));
         }

@@ -34,6 +34,16 @@ pub enum ClaimOrder {
     OldestFirst,
 }
 
+impl std::fmt::Display for ClaimOrder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ClaimOrder::Due => "due",
+            ClaimOrder::NewestFirst => "newest-first",
+            ClaimOrder::OldestFirst => "oldest-first",
+        })
+    }
+}
+
 impl ClaimOrder {
     /// The SQL sort and the index that serves it (SQLite is told which, with `INDEXED BY`).
     pub(crate) fn sql(self) -> (&'static str, &'static str) {
