@@ -11,11 +11,14 @@ fn load(toml: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
     Settings::load(Some(file.path()), Some(env))
 }
 
+/// (what, file, environment, the key the error must name)
+type Case<'a> = (&'a str, String, Vec<(&'a str, &'a str)>, &'a str);
+
 const PHASE: &str = "[phases.p]\nsteps = [\"migrate\"]\n";
 
 #[test]
 fn every_bad_value_is_reported_with_its_key() {
-    let cases: Vec<(&str, String, Vec<(&str, &str)>, &str)> = vec![
+    let cases: Vec<Case> = vec![
         ("unknown time zone", "time_zone = \"Europe/Olso\"".into(), vec![], "time_zone"),
         ("empty database url", "[database]\nurl = \"\"".into(), vec![], "database.url"),
         ("bad base url", "[altinn3]\nbase_url = \"platform.altinn.no\"".into(), vec![], "altinn3.base_url"),

@@ -280,14 +280,29 @@ impl Dispatcher {
         let heartbeat =
             tokio::spawn(heartbeat(self.store.clone(), node, self.cfg.lease, heartbeat_stop.clone()));
 
-        let mut tasks = JoinSet::new();
+        // One feeder per lane starts its items in the order they were claimed (newest-first
+        // phases rely on it).
+        let run = Run {
+            out: tx.clone(),
+            stopping: cancel.clone(),
+            grace: self.cfg.shutdown_grace,
+            max_attempts: self.store.policy().max_attempts,
+            timeout: self.cfg.step_timeout,
+        };
+        let mut feeds = Vec::new();
+        let mut feeders = Vec::new();
+        for lane in &lanes {
+            let (feed_tx, feed_rx) = mpsc::unbounded_channel();
+            feeds.push(feed_tx);
+            feeders.push(tokio::spawn(feed(lane.clone(), feed_rx, run.clone())));
+        }
+        drop(run);
         let mut interrupted = false;
         loop {
             if cancel.is_cancelled() {
                 interrupted = true;
                 break;
             }
-            while tasks.try_join_next().is_some() {}
             self.stats.cycles.fetch_add(1, Ordering::Relaxed);
             // Pauses are read on every cycle, so one takes effect on every node within a cycle.
             let paused: HashSet<String> = if self.phases.is_empty() {
@@ -303,7 +318,7 @@ impl Dispatcher {
             };
             let now = self.store.clock().now_ms();
             let mut claimed = 0;
-            for lane in &lanes {
+            for (lane, feed) in lanes.iter().zip(&feeds) {
                 if let Some(p) = &lane.phase
                     && (paused.contains(&p.name) || !p.window.is_open(now))
                 {
@@ -342,7 +357,8 @@ impl Dispatcher {
                     let Ok(permit) = lane.room.clone().try_acquire_owned() else {
                         unreachable!("claimed no more than the lane's free room");
                     };
-                    self.spawn(&mut tasks, lane.clone(), item, permit, tx.clone(), cancel.clone());
+                    // A closed feed means its feeder stopped (shutdown); the lease is released below.
+                    let _ = feed.send((item, permit));
                 }
             }
             self.stats.claimed.fetch_add(claimed as u64, Ordering::Relaxed);
@@ -364,24 +380,12 @@ impl Dispatcher {
         }
         drop(tx);
 
-        // Shutdown: give in-flight items a grace period, then abandon the rest (their leases are
-        // released below, so another node or the next start picks them up at once).
-        if interrupted && !tasks.is_empty() {
-            let grace = tokio::time::sleep(self.cfg.shutdown_grace);
-            tokio::pin!(grace);
-            loop {
-                tokio::select! {
-                    next = tasks.join_next() => if next.is_none() { break },
-                    _ = &mut grace => {
-                        tracing::warn!(abandoned = tasks.len(), "grace period over; releasing unfinished items");
-                        tasks.abort_all();
-                        while tasks.join_next().await.is_some() {}
-                        break;
-                    }
-                }
-            }
+        // Feeders finish their items (on a signal: within the grace period, then they abandon the
+        // rest, whose leases are released below so another node or the next start takes them).
+        drop(feeds);
+        for f in feeders {
+            let _ = f.await;
         }
-        while tasks.join_next().await.is_some() {}
         if let Err(e) = writer.await {
             tracing::error!(error = %e, "writer task failed");
         }
@@ -409,61 +413,95 @@ impl Dispatcher {
     }
 }
 
-impl Dispatcher {
-    /// Runs one claimed item's step in its own task; the outcome goes to the writer.
-    fn spawn(
-        &self,
-        tasks: &mut JoinSet<()>,
-        lane: Lane,
-        item: WorkItem,
-        permit: tokio::sync::OwnedSemaphorePermit,
-        tx: mpsc::Sender<writer::Finished>,
-        stopping: CancellationToken,
-    ) {
-        let max_attempts = self.store.policy().max_attempts;
-        let timeout = self.cfg.step_timeout;
+/// What every item task of a run shares.
+#[derive(Clone)]
+struct Run {
+    out: mpsc::Sender<writer::Finished>,
+    stopping: CancellationToken,
+    grace: Duration,
+    max_attempts: i32,
+    timeout: Duration,
+}
+
+/// A claimed item and its share of the lane's room (held until its outcome is committed).
+type Fed = (WorkItem, tokio::sync::OwnedSemaphorePermit);
+
+/// Starts a lane's items one after another as slots (and the phase's rate) allow, each in its
+/// own task, in the order they were claimed. On a signal it stops starting items and gives the
+/// running ones the grace period.
+async fn feed(lane: Lane, mut rx: mpsc::UnboundedReceiver<Fed>, run: Run) {
+    let mut tasks = JoinSet::new();
+    loop {
+        while tasks.try_join_next().is_some() {}
+        let next = tokio::select! {
+            next = rx.recv() => next,
+            _ = run.stopping.cancelled() => None,
+        };
+        let Some((item, room)) = next else { break };
+        // Items not started when shutdown begins keep their lease until the run releases it.
+        let slot = tokio::select! {
+            slot = lane.slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            _ = run.stopping.cancelled() => break,
+        };
+        if let Some(limiter) = &lane.limiter {
+            tokio::select! {
+                _ = limiter.until_ready() => {}
+                _ = run.stopping.cancelled() => break,
+            }
+        }
         let span =
             tracing::info_span!("item", workflow = %item.id, a2_id = item.a2_id, step = %lane.step.kind());
-        tasks.spawn(
-            async move {
-                let outcome = {
-                    // An item still waiting for a slot when shutdown starts is not started: its
-                    // lease is released with the others at the end of the run.
-                    let _slot = tokio::select! {
-                        slot = lane.slots.acquire() => slot,
-                        _ = stopping.cancelled() => return,
-                    };
-                    if let Some(limiter) = &lane.limiter {
-                        tokio::select! {
-                            _ = limiter.until_ready() => {}
-                            _ = stopping.cancelled() => return,
-                        }
-                    }
-                    let guarded = std::panic::AssertUnwindSafe(lane.step.run(&item)).catch_unwind();
-                    match tokio::time::timeout(timeout, guarded).await {
-                        Ok(Ok(outcome)) => outcome,
-                        // A bug in a step must not leave the item leased (and renewed) for ever.
-                        Ok(Err(panic)) => {
-                            let what = panic
-                                .downcast_ref::<&str>()
-                                .map(|s| s.to_string())
-                                .or_else(|| panic.downcast_ref::<String>().cloned())
-                                .unwrap_or_default();
-                            tracing::error!(panic = %what, "step panicked");
-                            StepOutcome::Permanent(format!("step panicked: {what}"))
-                        }
-                        Err(_) => StepOutcome::Retryable(format!(
-                            "step timed out after {}",
-                            humantime::format_duration(timeout)
-                        )),
-                    }
-                };
-                if let Some(applied) = decide_outcome(&item, outcome, max_attempts) {
-                    let _ = tx.send(writer::Finished { applied, _slot: permit }).await;
+        tasks.spawn(run_item(lane.step.clone(), item, room, slot, run.clone()).instrument(span));
+    }
+    if run.stopping.is_cancelled() && !tasks.is_empty() {
+        let grace = tokio::time::sleep(run.grace);
+        tokio::pin!(grace);
+        loop {
+            tokio::select! {
+                next = tasks.join_next() => if next.is_none() { break },
+                _ = &mut grace => {
+                    tracing::warn!(abandoned = tasks.len(), "grace period over; releasing unfinished items");
+                    tasks.abort_all();
+                    break;
                 }
             }
-            .instrument(span),
-        );
+        }
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+/// Runs one item's step; the outcome goes to the writer.
+async fn run_item(
+    step: Arc<dyn Step>,
+    item: WorkItem,
+    room: tokio::sync::OwnedSemaphorePermit,
+    slot: tokio::sync::OwnedSemaphorePermit,
+    run: Run,
+) {
+    let guarded = std::panic::AssertUnwindSafe(step.run(&item)).catch_unwind();
+    let outcome = match tokio::time::timeout(run.timeout, guarded).await {
+        Ok(Ok(outcome)) => outcome,
+        // A bug in a step must not leave the item leased (and renewed) for ever.
+        Ok(Err(panic)) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(panic = %what, "step panicked");
+            StepOutcome::Permanent(format!("step panicked: {what}"))
+        }
+        Err(_) => StepOutcome::Retryable(format!(
+            "step timed out after {}",
+            humantime::format_duration(run.timeout)
+        )),
+    };
+    drop(slot);
+    if let Some(applied) = decide_outcome(&item, outcome, run.max_attempts) {
+        let _ = run.out.send(writer::Finished { applied, _slot: room }).await;
     }
 }
 

@@ -14,7 +14,7 @@ use std::str::FromStr;
 /// A parsed cron expression and the time zone it is read in.
 #[derive(Debug, Clone)]
 pub struct Cron {
-    schedule: cron::Schedule,
+    schedule: std::sync::Arc<cron::Schedule>,
     tz: Tz,
 }
 
@@ -33,7 +33,7 @@ impl Cron {
         if schedule.upcoming(tz).next().is_none() {
             return Err(format!("cron expression {expr:?} never fires"));
         }
-        Ok(Cron { schedule, tz })
+        Ok(Cron { schedule: std::sync::Arc::new(schedule), tz })
     }
 
     /// The time zone.

@@ -124,6 +124,10 @@ impl Scheduler {
     /// Returns the runs this node started (the caller may await them).
     pub async fn tick(&self, cancel: &CancellationToken) -> Result<Vec<RunHandle>, DbErr> {
         let now = self.store.clock().now_ms();
+        // Alive as far as other nodes can tell (they close runs of dead nodes).
+        if let Err(e) = crate::node::beat(&self.store, self.node).await {
+            tracing::warn!(error = %e, "heartbeat failed");
+        }
         let mut started = Vec::new();
         for spec in &self.schedules {
             let last = runs::last_fire(&self.store, &spec.name).await?;

@@ -3,6 +3,7 @@
 mod altinn3;
 mod import;
 mod operators;
+mod orchestration;
 mod process;
 mod retries;
 mod store;
