@@ -136,7 +136,8 @@ pub struct ImportArgs {
     /// How often the watched directory is looked at.
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
     pub poll: Duration,
-    /// Phase of new items.
+    /// Label stored on new items (`status` counts by it; `retry`/`cancel --phase` select by it).
+    /// The config's phases select items by date, owner and resource, not by this label.
     #[arg(long, default_value = "default")]
     pub phase: String,
     /// Lines per transaction.
@@ -260,7 +261,7 @@ pub struct SelectArgs {
     /// Only items in this state.
     #[arg(long)]
     pub state: Option<WorkflowState>,
-    /// Only items of this phase.
+    /// Only items with this import label (`import --phase`).
     #[arg(long)]
     pub phase: Option<String>,
 }

@@ -58,7 +58,7 @@ pub struct OnceReport {
     pub phase: String,
     /// How it ended.
     pub end: OnceEnd,
-    /// Items that needed the phase's steps at the start.
+    /// Items the phase's steps could advance at the start.
     pub work_at_start: u64,
     /// And at the end.
     pub work_at_end: u64,
@@ -156,7 +156,7 @@ pub async fn run_once(
             known.join(", ")
         ))
     })?;
-    let work_at_start = plan::remaining_work(&store, &phase).await?;
+    let work_at_start = plan::ready_work(&store, &phase).await?;
     let stop_reason = |paused: bool| if paused { OnceEnd::Paused } else { OnceEnd::WindowClosed };
     let blocked = |store: Store, phase: Phase| async move {
         let paused = phase::paused(&store).await?.contains(&phase.name);
@@ -210,8 +210,16 @@ pub async fn run_once(
     stop.cancel();
     let stopped_by = watcher.await.ok().flatten();
     crate::node::stopped(&store, node).await?;
-    let report = report?;
-    let work_at_end = plan::remaining_work(&store, &phase).await?;
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => {
+            if let Some(id) = run_id {
+                schedule::finish_run(&store, id, &format!("error: {e}"), &json!({})).await?;
+            }
+            return Err(e.into());
+        }
+    };
+    let work_at_end = plan::ready_work(&store, &phase).await?;
     let end = match stopped_by {
         _ if cancel.is_cancelled() => OnceEnd::Interrupted,
         Some(end) => end,
@@ -226,7 +234,13 @@ pub async fn run_once(
             "open_secs": report.elapsed_ms as f64 / 1000.0,
             "end": end,
         });
-        schedule::finish_run(&store, id, "ok", &counts).await?;
+        let outcome = match end {
+            OnceEnd::Done => "ok",
+            OnceEnd::WindowClosed => "window closed",
+            OnceEnd::Paused => "paused",
+            OnceEnd::Interrupted => "interrupted",
+        };
+        schedule::finish_run(&store, id, outcome, &counts).await?;
     }
     Ok(OnceReport { phase: phase.name, end, work_at_start, work_at_end, run: Some(report) })
 }

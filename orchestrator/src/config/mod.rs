@@ -209,10 +209,14 @@ impl Checker {
             return Some(t.timestamp_millis());
         }
         match chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d") {
-            Ok(d) => tz
-                .from_local_datetime(&d.and_time(chrono::NaiveTime::MIN))
-                .earliest()
-                .map(|t| t.timestamp_millis()),
+            // Midnight may not exist where clocks change at midnight: the first hour that does.
+            Ok(d) => {
+                let found = (0..3).find_map(|h| tz.from_local_datetime(&d.and_hms_opt(h, 0, 0)?).earliest());
+                if found.is_none() {
+                    self.issue(key, format!("{value:?} has no midnight in {tz}"));
+                }
+                found.map(|t| t.timestamp_millis())
+            }
             Err(_) => {
                 self.issue(key, format!("{value:?} is not a date (2025-01-01) or an RFC 3339 time"));
                 None
@@ -452,9 +456,9 @@ fn phase(c: &mut Checker, name: &str, p: &raw::RawPhase, tz: Tz) -> Phase {
         }
     };
     if let Some(rate) = p.rate
-        && !(rate.is_finite() && rate > 0.0)
+        && !(rate.is_finite() && (0.001..=1_000_000.0).contains(&rate))
     {
-        c.issue(key("rate"), format!("{rate} must be a positive number of items per second"));
+        c.issue(key("rate"), format!("{rate} must be between 0.001 and 1000000 items per second"));
     }
     Phase {
         name: name.to_string(),

@@ -5,7 +5,8 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-#[derive(Debug, Deserialize)]
+// No `Debug`: `altinn3.token` is plain text here, and must never be printed.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct Raw {
     pub time_zone: String,
@@ -41,7 +42,7 @@ pub(super) struct RawDatabase {
     pub url: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawAltinn3 {
     pub base_url: Option<String>,

@@ -14,7 +14,7 @@ use schema::WorkflowState;
 use std::collections::HashSet;
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio::task::JoinSet;
@@ -135,6 +135,9 @@ struct Lane {
     phase: Option<Arc<Phase>>,
     /// The phase's rate for this step.
     limiter: Option<Arc<governor::DefaultDirectRateLimiter>>,
+    /// False while the phase is paused or its window closed: the feeder then starts nothing
+    /// more and hands back what it holds.
+    open: Arc<AtomicBool>,
 }
 
 impl Lane {
@@ -212,6 +215,7 @@ impl Dispatcher {
                     capacity,
                     phase: Some(shared.clone()),
                     limiter,
+                    open: Arc::new(AtomicBool::new(true)),
                 });
             }
         }
@@ -243,6 +247,7 @@ impl Dispatcher {
             capacity,
             phase: None,
             limiter: None,
+            open: Arc::new(AtomicBool::new(true)),
         });
         self
     }
@@ -283,6 +288,8 @@ impl Dispatcher {
         // One feeder per lane starts its items in the order they were claimed (newest-first
         // phases rely on it).
         let run = Run {
+            store: self.store.clone(),
+            node,
             out: tx.clone(),
             stopping: cancel.clone(),
             grace: self.cfg.shutdown_grace,
@@ -319,10 +326,12 @@ impl Dispatcher {
             let now = self.store.clock().now_ms();
             let mut claimed = 0;
             for (lane, feed) in lanes.iter().zip(&feeds) {
-                if let Some(p) = &lane.phase
-                    && (paused.contains(&p.name) || !p.window.is_open(now))
-                {
-                    continue;
+                if let Some(p) = &lane.phase {
+                    let open = !paused.contains(&p.name) && p.window.is_open(now);
+                    lane.open.store(open, Ordering::Relaxed);
+                    if !open {
+                        continue;
+                    }
                 }
                 let free = lane.room.available_permits();
                 let want = self.cfg.claim_batch.min(free);
@@ -416,6 +425,8 @@ impl Dispatcher {
 /// What every item task of a run shares.
 #[derive(Clone)]
 struct Run {
+    store: Store,
+    node: Uuid,
     out: mpsc::Sender<writer::Finished>,
     stopping: CancellationToken,
     grace: Duration,
@@ -433,24 +444,41 @@ async fn feed(lane: Lane, mut rx: mpsc::UnboundedReceiver<Fed>, run: Run) {
     let mut tasks = JoinSet::new();
     loop {
         while tasks.try_join_next().is_some() {}
+        // Shutdown wins every race: nothing new starts once it began. Items not started keep
+        // their lease until the run releases it.
         let next = tokio::select! {
-            next = rx.recv() => next,
+            biased;
             _ = run.stopping.cancelled() => None,
+            next = rx.recv() => next,
         };
         let Some((item, room)) = next else { break };
-        // Items not started when shutdown begins keep their lease until the run releases it.
         let slot = tokio::select! {
+            biased;
+            _ = run.stopping.cancelled() => break,
             slot = lane.slots.clone().acquire_owned() => match slot {
                 Ok(slot) => slot,
                 Err(_) => break,
             },
-            _ = run.stopping.cancelled() => break,
         };
         if let Some(limiter) = &lane.limiter {
             tokio::select! {
-                _ = limiter.until_ready() => {}
+                biased;
                 _ = run.stopping.cancelled() => break,
+                _ = limiter.until_ready() => {}
             }
+        }
+        // Paused or window closed since the claim: hand back this item and the queued ones at
+        // once, so another phase or the next window takes them.
+        if !lane.open.load(Ordering::Relaxed) {
+            let mut back = vec![item.id];
+            while let Ok((queued, _room)) = rx.try_recv() {
+                back.push(queued.id);
+            }
+            drop((room, slot));
+            if let Err(e) = run.store.release_items(run.node, &back).await {
+                tracing::warn!(error = %e, "cannot release items; their leases expire");
+            }
+            continue;
         }
         let span =
             tracing::info_span!("item", workflow = %item.id, a2_id = item.a2_id, step = %lane.step.kind());

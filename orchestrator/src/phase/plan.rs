@@ -76,14 +76,22 @@ pub async fn remaining_work(store: &Store, phase: &Phase) -> Result<u64, DbErr> 
     store.count_waiting(&phase.selection, &states_needing(&phase.steps)).await
 }
 
+/// Items of `phase` its steps can advance now (the rest wait for another phase's steps).
+pub async fn ready_work(store: &Store, phase: &Phase) -> Result<u64, DbErr> {
+    store.count_waiting(&phase.selection, &phase.states()).await
+}
+
 /// Items finished per open second over `phase`'s last recorded runs (window and `--once` runs).
 pub async fn measured_rate(store: &Store, phase: &str) -> Result<Option<f64>, DbErr> {
     let mut runs: Vec<RunRecord> =
         crate::schedule::list_runs(store, Some(&window_schedule_name(phase)), 5).await?;
     runs.extend(crate::schedule::list_runs(store, Some(&once_schedule_name(phase)), 5).await?);
     let (mut done, mut secs) = (0.0, 0.0);
-    // Runs that ended well (a window that closed with work left did its work too).
-    for r in runs.iter().filter(|r| r.outcome.as_deref() == Some("ok")) {
+    // Runs that did their work (a window that closed with work left did too); not failed,
+    // abandoned or skipped ones.
+    let worked =
+        |o: &str| !(o.starts_with("error") || o.starts_with("abandoned") || o.starts_with("skipped"));
+    for r in runs.iter().filter(|r| r.outcome.as_deref().is_some_and(worked)) {
         let Some(c) = &r.counts else { continue };
         let d = c.get("done").and_then(|v| v.as_f64()).unwrap_or(0.0);
         let s = c.get("open_secs").and_then(|v| v.as_f64()).unwrap_or(0.0);

@@ -23,8 +23,15 @@ impl Cron {
     /// fields are read as classic cron with second 0) in the IANA time zone `tz`.
     pub fn parse(expr: &str, tz: &str) -> Result<Cron, String> {
         let tz = parse_tz(tz)?;
-        let fields = expr.split_whitespace().count();
-        let full = if fields == 5 { format!("0 {expr}") } else { expr.to_string() };
+        let fields: Vec<&str> = expr.split_whitespace().collect();
+        // Classic cron numbers Sunday 0, the `cron` crate 1: a numeric day of week would silently
+        // mean another day. Names are the same in both.
+        if fields.len() == 5 && fields[4].chars().any(|c| c.is_ascii_digit()) {
+            return Err(format!(
+                "invalid cron expression {expr:?}: write the day of week as names (MON-FRI, SUN), not numbers"
+            ));
+        }
+        let full = if fields.len() == 5 { format!("0 {expr}") } else { expr.to_string() };
         let schedule = cron::Schedule::from_str(&full).map_err(|e| {
             // The crate's message draws a caret diagram over several lines; its last line says why.
             let why = e.to_string();
@@ -184,5 +191,7 @@ mod tests {
                 .contains("unknown time zone \"Europe/Olso\"")
         );
         assert!(Cron::parse("0 0 0 1 1 * 2001", "UTC").unwrap_err().contains("never fires"));
+        assert!(Cron::parse("0 22 * * 1-5", "UTC").unwrap_err().contains("as names"));
+        assert!(Cron::parse("0 22 * * MON-FRI", "UTC").is_ok());
     }
 }

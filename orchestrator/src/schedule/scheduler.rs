@@ -11,7 +11,7 @@ use sea_orm::DbErr;
 use serde_json::json;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -34,7 +34,7 @@ pub struct ActionContext {
     pub dead_after: Duration,
     /// File sizes seen by the last `discover` run (a file is taken once its size held still
     /// from one run to the next).
-    pub sizes: Mutex<HashMap<PathBuf, u64>>,
+    pub sizes: tokio::sync::Mutex<HashMap<PathBuf, u64>>,
 }
 
 /// What to do about one schedule now.
@@ -229,7 +229,7 @@ async fn execute(
             };
             let close = fire_time + duration.as_millis() as i64;
             let opened = store.clock().now_ms();
-            let at_open = plan::remaining_work(store, phase).await.map_err(db)?;
+            let at_open = plan::ready_work(store, phase).await.map_err(db)?;
             let mut left = at_open;
             let mut interrupted = false;
             loop {
@@ -242,7 +242,7 @@ async fn execute(
                     _ = cancel.cancelled() => { interrupted = true; }
                     _ = tokio::time::sleep(nap) => {}
                 }
-                left = plan::remaining_work(store, phase).await.map_err(db)?;
+                left = plan::ready_work(store, phase).await.map_err(db)?;
                 if interrupted {
                     break;
                 }
@@ -259,10 +259,10 @@ async fn execute(
         }
         Action::Discover => {
             let dir = ctx.inbox.as_ref().ok_or("no inbox directory configured (discover.inbox)")?;
-            let sizes = std::mem::take(&mut *ctx.sizes.lock().map_err(|e| e.to_string())?);
-            let mut sizes = sizes;
+            // One scan at a time on this node (two discover schedules must not race on a file).
+            let mut sizes = ctx.sizes.lock().await;
             let reports = crate::import::scan(store, dir, &ctx.import, &mut sizes, cancel).await;
-            *ctx.sizes.lock().map_err(|e| e.to_string())? = sizes;
+            drop(sizes);
             let reports = reports.map_err(|e| e.to_string())?;
             Ok(json!({
                 "files": reports.len(),
