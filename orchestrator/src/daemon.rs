@@ -5,7 +5,7 @@
 
 use crate::config::Settings;
 use crate::demo::a3_dispatcher;
-use crate::dispatcher::{DispatcherConfig, RunReport};
+use crate::dispatcher::{Dispatcher, DispatcherConfig, RunReport};
 use crate::phase::{self, Phase, plan};
 use crate::schedule::{self, ActionContext, Scheduler, once_schedule_name};
 use crate::store::Store;
@@ -64,6 +64,18 @@ pub struct OnceReport {
     pub work_at_end: u64,
     /// The dispatcher's counts (None if the window was closed or the phase paused at start).
     pub run: Option<RunReport>,
+}
+
+/// The A3 dispatcher as the config sets it up.
+fn dispatcher(store: &Store, settings: &Settings, client: &A3Client, exit_when_idle: bool) -> Dispatcher {
+    let a = &settings.altinn3;
+    a3_dispatcher(
+        store,
+        dispatcher_config(settings, exit_when_idle),
+        client,
+        a.limit.concurrency,
+        a.make_available_batch,
+    )
 }
 
 /// The dispatcher settings from the config.
@@ -125,15 +137,8 @@ pub async fn run(
     if settings.phases.is_empty() {
         tracing::warn!("no phases configured: every item is worked on, all the time");
     }
-    let dispatcher = a3_dispatcher(
-        &store,
-        dispatcher_config(settings, false),
-        &client,
-        settings.altinn3.limit.concurrency,
-        settings.altinn3.make_available_batch,
-    )
-    .with_phases(settings.phases.clone())
-    .with_node(node);
+    let dispatcher =
+        dispatcher(&store, settings, &client, false).with_phases(settings.phases.clone()).with_node(node);
     let report = dispatcher.run(cancel.clone()).await;
     cancel.cancel();
     let _ = sched.await;
@@ -197,15 +202,8 @@ pub async fn run_once(
             }
         }
     });
-    let dispatcher = a3_dispatcher(
-        &store,
-        dispatcher_config(settings, true),
-        &client,
-        settings.altinn3.limit.concurrency,
-        settings.altinn3.make_available_batch,
-    )
-    .with_phases(vec![phase.clone()])
-    .with_node(node);
+    let dispatcher =
+        dispatcher(&store, settings, &client, true).with_phases(vec![phase.clone()]).with_node(node);
     let report = dispatcher.run(stop.clone()).await;
     stop.cancel();
     let stopped_by = watcher.await.ok().flatten();

@@ -342,3 +342,84 @@ async fn the_live_feed_imports_each_file_once_across_a_crash() {
     assert_eq!(workflow::Entity::find().count(&db.conn).await.unwrap(), 30_500);
     db.finish().await;
 }
+
+/// Three `migrator run` daemons on one PostgreSQL database: a schedule that fires every second is
+/// run once per fire time across them, and together they take every item to Synced once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_daemons_share_schedules_and_work() {
+    use orchestrator::generator::{Generator, GeneratorOptions};
+    use orchestrator::store::RecordInput;
+    use workers::sim::{Faults, SimConfig, Simulator};
+    let Some(db) = TestDb::postgres("three_daemons_share_schedules_and_work").await else { return };
+    let store = Store::new(db.conn.clone(), Arc::new(SystemClock), RetryPolicy::default());
+    let mut g = Generator::new(GeneratorOptions {
+        invalid_rate: 0.0,
+        later_event_rate: 0.0,
+        ..GeneratorOptions::default()
+    });
+    let inputs: Vec<_> = (0..300).map(|_| RecordInput { record: g.record(), phase: "p".into() }).collect();
+    store.import_records(&inputs).await.unwrap();
+    let token = "daemon-token-81c4";
+    let sim = Simulator::start(
+        SimConfig { token: token.into(), seed: 4, faults: Faults::default() },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("migrator.toml");
+    std::fs::write(
+        &config,
+        "[schedules.tick]\ncron = \"* * * * * *\"\naction = \"report\"\n\
+         [schedules.rescue]\ncron = \"*/2 * * * * *\"\naction = \"rescue\"\n\
+         [phases.live]\nsteps = [\"all\"]\nconcurrency = 8\n\
+         [node]\nclaim_batch = 20\nidle_poll = \"20ms\"\n",
+    )
+    .unwrap();
+    let started = Instant::now();
+    let daemons: Vec<Child> = (0..3)
+        .map(|_| {
+            migrator(&db.target, &["--config", config.to_str().unwrap(), "run"])
+                .env("MIGRATOR__ALTINN3__BASE_URL", &sim.base_url)
+                .env("MIGRATOR__ALTINN3__TOKEN", token)
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    while count_in(&db.conn, WorkflowState::Synced).await < 300 || started.elapsed() < Duration::from_secs(5)
+    {
+        assert!(started.elapsed() < Duration::from_secs(120), "the daemons did not finish the work");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for d in &daemons {
+        signal(d, nix::sys::signal::Signal::SIGTERM);
+    }
+    for d in daemons {
+        let (status, out, err) = wait_for(d, Duration::from_secs(30));
+        assert!(status.success(), "{out}\n{err}");
+        assert!(!out.contains(token) && !err.contains(token));
+    }
+    assert_all_synced_once(&db.conn, 300).await;
+    let inv = sim.sim.inventory();
+    sim.stop().await;
+    assert_eq!((inv.correspondences, inv.dialogs, inv.duplicates_stored), (300, 300, 0));
+
+    let runs = orchestrator::schedule::list_runs(&store, Some("tick"), 1000).await.unwrap();
+    assert!(runs.len() >= 4, "a run per second while the daemons were up: {}", runs.len());
+    let mut fires: Vec<i64> = runs.iter().map(|r| r.fire_time).collect();
+    fires.sort();
+    fires.dedup();
+    assert_eq!(fires.len(), runs.len(), "one run per fire time");
+    for r in &runs {
+        assert!(r.finished_at.is_some(), "every run ended: {r:?}");
+        let outcome = r.outcome.as_deref().unwrap_or_default();
+        assert!(outcome == "ok" || outcome.starts_with("skipped"), "{r:?}");
+    }
+    // Nearly every second between the first and the last run has its run. (A second can go
+    // unrecorded only if all three nodes stalled past the next one; the next fire then decides.)
+    let span = (fires[fires.len() - 1] - fires[0]) / 1000 + 1;
+    assert!(fires.len() as i64 * 2 >= span, "fires: {fires:?}");
+    let nodes: std::collections::HashSet<_> = runs.iter().map(|r| r.node).collect();
+    eprintln!("tick runs: {} over {} nodes", runs.len(), nodes.len());
+    db.finish().await;
+}
