@@ -625,7 +625,10 @@ async fn plan(
             for (s, n) in &p.by_state {
                 out += &format!("  {s:<16} {n:>12}\n");
             }
-            out += &format!("  {:<16} {:>12}\n  remaining        {:>12}\n", "total", p.total, p.remaining);
+            out += &format!(
+                "  {:<16} {:>12}\n  remaining        {:>12}  ({} ready for its steps now)\n",
+                "total", p.total, p.remaining, p.ready
+            );
             let rate = |r: Option<f64>| r.map(|r| format!("{r:.2}/s")).unwrap_or("-".into());
             out += &format!(
                 "  rate             configured {}, measured {}\n",
@@ -636,10 +639,11 @@ async fn plan(
                 (Some(why), _, _) => out += &format!("  estimate         none: {why}\n"),
                 (None, Some(at), Some(secs)) => {
                     out += &format!(
-                        "  estimate         {} of work, {} window(s), done {}\n",
+                        "  estimate         {} of work, {} window(s), done {} (in the window from {})\n",
                         humantime::format_duration(Duration::from_secs(secs.ceil() as u64)),
                         p.windows_needed.unwrap_or(0),
-                        at
+                        at,
+                        p.finishing_window.as_deref().unwrap_or("-")
                     )
                 }
                 _ => {}

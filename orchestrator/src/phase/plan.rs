@@ -40,6 +40,8 @@ pub struct PhasePlan {
     pub total: u64,
     /// Items that still need one of its steps.
     pub remaining: u64,
+    /// Of those, the ones its steps can take now (the others wait for another phase's steps).
+    pub ready: u64,
     /// Items per second per step, as configured.
     pub rate_configured: Option<f64>,
     /// Items finished per open second in its recorded runs, if it has run.
@@ -54,6 +56,8 @@ pub struct PhasePlan {
     pub finishes_at: Option<i64>,
     /// The same, in the phase's time zone.
     pub finishes_local: Option<String>,
+    /// The start of the window it finishes in (the night), in the phase's time zone.
+    pub finishing_window: Option<String>,
     /// Why there is no estimate, if there is none.
     pub no_estimate: Option<String>,
 }
@@ -103,17 +107,29 @@ pub async fn measured_rate(store: &Store, phase: &str) -> Result<Option<f64>, Db
     Ok((secs > 0.0).then(|| done / secs))
 }
 
-/// When `work_secs` of open window, starting at `now`, are used up: (finish instant, windows
-/// used). None if the window never opens again within the horizon.
-pub fn finish_time(window: &Window, now: i64, work_secs: f64) -> Option<(i64, u64)> {
+/// When an amount of work is done inside a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Finish {
+    /// The instant (epoch ms).
+    pub at: i64,
+    /// Windows used (0: nothing to do).
+    pub windows: u64,
+    /// When the window it finishes in opened (the "night" it finishes in; `now` if that is the
+    /// current one).
+    pub window_start: i64,
+}
+
+/// When `work_secs` of open window, starting at `now`, are used up. None if the window never
+/// opens again within the horizon.
+pub fn finish_time(window: &Window, now: i64, work_secs: f64) -> Option<Finish> {
     let mut left = (work_secs * 1000.0).ceil() as i64;
     if left <= 0 {
-        return Some((now, 0));
+        return Some(Finish { at: now, windows: 0, window_start: now });
     }
     for (n, (start, end)) in window.intervals(now).take(HORIZON_WINDOWS).enumerate() {
         let len = end.saturating_sub(start);
         if left <= len {
-            return Some((start + left, n as u64 + 1));
+            return Some(Finish { at: start + left, windows: n as u64 + 1, window_start: start });
         }
         left -= len;
     }
@@ -130,7 +146,9 @@ pub async fn plan_phase(
     let now = store.clock().now_ms();
     let by_state = store.count_selected(&phase.selection).await?;
     let needing = states_needing(&phase.steps);
-    let remaining: u64 = needing.iter().map(|s| by_state.get(s).copied().unwrap_or(0)).sum();
+    let count = |states: &[WorkflowState]| states.iter().map(|s| by_state.get(s).copied().unwrap_or(0)).sum();
+    let remaining: u64 = count(&needing);
+    let ready: u64 = count(&phase.states());
     let rate_measured = measured_rate(store, &phase.name).await?;
     let rate_used = rate_measured.or(phase.rate);
     let work_secs = rate_used.filter(|r| *r > 0.0).map(|r| remaining as f64 / r);
@@ -155,17 +173,21 @@ pub async fn plan_phase(
         total: by_state.values().sum(),
         by_state,
         remaining,
+        ready,
         rate_configured: phase.rate,
         rate_measured,
         rate_used,
         work_secs,
-        windows_needed: finish.map(|f| f.1),
-        finishes_at: finish.map(|f| f.0),
-        finishes_local: finish.and_then(|f| {
-            tz.timestamp_millis_opt(f.0).single().map(|t| t.format("%Y-%m-%d %H:%M %Z").to_string())
-        }),
+        windows_needed: finish.map(|f| f.windows),
+        finishes_at: finish.map(|f| f.at),
+        finishes_local: finish.and_then(|f| local(tz, f.at)),
+        finishing_window: finish.and_then(|f| local(tz, f.window_start)),
         no_estimate,
     })
+}
+
+fn local(tz: chrono_tz::Tz, ms: i64) -> Option<String> {
+    tz.timestamp_millis_opt(ms).single().map(|t| t.format("%Y-%m-%d %H:%M %Z").to_string())
 }
 
 /// A window in words.
@@ -202,11 +224,15 @@ mod tests {
             duration: Duration::from_secs(8 * 3600),
         };
         // At noon: 10 hours of work = the whole first night (8h) and 2h of the second.
-        assert_eq!(finish_time(&w, oslo(27, 12, 0), 10.0 * 3600.0), Some((oslo(29, 0, 0), 2)));
+        let f = |at, windows, window_start| Some(Finish { at, windows, window_start });
+        assert_eq!(finish_time(&w, oslo(27, 12, 0), 10.0 * 3600.0), f(oslo(29, 0, 0), 2, oslo(28, 22, 0)));
         // Inside a window at 23:00: 7h are left of it.
-        assert_eq!(finish_time(&w, oslo(27, 23, 0), 7.0 * 3600.0), Some((oslo(28, 6, 0), 1)));
-        assert_eq!(finish_time(&w, oslo(27, 23, 0), 7.0 * 3600.0 + 60.0), Some((oslo(28, 22, 1), 2)));
-        assert_eq!(finish_time(&Window::Always, 1_000, 2.5), Some((3_500, 1)));
-        assert_eq!(finish_time(&w, 5, 0.0), Some((5, 0)));
+        assert_eq!(finish_time(&w, oslo(27, 23, 0), 7.0 * 3600.0), f(oslo(28, 6, 0), 1, oslo(27, 23, 0)));
+        assert_eq!(
+            finish_time(&w, oslo(27, 23, 0), 7.0 * 3600.0 + 60.0),
+            f(oslo(28, 22, 1), 2, oslo(28, 22, 0))
+        );
+        assert_eq!(finish_time(&Window::Always, 1_000, 2.5), f(3_500, 1, 1_000));
+        assert_eq!(finish_time(&w, 5, 0.0), f(5, 0, 5));
     }
 }

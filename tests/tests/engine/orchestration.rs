@@ -444,6 +444,20 @@ async fn plan_counts_match_the_database_and_the_estimate_spans_windows(db: &Test
     let expected_end = oslo(2026, 11, 27, 22, 0) + (full_nights as i64) * 86_400_000 + rest_ms;
     assert_eq!(p.windows_needed, Some(full_nights as u64 + 1));
     assert_eq!(p.finishes_at, Some(expected_end), "{:?}", p.finishes_local);
+    let last_night = chrono_tz::Europe::Oslo
+        .timestamp_millis_opt(oslo(2026, 11, 27, 22, 0) + full_nights as i64 * 86_400_000);
+    assert_eq!(p.finishing_window, Some(last_night.unwrap().format("%Y-%m-%d 22:00 %Z").to_string()));
+    assert_eq!(p.ready, p.remaining, "an all-steps phase can take every remaining item now");
+
+    // A make-available phase over the same items: all still need it, only the migrated ones are
+    // ready for it now.
+    let available = Phase {
+        selection: selection.clone(),
+        rate: Some(1.0),
+        ..phase("available", Window::Always, &[StepKind::MakeAvailable])
+    };
+    let a = plan::plan_phase(&store, &available, false, chrono_tz::Europe::Oslo).await.unwrap();
+    assert_eq!((a.remaining, a.ready), (migrated + fresh, migrated));
 
     // Once the phase has run, its measured throughput drives the estimate.
     let id = schedule::claim_run(
