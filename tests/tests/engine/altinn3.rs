@@ -4,19 +4,17 @@
 use orchestrator::clock::SystemClock;
 use orchestrator::demo::{self, DemoOptions};
 use orchestrator::dispatcher::DispatcherConfig;
-use orchestrator::generator::{Generator, GeneratorOptions};
 use orchestrator::retry::RetryPolicy;
-use orchestrator::store::{RecordInput, Store};
+use orchestrator::store::Store;
 use schema::WorkflowState;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tests::{TestDb, on_both_backends};
 use tokio_util::sync::CancellationToken;
 use workers::a2::A2EventBody;
+use workers::a3::Failure;
 use workers::a3::model::{CorrespondenceStatus, StatusEvent};
-use workers::a3::{A3Client, ClientConfig, Failure, Limit, Secret};
-use workers::sim::{Faults, SimConfig, Simulator};
+use workers::sim::Faults;
 
 fn quiet(items: u64) -> DemoOptions {
     DemoOptions { items, progress: false, concurrency: 16, ..DemoOptions::default() }
@@ -49,29 +47,9 @@ on_both_backends!(faults_lose_and_duplicate_nothing);
 
 async fn a_later_event_makes_a_synced_item_pending_once(db: &TestDb) {
     let store = Store::new(db.conn.clone(), Arc::new(SystemClock), RetryPolicy::default());
-    let mut g = Generator::new(GeneratorOptions {
-        invalid_rate: 0.0,
-        later_event_rate: 0.0,
-        ..GeneratorOptions::default()
-    });
-    let records: Vec<_> = (0..20).map(|_| g.record()).collect();
-    let inputs: Vec<_> =
-        records.iter().map(|r| RecordInput { record: r.clone(), phase: "p".into() }).collect();
-    store.import_records(&inputs).await.unwrap();
-    let sim = Simulator::start(
-        SimConfig { token: "t".into(), seed: 1, faults: Faults::default() },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
-    let client = A3Client::new(ClientConfig {
-        base_url: sim.base_url.clone(),
-        token: Secret::new("t"),
-        timeout: Duration::from_secs(5),
-        limits: BTreeMap::new(),
-        default_limit: Limit::default(),
-    })
-    .unwrap();
+    let records = crate::fixtures::import_valid(&store, 20).await;
+    let sim = crate::fixtures::simulator("t", 1).await;
+    let client = crate::fixtures::client(&sim, "t");
     let cfg = DispatcherConfig {
         exit_when_idle: true,
         idle_poll: Duration::from_millis(20),
@@ -145,20 +123,8 @@ async fn the_rate_limit_holds_per_endpoint() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_token_is_retryable_and_never_echoed() {
-    let sim = Simulator::start(
-        SimConfig { token: "right-token-5150".into(), seed: 1, faults: Faults::default() },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
-    let client = A3Client::new(ClientConfig {
-        base_url: sim.base_url.clone(),
-        token: Secret::new("wrong-token-8086"),
-        timeout: Duration::from_secs(5),
-        limits: BTreeMap::new(),
-        default_limit: Limit::default(),
-    })
-    .unwrap();
+    let sim = crate::fixtures::simulator("right-token-5150", 1).await;
+    let client = crate::fixtures::client(&sim, "wrong-token-8086");
     let err = client.make_available(&[uuid::Uuid::now_v7()]).await.unwrap_err();
     let text = format!("{err} {err:?} {client:?}");
     assert!(matches!(err, Failure::Retryable(_)), "{text}");

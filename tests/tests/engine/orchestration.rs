@@ -7,12 +7,11 @@ use chrono::TimeZone;
 use orchestrator::clock::{Clock, ManualClock};
 use orchestrator::db;
 use orchestrator::dispatcher::{Dispatcher, DispatcherConfig, Stats};
-use orchestrator::generator::{Generator, GeneratorOptions};
 use orchestrator::phase::{self, Phase, Window, plan};
 use orchestrator::retry::RetryPolicy;
 use orchestrator::schedule::{self, Action, ActionContext, Cron, Missed, RunRecord, ScheduleSpec, Scheduler};
 use orchestrator::state_machine::{Event, Facts, decide};
-use orchestrator::store::{Applied, ClaimOrder, Fence, RecordInput, Selection, Store};
+use orchestrator::store::{Applied, ClaimOrder, Fence, Selection, Store};
 use schema::WorkflowState;
 use schema::entity::{workflow, workflow_history};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
@@ -306,35 +305,13 @@ async fn a_pause_stops_claims_within_one_cycle(db: &TestDb) {
 on_both_backends!(a_pause_stops_claims_within_one_cycle);
 
 async fn make_available_runs_newest_first_on_the_simulator(db: &TestDb) {
-    use workers::a3::{A3Client, ClientConfig, Limit, Secret};
-    use workers::sim::{Faults, SimConfig, Simulator};
     let store =
         Store::new(db.conn.clone(), Arc::new(orchestrator::clock::SystemClock), RetryPolicy::default());
-    let mut g = Generator::new(GeneratorOptions {
-        invalid_rate: 0.0,
-        later_event_rate: 0.0,
-        ..GeneratorOptions::default()
-    });
-    let records: Vec<_> = (0..60).map(|_| g.record()).collect();
+    let records = crate::fixtures::import_valid(&store, 60).await;
     let created: HashMap<i64, i64> =
         records.iter().map(|r| (r.altinn2_correspondence_id, r.created.timestamp_millis())).collect();
-    let inputs: Vec<_> =
-        records.iter().map(|r| RecordInput { record: r.clone(), phase: "p".into() }).collect();
-    store.import_records(&inputs).await.unwrap();
-    let sim = Simulator::start(
-        SimConfig { token: "t".into(), seed: 3, faults: Faults::default() },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
-    let client = A3Client::new(ClientConfig {
-        base_url: sim.base_url.clone(),
-        token: Secret::new("t"),
-        timeout: Duration::from_secs(5),
-        limits: BTreeMap::new(),
-        default_limit: Limit::default(),
-    })
-    .unwrap();
+    let sim = crate::fixtures::simulator("t", 3).await;
+    let client = crate::fixtures::client(&sim, "t");
     let cfg = DispatcherConfig {
         exit_when_idle: true,
         idle_poll: Duration::from_millis(5),
@@ -373,15 +350,7 @@ on_both_backends!(make_available_runs_newest_first_on_the_simulator);
 async fn plan_counts_match_the_database_and_the_estimate_spans_windows(db: &TestDb) {
     let clock = ManualClock::new(oslo(2026, 11, 27, 12, 0));
     let store = store_at(db, &clock, RetryPolicy::default());
-    let mut g = Generator::new(GeneratorOptions {
-        invalid_rate: 0.0,
-        later_event_rate: 0.0,
-        ..GeneratorOptions::default()
-    });
-    let records: Vec<_> = (0..400).map(|_| g.record()).collect();
-    let inputs: Vec<_> =
-        records.iter().map(|r| RecordInput { record: r.clone(), phase: "p".into() }).collect();
-    store.import_records(&inputs).await.unwrap();
+    let records = crate::fixtures::import_valid(&store, 400).await;
     // Items created in 2023 and 2024 of one owner; some of them already migrated.
     let owner = records[0].service_owner.clone();
     let selection = Selection {
@@ -561,24 +530,12 @@ on_both_backends!(rescue_sweep_and_prune);
 /// whether the work is done (0), the window is closed (4) or the phase is paused (5).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_once_exits_with_what_happened() {
-    use workers::sim::{Faults, SimConfig, Simulator};
     let db = TestDb::sqlite().await;
     let store =
         Store::new(db.conn.clone(), Arc::new(orchestrator::clock::SystemClock), RetryPolicy::default());
-    let mut g = Generator::new(GeneratorOptions {
-        invalid_rate: 0.0,
-        later_event_rate: 0.0,
-        ..GeneratorOptions::default()
-    });
-    let inputs: Vec<_> = (0..30).map(|_| RecordInput { record: g.record(), phase: "p".into() }).collect();
-    store.import_records(&inputs).await.unwrap();
+    crate::fixtures::import_valid(&store, 30).await;
     let token = "once-token-5f2a9c";
-    let sim = Simulator::start(
-        SimConfig { token: token.into(), seed: 9, faults: Faults::default() },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let sim = crate::fixtures::simulator(token, 9).await;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("migrator.toml");
     std::fs::write(

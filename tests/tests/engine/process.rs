@@ -347,25 +347,11 @@ async fn the_live_feed_imports_each_file_once_across_a_crash() {
 /// run once per fire time across them, and together they take every item to Synced once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_daemons_share_schedules_and_work() {
-    use orchestrator::generator::{Generator, GeneratorOptions};
-    use orchestrator::store::RecordInput;
-    use workers::sim::{Faults, SimConfig, Simulator};
     let Some(db) = TestDb::postgres("three_daemons_share_schedules_and_work").await else { return };
     let store = Store::new(db.conn.clone(), Arc::new(SystemClock), RetryPolicy::default());
-    let mut g = Generator::new(GeneratorOptions {
-        invalid_rate: 0.0,
-        later_event_rate: 0.0,
-        ..GeneratorOptions::default()
-    });
-    let inputs: Vec<_> = (0..300).map(|_| RecordInput { record: g.record(), phase: "p".into() }).collect();
-    store.import_records(&inputs).await.unwrap();
+    crate::fixtures::import_valid(&store, 300).await;
     let token = "daemon-token-81c4";
-    let sim = Simulator::start(
-        SimConfig { token: token.into(), seed: 4, faults: Faults::default() },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let sim = crate::fixtures::simulator(token, 4).await;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("migrator.toml");
     std::fs::write(
