@@ -12,8 +12,8 @@ use tokio_util::sync::CancellationToken;
 use workers::StepKind;
 use workers::noop::NoopStep;
 
-/// The phase name bench items carry; bench only ever deletes rows of this phase.
-pub const BENCH_PHASE: &str = "bench";
+/// The import batch label bench items carry; bench only ever deletes rows of this batch.
+pub const BENCH_BATCH: &str = "bench";
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -55,7 +55,7 @@ pub struct BenchReport {
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
     /// The database holds items that are not bench items.
-    #[error("the database holds {0} items outside the `bench` phase; run bench on its own database")]
+    #[error("the database holds {0} items outside the `bench` batch; run bench on its own database")]
     NotABenchDatabase(u64),
     /// A database error.
     #[error(transparent)]
@@ -72,7 +72,7 @@ pub async fn run(
     let enqueue_started = Instant::now();
     if !opts.resume {
         let foreign = workflow::Entity::find()
-            .filter(workflow::Column::Phase.ne(BENCH_PHASE))
+            .filter(workflow::Column::Batch.ne(BENCH_BATCH))
             .limit(1)
             .count(store.db())
             .await?;
@@ -81,13 +81,13 @@ pub async fn run(
         }
         workflow_history::Entity::delete_many().exec(store.db()).await?;
         workflow::Entity::delete_many()
-            .filter(workflow::Column::Phase.eq(BENCH_PHASE))
+            .filter(workflow::Column::Batch.eq(BENCH_BATCH))
             .exec(store.db())
             .await?;
         let mut next = 1i64;
         while next <= opts.items as i64 {
             let end = (next + 50_000).min(opts.items as i64 + 1);
-            let batch: Vec<NewItem> = (next..end).map(|a2_id| NewItem::new(a2_id, BENCH_PHASE)).collect();
+            let batch: Vec<NewItem> = (next..end).map(|a2_id| NewItem::new(a2_id, BENCH_BATCH)).collect();
             enqueued += store.insert_items(&batch).await? as u64;
             next = end;
         }

@@ -15,6 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+mod failures;
+
 /// Moves Altinn 2 correspondences to Altinn 3 and keeps them in sync.
 #[derive(Debug, Parser)]
 #[command(name = "migrator", version, about)]
@@ -38,9 +40,10 @@ pub struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Counts of items by state, and by phase.
+    /// Counts of items by state, and by import batch.
     Status,
-    /// Items whose lease expired or that have not moved for a while, with their last error.
+    /// Items whose lease expired or that have not moved for a while, then Failed items, with
+    /// their last error; and how many are Failed and Rejected in all.
     Stuck {
         /// How long without a change counts as stuck (e.g. 30m, 2h).
         #[arg(long, default_value = "30m", value_parser = humantime::parse_duration)]
@@ -58,6 +61,10 @@ pub enum Command {
     Retry(SelectArgs),
     /// Stop items: they are not claimed again until retried.
     Cancel(SelectArgs),
+    /// Failed and Rejected items grouped by reason (step, endpoint, HTTP status, the error's
+    /// first line with ids replaced), largest group first, with first and last seen and sample
+    /// A2 ids. `retry --reason KEY` / `cancel --reason KEY` act on one group.
+    Failures(failures::FailuresArgs),
     /// Throughput benchmark of the engine: N items through three no-op steps.
     Bench(BenchArgs),
     /// Synthetic A2 data through every step against the Altinn 3 simulator, verified at the end.
@@ -69,10 +76,12 @@ pub enum Command {
     Import(ImportArgs),
     /// Write realistic A2 export files (the same generator the demo uses).
     Generate(GenerateArgs),
-    /// The daemon: schedules, phases and the Altinn 3 workers, until stopped. With `--once
-    /// --phase NAME`: work that phase until its window closes or its work is done; exit 0 when
-    /// done, 4 when the window closed (or was not open) with work left, 5 when the phase is
-    /// paused, 130 when stopped by a signal.
+    /// The daemon: schedules, phases and the Altinn 3 workers, until stopped; it warns in its
+    /// log when a failure reason appears and as its group grows (1, 10, 100, … items). With
+    /// `--once --phase NAME`: work that phase until its window closes or its work is done; exit 0
+    /// when done, 4 when the window closed (or was not open) with work left, 5 when the phase is
+    /// paused, 6 when items became Failed during the run (whatever else happened; the top
+    /// reasons are printed), 130 when stopped by a signal.
     Run(RunArgs),
     /// Dry run for planners: per phase, items by state, how many remain, and when they will be
     /// done at the phase's rate inside its windows.
@@ -136,13 +145,13 @@ pub struct ImportArgs {
     /// How often the watched directory is looked at.
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
     pub poll: Duration,
-    /// Label stored on new items (`status` counts by it; `retry`/`cancel --phase` select by it).
-    /// The config's phases select items by date, owner and resource, not by this label.
+    /// Import batch label stored on new items (`status` counts by it; `retry`/`cancel --batch`
+    /// select by it). The config's phases select items by date, owner and resource, not by it.
     #[arg(long, default_value = "default")]
-    pub phase: String,
+    pub batch: String,
     /// Lines per transaction.
     #[arg(long, default_value_t = 1000)]
-    pub batch: usize,
+    pub chunk: usize,
     /// Where reject files and summaries go (default: next to each input file).
     #[arg(long)]
     pub report_dir: Option<std::path::PathBuf>,
@@ -198,8 +207,8 @@ pub struct FaultArgs {
 }
 
 impl FaultArgs {
-    fn faults(&self) -> workers::sim::Faults {
-        workers::sim::Faults {
+    fn faults(&self) -> altinn3_sim::Faults {
+        altinn3_sim::Faults {
             error_5xx_rate: self.fail_5xx,
             rate_429: self.fail_429,
             retry_after: self.retry_after,
@@ -261,9 +270,13 @@ pub struct SelectArgs {
     /// Only items in this state.
     #[arg(long)]
     pub state: Option<WorkflowState>,
-    /// Only items with this import label (`import --phase`).
+    /// Only items of this import batch (`import --batch`).
     #[arg(long)]
-    pub phase: Option<String>,
+    pub batch: Option<String>,
+    /// Only the Failed and Rejected items of this failure group: its reason key as `migrator
+    /// failures` prints it, or a part of it that matches one group only.
+    #[arg(long)]
+    pub reason: Option<String>,
 }
 
 /// `bench` options.
@@ -371,8 +384,8 @@ pub async fn main(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 for (s, n) in &r.by_state {
                     out += &format!("  {s:<16} {n:>12}\n");
                 }
-                for (phase, states) in &r.by_phase {
-                    out += &format!("phase {}\n", if phase.is_empty() { "(none)" } else { phase });
+                for (batch, states) in &r.by_batch {
+                    out += &format!("batch {}\n", if batch.is_empty() { "(none)" } else { batch });
                     for (s, n) in states {
                         out += &format!("  {s:<16} {n:>12}\n");
                     }
@@ -382,22 +395,24 @@ pub async fn main(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         }
         Command::Stuck { older_than, limit } => {
             let items = store.stuck(older_than.as_millis() as i64, limit).await?;
+            let parked = store.failure_counts(None).await?;
             print(cli.json, &items, || {
-                let mut out = format!("{} stuck items\n", items.len());
+                let failed = items.iter().filter(|s| s.item.state == WorkflowState::Failed).count();
+                let mut out = format!("{} stuck items ({failed} of them failed)\n", items.len());
                 for s in &items {
                     out += &format!(
-                        "{} a2={} {} phase={} attempt={} updated={} ({}){}\n",
+                        "{} a2={} {} batch={} attempt={} updated={} ({}){}\n",
                         s.item.id,
                         s.item.a2_id,
                         s.item.state,
-                        s.item.phase,
+                        s.item.batch,
                         s.item.attempt,
                         format_ms(s.item.updated_at),
                         s.reason,
                         s.item.last_error.as_deref().map(|e| format!(" last error: {e}")).unwrap_or_default()
                     );
                 }
-                out
+                out + &failures::parked_summary(&parked)
             })?;
         }
         Command::Show { key } => {
@@ -407,10 +422,10 @@ pub async fn main(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             print(cli.json, &found, || {
                 let i = &found.item;
                 let mut out = format!(
-                    "workflow {}\n  a2 id      {}\n  phase      {}\n  state      {}{}\n  attempt    {}\n  next run   {}\n  lease      {}\n  a3 id      {}\n  dialog id  {}\n  last error {}\nhistory\n",
+                    "workflow {}\n  a2 id      {}\n  batch      {}\n  state      {}{}\n  attempt    {}\n  next run   {}\n  lease      {}\n  a3 id      {}\n  dialog id  {}\n  last error {}\nhistory\n",
                     i.id,
                     i.a2_id,
-                    i.phase,
+                    i.batch,
                     i.state,
                     i.resume_state.map(|s| format!(" (stopped at {s})")).unwrap_or_default(),
                     i.attempt,
@@ -436,6 +451,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 out
             })?;
         }
+        Command::Failures(args) => return failures::run(&store, args, cli.json).await,
         Command::Retry(sel) => return operate(&store, sel, Event::OperatorRetry, cli.json).await,
         Command::Cancel(sel) => return operate(&store, sel, Event::OperatorCancel, cli.json).await,
         Command::Bench(args) => {
@@ -561,9 +577,9 @@ async fn run(
                         x.elapsed_ms as f64 / 1000.0
                     ))
                     .unwrap_or_default()
-            )
+            ) + &once_failures(&r)
         })?;
-        return Ok(std::process::ExitCode::from(r.end.exit_code()));
+        return Ok(std::process::ExitCode::from(r.exit_code()));
     }
     eprintln!(
         "migrator running: {} phases, {} schedules; Ctrl-C stops",
@@ -573,6 +589,20 @@ async fn run(
     let r = crate::daemon::run(store, &settings, cancel).await?;
     print(json, &r, || format!("stopped: {} transitions, {} released\n", r.transitions, r.released))?;
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// What `run --once` prints about the items that failed during it.
+fn once_failures(r: &crate::daemon::OnceReport) -> String {
+    if r.newly_failed + r.newly_rejected == 0 {
+        return String::new();
+    }
+    format!(
+        "{} items became Failed and {} Rejected during the run; the largest groups:\n{}\
+         see them all with `migrator failures --since <run length>`\n",
+        r.newly_failed,
+        r.newly_rejected,
+        failures::render_groups(&r.top_reasons)
+    )
 }
 
 async fn plan(
@@ -690,7 +720,7 @@ async fn demo(store: Store, args: DemoArgs, json: bool) -> anyhow::Result<std::p
         }
         let retries: u64 = r.runs.iter().map(|x| x.retries).sum();
         out += &format!(
-            "A3 calls: {:?}\nfaults injected: {:?}; retries scheduled: {retries}\n",
+            "A3 calls: {:?}\nfaults injected: {}; retries scheduled: {retries}\n",
             r.calls, r.faults_injected
         );
         out += &format!(
@@ -727,8 +757,8 @@ async fn demo(store: Store, args: DemoArgs, json: bool) -> anyhow::Result<std::p
 async fn import(store: Store, args: ImportArgs, json: bool) -> anyhow::Result<std::process::ExitCode> {
     use std::io::IsTerminal;
     let opts = crate::import::ImportOptions {
-        phase: args.phase,
         batch: args.batch,
+        chunk: args.chunk,
         progress: !json && std::io::stderr().is_terminal(),
         report_dir: args.report_dir,
     };
@@ -781,7 +811,7 @@ async fn import(store: Store, args: ImportArgs, json: bool) -> anyhow::Result<st
 
 async fn sim(args: &SimArgs) -> anyhow::Result<std::process::ExitCode> {
     let cfg =
-        workers::sim::SimConfig { token: args.token.clone(), seed: args.seed, faults: args.faults.faults() };
+        altinn3_sim::SimConfig { token: args.token.clone(), seed: args.seed, faults: args.faults.faults() };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
         .await
         .context("cannot bind the simulator's port")?;
@@ -791,7 +821,7 @@ async fn sim(args: &SimArgs) -> anyhow::Result<std::process::ExitCode> {
     );
     let cancel = CancellationToken::new();
     shutdown::install(cancel.clone())?;
-    workers::sim::Simulator::new(cfg).serve(listener, cancel).await?;
+    altinn3_sim::Simulator::new(cfg).serve(listener, cancel).await?;
     Ok(std::process::ExitCode::SUCCESS)
 }
 
@@ -801,11 +831,24 @@ async fn operate(
     event: Event,
     json: bool,
 ) -> anyhow::Result<std::process::ExitCode> {
-    let selector = Selector { keys: sel.keys, state: sel.state, phase: sel.phase };
+    let reason = match &sel.reason {
+        Some(text) => match failures::resolve(store, text).await? {
+            Ok(key) => Some(key),
+            Err(why) => {
+                eprintln!("error: {why}");
+                return Ok(std::process::ExitCode::from(2));
+            }
+        },
+        None => None,
+    };
+    let selector = Selector { keys: sel.keys, state: sel.state, batch: sel.batch, reason: reason.clone() };
     let verb = event.name().trim_start_matches("operator_").to_string();
     let r: OperateReport = store.operate(&selector, event).await.with_context(|| format!("{verb} failed"))?;
     print(json, &r, || {
         let mut out = format!("{verb}: {} changed, {} skipped\n", r.changed, r.skipped.len());
+        if let Some(key) = &reason {
+            out += &format!("  failure group: {key}\n");
+        }
         for s in &r.skipped {
             out += &format!("  skipped {} a2={} ({}): {}\n", s.id, s.a2_id, s.state, s.reason);
         }

@@ -1,14 +1,15 @@
-//! `migrator run`: the daemon (schedules + dispatcher + the Altinn 3 workers on one node), and
-//! `migrator run --once --phase NAME` for teams that schedule from outside (systemd timers,
-//! Kubernetes CronJobs): work one phase until its window closes or its work is done, then exit
-//! with a code that says which.
+//! `migrator run`: the daemon (schedules + dispatcher + the Altinn 3 workers on one node, and a
+//! warning in the log as failure groups grow), and `migrator run --once --phase NAME` for teams
+//! that schedule from outside (systemd timers, Kubernetes CronJobs): work one phase until its
+//! window closes or its work is done, then exit with a code that says which, or that items
+//! failed on the way.
 
 use crate::config::Settings;
 use crate::demo::a3_dispatcher;
 use crate::dispatcher::{Dispatcher, DispatcherConfig, RunReport};
 use crate::phase::{self, Phase, plan};
 use crate::schedule::{self, ActionContext, Scheduler, once_schedule_name};
-use crate::store::Store;
+use crate::store::{FailureGroup, Store};
 use serde::Serialize;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -51,6 +52,12 @@ impl OnceEnd {
     }
 }
 
+/// Exit code of a `run --once` during which items became Failed (unless a signal stopped it).
+pub const EXIT_NEW_FAILURES: u8 = 6;
+
+/// Failure groups a `run --once` report shows.
+const TOP_REASONS: usize = 5;
+
 /// What a `run --once` did.
 #[derive(Debug, Clone, Serialize)]
 pub struct OnceReport {
@@ -64,6 +71,24 @@ pub struct OnceReport {
     pub work_at_end: u64,
     /// The dispatcher's counts (None if the window was closed or the phase paused at start).
     pub run: Option<RunReport>,
+    /// Items that became Failed during the run.
+    pub newly_failed: u64,
+    /// Items that became Rejected during the run.
+    pub newly_rejected: u64,
+    /// The largest failure groups of the items that failed or were rejected during the run.
+    pub top_reasons: Vec<FailureGroup>,
+}
+
+impl OnceReport {
+    /// The process exit code: 130 after a signal, else 6 when items became Failed, else the
+    /// end's code.
+    pub fn exit_code(&self) -> u8 {
+        match self.end {
+            OnceEnd::Interrupted => self.end.exit_code(),
+            _ if self.newly_failed > 0 => EXIT_NEW_FAILURES,
+            end => end.exit_code(),
+        }
+    }
 }
 
 /// The A3 dispatcher as the config sets it up.
@@ -134,6 +159,11 @@ pub async fn run(
     };
     let scheduler = Scheduler::new(store.clone(), node, settings.schedules.clone(), ctx);
     let sched = tokio::spawn(scheduler.run(settings.node.scheduler_poll, cancel.clone()));
+    let watch = tokio::spawn(crate::failure_watch::run(
+        store.clone(),
+        settings.node.scheduler_poll.min(std::time::Duration::from_secs(10)),
+        cancel.clone(),
+    ));
     if settings.phases.is_empty() {
         tracing::warn!("no phases configured: every item is worked on, all the time");
     }
@@ -142,6 +172,7 @@ pub async fn run(
     let report = dispatcher.run(cancel.clone()).await;
     cancel.cancel();
     let _ = sched.await;
+    let _ = watch.await;
     crate::node::stopped(&store, node).await?;
     Ok(report?)
 }
@@ -175,6 +206,9 @@ pub async fn run_once(
             work_at_start,
             work_at_end: work_at_start,
             run: None,
+            newly_failed: 0,
+            newly_rejected: 0,
+            top_reasons: Vec::new(),
         });
     }
     let client = client(settings)?;
@@ -240,5 +274,22 @@ pub async fn run_once(
         };
         schedule::finish_run(&store, id, outcome, &counts).await?;
     }
-    Ok(OnceReport { phase: phase.name, end, work_at_start, work_at_end, run: Some(report) })
+    // The same grouping as `migrator failures`, over the items that failed since the start.
+    let failures = store.failures(Some(started), Some(TOP_REASONS)).await?;
+    let counts = store.failure_counts(Some(started)).await?;
+    let newly_failed = counts.get(&schema::WorkflowState::Failed).copied().unwrap_or(0);
+    let newly_rejected = counts.get(&schema::WorkflowState::Rejected).copied().unwrap_or(0);
+    if newly_failed > 0 {
+        tracing::warn!(newly_failed, newly_rejected, "items failed during the run: see `migrator failures`");
+    }
+    Ok(OnceReport {
+        phase: phase.name,
+        end,
+        work_at_start,
+        work_at_end,
+        run: Some(report),
+        newly_failed,
+        newly_rejected,
+        top_reasons: failures.groups,
+    })
 }

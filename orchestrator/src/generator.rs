@@ -6,8 +6,9 @@ use chrono::{DateTime, Duration as Span, TimeZone, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use uuid::Uuid;
-use workers::a2::{A2Attachment, A2Correspondence, A2Event, A2EventBody};
+use workers::a2::{A2Attachment, A2Correspondence, A2Event, A2EventBody, synthetic_bytes};
 use workers::a3::model::*;
+use workers::migrate::md5_hex;
 
 /// What to generate.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -83,6 +84,204 @@ impl Generator {
         from + Span::microseconds(self.rng.random_range(0..span))
     }
 
+    /// Published, then what a recipient does: read (with A2's near-duplicate), confirm, download
+    /// attachments, archive, delete to the bin and restore. Purges never come with a record (A3
+    /// stores a purge in a first migration as a delete event only); they arrive later.
+    fn status_history(
+        &mut self,
+        published: DateTime<Utc>,
+        party: Uuid,
+        attachments: bool,
+    ) -> Vec<StatusEvent> {
+        let mut history = vec![status(CorrespondenceStatus::Published, published, party, None)];
+        if self.rng.random_bool(0.02) {
+            // The recipient had reserved themselves against digital post.
+            history.push(status(CorrespondenceStatus::Reserved, published, party, None));
+        }
+        if !self.rng.random_bool(0.6) {
+            return history;
+        }
+        let read = published + Span::hours(self.rng.random_range(1..400));
+        let ev = status(CorrespondenceStatus::Read, read, party, Some(self.uuid()));
+        // A2 writes the same read from two data sources, microseconds apart.
+        if self.rng.random_bool(0.3) {
+            let mut twin = ev.clone();
+            twin.status_changed = read.with_nanosecond_offset(self.rng.random_range(1..900) * 1000);
+            history.push(twin);
+        }
+        history.push(ev);
+        let mut at = read;
+        let mut then = |rng: &mut StdRng| {
+            at += Span::minutes(rng.random_range(1..600));
+            at
+        };
+        if attachments && self.rng.random_bool(0.4) {
+            history.push(status(
+                CorrespondenceStatus::AttachmentsDownloaded,
+                then(&mut self.rng),
+                party,
+                None,
+            ));
+        }
+        if self.rng.random_bool(0.1) {
+            history.push(status(CorrespondenceStatus::Confirmed, then(&mut self.rng), party, None));
+        }
+        if self.rng.random_bool(0.2) {
+            history.push(status(CorrespondenceStatus::Archived, then(&mut self.rng), party, None));
+        }
+        if self.rng.random_bool(0.05) {
+            history.push(status(
+                CorrespondenceStatus::SoftDeletedByRecipient,
+                then(&mut self.rng),
+                party,
+                None,
+            ));
+            if self.rng.random_bool(0.5) {
+                history.push(status(
+                    CorrespondenceStatus::RestoredByRecipient,
+                    then(&mut self.rng),
+                    party,
+                    None,
+                ));
+            }
+        }
+        history
+    }
+
+    /// Notices and reminders on every channel; some twice, differing only in `isReminder` (A3
+    /// answers 500 to such a pair in one first migration, so the client must send one).
+    fn notifications(&mut self, id: i64, published: DateTime<Utc>) -> Vec<NotificationEvent> {
+        let mut out = Vec::new();
+        for n in 0..self.rng.random_range(0..3) {
+            let channel = NotificationChannel::ALL[self.rng.random_range(0..NotificationChannel::ALL.len())];
+            let address = match channel {
+                NotificationChannel::Sms | NotificationChannel::SmsPreferred => {
+                    format!("+47{}", 40_000_000 + id % 9_999_999)
+                }
+                _ => format!("mottaker{}@example.no", id % 9973),
+            };
+            let ev = NotificationEvent {
+                notification_channel: channel,
+                notification_sent: published + Span::minutes(5 + n * 60 * 24 * 7),
+                altinn2_notification_id: id * 10 + n,
+                notification_address: address,
+                is_reminder: n > 0,
+            };
+            if self.rng.random_bool(0.1) {
+                let mut twin = ev.clone();
+                twin.is_reminder = !twin.is_reminder;
+                out.push(twin);
+            }
+            out.push(ev);
+        }
+        out
+    }
+
+    /// Forwardings of each kind: to a user (by A2 id and UUID), to an e-mail address, to a
+    /// mailbox supplier (an end-user system); some repeated with another text.
+    fn forwardings(&mut self, published: DateTime<Utc>, party: Uuid) -> Vec<ForwardingEvent> {
+        let mut out = Vec::new();
+        if !self.rng.random_bool(0.08) {
+            return out;
+        }
+        let on = published + Span::days(self.rng.random_range(1..30));
+        let ev = self.forwarding(on, party);
+        out.push(ev.clone());
+        if self.rng.random_bool(0.3) {
+            out.push(ForwardingEvent { forwarding_text: Some("Videresendt".into()), ..ev });
+        }
+        out
+    }
+
+    fn forwarding(&mut self, on: DateTime<Utc>, by_party: Uuid) -> ForwardingEvent {
+        let mut ev = ForwardingEvent {
+            forwarded_on_date: on,
+            forwarded_by_party_uuid: by_party,
+            forwarded_by_user_id: self.rng.random_range(1_000..9_999_999),
+            forwarded_by_user_uuid: self.uuid(),
+            forwarded_to_user_id: None,
+            forwarded_to_user_uuid: None,
+            forwarding_text: self.rng.random_bool(0.5).then(|| "Til orientering".into()),
+            forwarded_to_email: None,
+            mailbox_supplier: None,
+        };
+        match self.rng.random_range(0..3) {
+            0 => {
+                ev.forwarded_to_user_id = Some(self.rng.random_range(1_000..9_999_999));
+                ev.forwarded_to_user_uuid = Some(self.uuid());
+            }
+            1 => ev.forwarded_to_email = Some("kollega@example.no".into()),
+            _ => {
+                ev.mailbox_supplier =
+                    Some(format!("0192:{}", OWNERS[self.rng.random_range(0..OWNERS.len())].0))
+            }
+        }
+        ev
+    }
+
+    /// PDFs, some encrypted, most with their MD5 checksum (the one A3 compares with the bytes).
+    fn attachments(&mut self, id: i64) -> Vec<A2Attachment> {
+        (0..self.rng.random_range(0..3))
+            .map(|n| {
+                let altinn2_attachment_id = format!("{id}-{n}");
+                let len = self.rng.random_range(200..4_000);
+                let checksum =
+                    self.rng.random_bool(0.8).then(|| md5_hex(&synthetic_bytes(&altinn2_attachment_id, len)));
+                A2Attachment {
+                    file_name: format!("vedlegg-{n}.pdf"),
+                    display_name: Some(format!("Vedlegg {}", n + 1)),
+                    is_encrypted: self.rng.random_bool(0.1),
+                    checksum,
+                    location: format!("synthetic:{len}"),
+                    altinn2_attachment_id,
+                }
+            })
+            .collect()
+    }
+
+    fn external_references(&mut self, id: i64) -> Vec<ExternalReference> {
+        let mut out = Vec::new();
+        if self.rng.random_bool(0.1) {
+            let kind = [
+                ReferenceType::Generic,
+                ReferenceType::AltinnAppInstance,
+                ReferenceType::DialogportenProcessId,
+            ][self.rng.random_range(0..3)];
+            let value = match kind {
+                ReferenceType::AltinnAppInstance => format!("50012345/{}", self.uuid()),
+                ReferenceType::DialogportenProcessId => format!("urn:no:sak:{id}"),
+                _ => format!("SAK-{id}"),
+            };
+            out.push(ExternalReference { reference_value: value, reference_type: kind });
+        }
+        if self.rng.random_bool(0.05) {
+            out.push(ExternalReference {
+                reference_value: "Information".into(),
+                reference_type: ReferenceType::DialogportenTransmissionType,
+            });
+        }
+        out
+    }
+
+    fn reply_options(&mut self, id: i64) -> Vec<ReplyOption> {
+        if !self.rng.random_bool(0.1) {
+            return Vec::new();
+        }
+        vec![ReplyOption {
+            link_url: format!("https://svar.example.no/sak/{id}"),
+            link_text: self.rng.random_bool(0.7).then(|| "Svar her".into()),
+        }]
+    }
+
+    fn property_list(&mut self, id: i64) -> std::collections::BTreeMap<String, String> {
+        let mut out = std::collections::BTreeMap::new();
+        if self.rng.random_bool(0.1) {
+            out.insert("saksnummer".into(), id.to_string());
+            out.insert("arkivkode".into(), format!("{}", self.rng.random_range(100..999)));
+        }
+        out
+    }
+
     /// The next correspondence.
     pub fn record(&mut self) -> A2Correspondence {
         let id = self.next;
@@ -113,93 +312,18 @@ impl Generator {
         };
         let party = self.uuid();
         let published = created + Span::minutes(self.rng.random_range(0..60));
-        let mut status_history = vec![StatusEvent {
-            status: CorrespondenceStatus::Published,
-            status_text: "Published".into(),
-            status_changed: published,
-            event_user_uuid: None,
-            event_user_party_uuid: party,
-        }];
-        if self.rng.random_bool(0.6) {
-            let read = published + Span::hours(self.rng.random_range(1..400));
-            let ev = StatusEvent {
-                status: CorrespondenceStatus::Read,
-                status_text: "Read".into(),
-                status_changed: read,
-                event_user_uuid: Some(self.uuid()),
-                event_user_party_uuid: party,
-            };
-            // A2 writes the same read from two data sources, microseconds apart.
-            if self.rng.random_bool(0.3) {
-                let mut twin = ev.clone();
-                twin.status_changed = read.with_nanosecond_offset(self.rng.random_range(1..900) * 1000);
-                status_history.push(twin);
-            }
-            status_history.push(ev);
-        }
-        let mut notification_history = Vec::new();
-        for n in 0..self.rng.random_range(0..3) {
-            let email = self.rng.random_bool(0.6);
-            let ev = NotificationEvent {
-                notification_channel: if email {
-                    NotificationChannel::Email
-                } else {
-                    NotificationChannel::Sms
-                },
-                notification_sent: published + Span::minutes(5 + n * 60 * 24 * 7),
-                altinn2_notification_id: id * 10 + n,
-                notification_address: if email {
-                    format!("mottaker{}@example.no", id % 9973)
-                } else {
-                    format!("+47{}", 40_000_000 + id % 9_999_999)
-                },
-                is_reminder: n > 0,
-            };
-            // The same notification once more, differing only in isReminder (A3 answers 500 to that).
-            if self.rng.random_bool(0.1) {
-                let mut twin = ev.clone();
-                twin.is_reminder = !twin.is_reminder;
-                notification_history.push(twin);
-            }
-            notification_history.push(ev);
-        }
-        let mut forwarding_history = Vec::new();
-        if self.rng.random_bool(0.05) {
-            let on = published + Span::days(self.rng.random_range(1..30));
-            let ev = ForwardingEvent {
-                forwarded_on_date: on,
-                forwarded_by_party_uuid: party,
-                forwarded_by_user_id: self.rng.random_range(1_000..9_999_999),
-                forwarded_by_user_uuid: self.uuid(),
-                forwarded_to_user_id: None,
-                forwarded_to_user_uuid: None,
-                forwarding_text: Some("Til orientering".into()),
-                forwarded_to_email: Some("kollega@example.no".into()),
-                mailbox_supplier: None,
-            };
-            forwarding_history.push(ev.clone());
-            if self.rng.random_bool(0.3) {
-                forwarding_history
-                    .push(ForwardingEvent { forwarding_text: Some("Videresendt".into()), ..ev });
-            }
-        }
-        let attachments = (0..self.rng.random_range(0..3))
-            .map(|n| A2Attachment {
-                altinn2_attachment_id: format!("{id}-{n}"),
-                file_name: format!("vedlegg-{n}.pdf"),
-                display_name: Some(format!("Vedlegg {}", n + 1)),
-                is_encrypted: false,
-                checksum: None,
-                location: format!("synthetic:{}", self.rng.random_range(200..4_000)),
-            })
-            .collect();
+        let attachments = self.attachments(id);
+        let status_history = self.status_history(published, party, !attachments.is_empty());
+        let notification_history = self.notifications(id, published);
+        let forwarding_history = self.forwardings(published, party);
         let mut rec = A2Correspondence {
             altinn2_correspondence_id: id,
             party_id,
             service_owner: org.into(),
             resource_id: resource.into(),
             recipient,
-            sender: org.into(),
+            sender: format!("0192:{org}"),
+            sender_party_uuid: Some(owner_party(org)),
             message_sender: Some(owner_name.into()),
             senders_reference: format!("{resource}-{id}"),
             created,
@@ -211,6 +335,10 @@ impl Generator {
             summary: summary.into(),
             body: format!("{body} Saksnummer {id}."),
             is_confirmation_needed: self.rng.random_bool(0.1),
+            ignore_reservation: self.rng.random_bool(0.05).then_some(true),
+            external_references: self.external_references(id),
+            reply_options: self.reply_options(id),
+            property_list: self.property_list(id),
             status_history,
             notification_history,
             forwarding_history,
@@ -250,34 +378,32 @@ impl Generator {
             return vec![A2Event { altinn2_correspondence_id: rec.altinn2_correspondence_id, body }];
         }
         if self.rng.random_bool(0.1) {
-            // Forwarded to an archive after the export.
-            let ev = ForwardingEvent {
-                forwarded_on_date: Utc::now() - Span::minutes(self.rng.random_range(1..600)),
-                forwarded_by_party_uuid: self.uuid(),
-                forwarded_by_user_id: 4242,
-                forwarded_by_user_uuid: self.uuid(),
-                forwarded_to_user_id: None,
-                forwarded_to_user_uuid: None,
-                forwarding_text: None,
-                forwarded_to_email: Some("arkiv@example.no".into()),
-                mailbox_supplier: None,
-            };
-            let body = A2EventBody::Forwarding(ev);
+            // Forwarded after the export, by someone else than the recipient.
+            let on = Utc::now() - Span::minutes(self.rng.random_range(1..600));
+            let by = self.uuid();
+            let body = A2EventBody::Forwarding(self.forwarding(on, by));
             return vec![A2Event { altinn2_correspondence_id: rec.altinn2_correspondence_id, body }];
         }
         let party =
             rec.status_history.first().map(|s| s.event_user_party_uuid).unwrap_or_else(|| self.uuid());
-        let status =
-            [CorrespondenceStatus::Archived, CorrespondenceStatus::Confirmed, CorrespondenceStatus::Read]
-                [self.rng.random_range(0..3)];
+        // Every status A2 reports after the fact: those A3's status sync applies (read, confirmed,
+        // archived, the delete kinds) and those it ignores (reserved, attachments downloaded).
+        // Purges are rare: a purged item takes no further events.
+        const LATER: [CorrespondenceStatus; 9] = [
+            CorrespondenceStatus::Read,
+            CorrespondenceStatus::Confirmed,
+            CorrespondenceStatus::Archived,
+            CorrespondenceStatus::SoftDeletedByRecipient,
+            CorrespondenceStatus::RestoredByRecipient,
+            CorrespondenceStatus::AttachmentsDownloaded,
+            CorrespondenceStatus::Reserved,
+            CorrespondenceStatus::PurgedByRecipient,
+            CorrespondenceStatus::PurgedByAltinn,
+        ];
+        let pick =
+            if self.rng.random_bool(0.1) { self.rng.random_range(7..9) } else { self.rng.random_range(0..7) };
         let at = Utc::now() - Span::minutes(self.rng.random_range(1..600));
-        let ev = StatusEvent {
-            status,
-            status_text: status.as_str().into(),
-            status_changed: at,
-            event_user_uuid: None,
-            event_user_party_uuid: party,
-        };
+        let ev = status(LATER[pick], at, party, None);
         let mut out = vec![A2Event {
             altinn2_correspondence_id: rec.altinn2_correspondence_id,
             body: A2EventBody::Status(ev.clone()),
@@ -291,6 +417,23 @@ impl Generator {
         }
         out
     }
+}
+
+/// A status event with the status's name as its text.
+fn status(status: CorrespondenceStatus, at: DateTime<Utc>, party: Uuid, user: Option<Uuid>) -> StatusEvent {
+    StatusEvent {
+        status,
+        status_text: status.as_str().into(),
+        status_changed: at,
+        event_user_uuid: user,
+        event_user_party_uuid: party,
+    }
+}
+
+/// A stable party UUID per service owner (the sending party of its attachments).
+fn owner_party(org: &str) -> Uuid {
+    let n: u64 = org.parse().unwrap_or_default();
+    Uuid::from_u128((0x0192_0000_0000_4000_8000_u128 << 48) | u128::from(n))
 }
 
 /// What `write_export` wrote.
@@ -398,7 +541,7 @@ impl WithinSecond for DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use workers::migrate::validate;
+    use workers::validation::validate;
 
     #[test]
     fn seeded_and_realistic() {

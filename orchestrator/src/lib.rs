@@ -11,6 +11,7 @@ pub mod daemon;
 pub mod db;
 pub mod demo;
 pub mod dispatcher;
+pub mod failure_watch;
 pub mod generator;
 pub mod import;
 pub mod node;

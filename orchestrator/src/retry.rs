@@ -20,6 +20,9 @@ pub struct RetryPolicy {
     pub randomization: f64,
     /// Attempts per step before the item fails.
     pub max_attempts: i32,
+    /// Identical server errors (same 5xx status and body, ids aside) in a row after which the
+    /// item fails at once instead of using up its remaining attempts.
+    pub max_identical_server_errors: i32,
 }
 
 impl Default for RetryPolicy {
@@ -30,6 +33,7 @@ impl Default for RetryPolicy {
             max_interval: Duration::from_secs(600),
             randomization: 0.2,
             max_attempts: 10,
+            max_identical_server_errors: 3,
         }
     }
 }

@@ -3,7 +3,7 @@
 //! Pure: no I/O, no clock, no randomness. The store applies the result (and computes a retry's
 //! due time from the retry policy); no other code decides a state.
 
-use schema::WorkflowState;
+use schema::{WorkflowState, reason};
 use std::time::Duration;
 use workers::StepOutcome;
 
@@ -38,7 +38,7 @@ impl Event {
 
 /// The item's facts the decision depends on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Facts {
+pub struct Facts<'a> {
     /// Current state.
     pub state: WorkflowState,
     /// Failed attempts of the current step so far.
@@ -47,6 +47,37 @@ pub struct Facts {
     pub resume_state: Option<WorkflowState>,
     /// Attempts allowed per step before the item fails.
     pub max_attempts: i32,
+    /// The error of the previous attempt (what a server error is compared with).
+    pub last_error: Option<&'a str>,
+    /// Identical server errors in a row so far (the previous attempt's included).
+    pub same_error_count: i32,
+    /// Identical server errors in a row after which the item fails.
+    pub max_identical_server_errors: i32,
+}
+
+impl<'a> Facts<'a> {
+    /// Facts with no previous error, under `policy`'s limits.
+    pub fn new(
+        state: WorkflowState,
+        attempt: i32,
+        resume_state: Option<WorkflowState>,
+        policy: &crate::retry::RetryPolicy,
+    ) -> Self {
+        Self {
+            state,
+            attempt,
+            resume_state,
+            max_attempts: policy.max_attempts,
+            last_error: None,
+            same_error_count: 0,
+            max_identical_server_errors: policy.max_identical_server_errors,
+        }
+    }
+
+    /// The same facts with the previous attempt's error and the identical-error count.
+    pub fn after_error(self, last_error: Option<&'a str>, same_error_count: i32) -> Self {
+        Self { last_error, same_error_count, ..self }
+    }
 }
 
 /// When the item is next due.
@@ -83,6 +114,8 @@ pub struct Transition {
     pub by_operator: bool,
     /// State to return to on operator retry (kept for parked states only).
     pub resume_state: Option<WorkflowState>,
+    /// Identical server errors in a row after this transition (0 unless it is one).
+    pub same_error_count: i32,
 }
 
 /// Why no transition happens.
@@ -117,6 +150,20 @@ fn after_success(state: WorkflowState) -> Option<WorkflowState> {
     }
 }
 
+/// How many identical server errors in a row `error` makes: one more than before when it is a
+/// 5xx saying what the previous error said (ids aside), 1 for a new 5xx, 0 for anything else.
+/// Counted per step attempt, as the engine sees outcomes (the client's quick in-call retries
+/// are inside one attempt).
+fn identical_server_errors(facts: &Facts, error: &str) -> i32 {
+    if reason::server_status(error).is_none() {
+        0
+    } else if facts.last_error.is_some_and(|prev| reason::same_error(prev, error)) {
+        facts.same_error_count.max(1) + 1
+    } else {
+        1
+    }
+}
+
 /// Decide what `event` does to an item with `facts`.
 pub fn decide(facts: Facts, event: &Event) -> Result<Transition, TransitionError> {
     use WorkflowState::*;
@@ -132,6 +179,7 @@ pub fn decide(facts: Facts, event: &Event) -> Result<Transition, TransitionError
         error,
         by_operator,
         resume_state: resume,
+        same_error_count: 0,
     };
     let park = |to_state: WorkflowState, error: String| Transition {
         from: state,
@@ -141,6 +189,7 @@ pub fn decide(facts: Facts, event: &Event) -> Result<Transition, TransitionError
         error: Some(error),
         by_operator,
         resume_state: Some(state),
+        same_error_count: 0,
     };
 
     match event {
@@ -156,13 +205,22 @@ pub fn decide(facts: Facts, event: &Event) -> Result<Transition, TransitionError
                 }
                 StepOutcome::Retryable(e) => {
                     let attempt = facts.attempt + 1;
-                    if attempt >= facts.max_attempts {
+                    let same = identical_server_errors(&facts, e);
+                    if same >= facts.max_identical_server_errors.max(1) {
+                        let first = reason::first_line(e);
+                        let mut t = park(Failed, format!("the same server error {same} times: {first}"));
+                        t.attempt = attempt;
+                        t
+                    } else if attempt >= facts.max_attempts {
                         let mut t = park(Failed, format!("gave up after {attempt} attempts: {e}"));
                         t.attempt = attempt;
                         t
                     } else {
                         let due = Due::Backoff { attempt, at_least: Duration::ZERO };
-                        to(state, attempt, due, Some(e.clone()), None)
+                        Transition {
+                            same_error_count: same,
+                            ..to(state, attempt, due, Some(e.clone()), None)
+                        }
                     }
                 }
                 // Being told to slow down is not the item's fault: the attempt count stays.
@@ -208,8 +266,12 @@ mod tests {
     use super::*;
     use WorkflowState::*;
 
-    fn facts(state: WorkflowState) -> Facts {
-        Facts { state, attempt: 2, resume_state: Some(Migrated), max_attempts: 5 }
+    fn policy() -> crate::retry::RetryPolicy {
+        crate::retry::RetryPolicy { max_attempts: 5, ..Default::default() }
+    }
+
+    fn facts(state: WorkflowState) -> Facts<'static> {
+        Facts::new(state, 2, Some(Migrated), &policy())
     }
 
     fn events() -> Vec<Event> {
@@ -367,7 +429,7 @@ mod tests {
 
     #[test]
     fn retries_fail_at_max_attempts_with_the_reason() {
-        let f = Facts { state: Migrated, attempt: 4, resume_state: None, max_attempts: 5 };
+        let f = Facts::new(Migrated, 4, None, &policy());
         let t = decide(f, &Event::Step(StepOutcome::Retryable("timeout".into()))).unwrap();
         assert_eq!(t.to, Failed);
         assert_eq!(t.attempt, 5);
@@ -377,7 +439,7 @@ mod tests {
 
     #[test]
     fn retry_without_resume_state_restarts_from_the_beginning() {
-        let f = Facts { state: Cancelled, attempt: 0, resume_state: None, max_attempts: 5 };
+        let f = Facts::new(Cancelled, 0, None, &policy());
         assert_eq!(decide(f, &Event::OperatorRetry).unwrap().to, CreatedInA2);
     }
 
@@ -388,5 +450,65 @@ mod tests {
             assert!(t.to > s || (s == SyncPending && t.to == Synced), "{s} -> {}", t.to);
             assert_eq!(t.error, None);
         }
+    }
+
+    #[test]
+    fn identical_server_errors_fail_the_item_before_its_attempts_run_out() {
+        let p = crate::retry::RetryPolicy {
+            max_attempts: 10,
+            max_identical_server_errors: 3,
+            ..Default::default()
+        };
+        let boom =
+            |trace: &str| format!("attachment: HTTP 500: Internal Server Error (trace {trace})\nat A3");
+        let mut facts = Facts::new(CreatedInA2, 0, None, &p);
+        let mut last: Option<String> = None;
+        let mut seen = Vec::new();
+        for k in 0..3 {
+            // The same body but for an id: identical.
+            let error = boom(&format!("0190a0b2-1c3d-7e4f-8a9b-0c1d2e3f4a5{k}"));
+            let now = facts.after_error(last.as_deref(), facts.same_error_count);
+            let t = decide(now, &Event::Step(StepOutcome::Retryable(error))).unwrap();
+            seen.push((t.to, t.attempt, t.same_error_count));
+            (facts.attempt, facts.same_error_count) = (t.attempt, t.same_error_count);
+            last = t.error;
+        }
+        assert_eq!(
+            last.as_deref(),
+            Some(
+                "the same server error 3 times: attachment: HTTP 500: Internal Server Error \
+                 (trace 0190a0b2-1c3d-7e4f-8a9b-0c1d2e3f4a52)"
+            ),
+            "the first line only, the third time"
+        );
+        assert_eq!(seen, vec![(CreatedInA2, 1, 1), (CreatedInA2, 2, 2), (Failed, 3, 0)]);
+    }
+
+    #[test]
+    fn different_or_non_server_errors_restart_the_count() {
+        let p = crate::retry::RetryPolicy {
+            max_attempts: 10,
+            max_identical_server_errors: 2,
+            ..Default::default()
+        };
+        let f = Facts::new(Migrated, 1, None, &p);
+        let step = |f: Facts, e: &str| decide(f, &Event::Step(StepOutcome::Retryable(e.into()))).unwrap();
+        let prev = "make_available: HTTP 503: busy";
+        // Another status, another body, or a timeout: the streak starts again.
+        assert_eq!(step(f.after_error(Some(prev), 1), "make_available: HTTP 502: busy").same_error_count, 1);
+        assert_eq!(step(f.after_error(Some(prev), 1), "make_available: HTTP 503: down").same_error_count, 1);
+        let timeout = step(f.after_error(Some(prev), 1), "make_available: timed out: x");
+        assert_eq!((timeout.to, timeout.same_error_count), (Migrated, 0));
+        // A 4xx is not a server error (and a permanent one fails anyway).
+        assert_eq!(step(f.after_error(Some(prev), 1), "make_available: HTTP 408: slow").same_error_count, 0);
+        // The same again: the cap of 2 is reached.
+        let t = step(f.after_error(Some(prev), 1), prev);
+        assert_eq!(
+            (t.to, t.error.as_deref()),
+            (Failed, Some("the same server error 2 times: make_available: HTTP 503: busy"))
+        );
+        // Success and operator retry reset the count.
+        let f2 = f.after_error(Some(prev), 1);
+        assert_eq!(decide(f2, &Event::Step(StepOutcome::done())).unwrap().same_error_count, 0);
     }
 }

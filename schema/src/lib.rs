@@ -6,6 +6,7 @@
 
 pub mod entity;
 pub mod migration;
+pub mod reason;
 mod state;
 
 pub use migration::Migrator;

@@ -2,9 +2,11 @@
 //! arrive later. The format is documented in `docs/a2-export-format.md`.
 
 use crate::a3::dedup;
-use crate::a3::model::{ForwardingEvent, NotificationEvent, StatusEvent};
+use crate::a3::model::{ExternalReference, ForwardingEvent, NotificationEvent, ReplyOption, StatusEvent};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use uuid::Uuid;
 
 /// One A2 correspondence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,8 +22,13 @@ pub struct A2Correspondence {
     pub resource_id: String,
     /// Recipient URN (`urn:altinn:person:identifier-no:…` or `urn:altinn:organization:identifier-no:…`).
     pub recipient: String,
-    /// Sender (obsolete in A3, still required there).
+    /// Sender (obsolete in A3, still required there): the service owner as `urn:altinn:organization:identifier-no:<orgnr>`
+    /// or `0192:<orgnr>`. Sent on the correspondence and on every attachment upload.
     pub sender: String,
+    /// The sending party's Altinn party UUID, when the export knows it. A3 records it as the party
+    /// on each migrated attachment's status rows; without it A3 stores the empty GUID there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_party_uuid: Option<Uuid>,
     /// Sender display name.
     #[serde(default)]
     pub message_sender: Option<String>,
@@ -49,6 +56,18 @@ pub struct A2Correspondence {
     /// Confirmation needed.
     #[serde(default)]
     pub is_confirmation_needed: bool,
+    /// Send even to recipients who reserved themselves against digital post.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignore_reservation: Option<bool>,
+    /// External references (at most 10).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub external_references: Vec<ExternalReference>,
+    /// Reply options (links the recipient may answer through).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reply_options: Vec<ReplyOption>,
+    /// Free properties (at most 10; keys up to 50, values up to 300 characters).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub property_list: BTreeMap<String, String>,
     /// Status history.
     #[serde(default)]
     pub status_history: Vec<StatusEvent>,
@@ -171,6 +190,11 @@ impl Histories {
                 A2EventBody::Notification(n) => h.notification.push(n.clone()),
                 A2EventBody::Forwarding(f) => h.forwarding.push(f.clone()),
             }
+        }
+        // A3 stores the text as given (`""` included); A2 leaves it empty where the status says
+        // it all, so the status name makes the history readable in A3.
+        for s in h.status.iter_mut().filter(|s| s.status_text.trim().is_empty()) {
+            s.status_text = s.status.as_str().to_string();
         }
         h.status.sort_by_key(|e| e.status_changed);
         h.notification.sort_by_key(|e| e.notification_sent);

@@ -10,8 +10,8 @@ pub mod a3;
 pub mod make_available;
 pub mod migrate;
 pub mod noop;
-pub mod sim;
 mod step;
 pub mod sync;
+pub mod validation;
 
 pub use step::{Inputs, PendingEvent, Step, StepKind, StepOutcome, WorkItem};

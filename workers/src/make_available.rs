@@ -2,6 +2,7 @@
 //! a batcher collects them into calls of up to `batch_size` ids, and each item advances or fails on
 //! its own status in the answer.
 
+use crate::a3::model::dialog_uuid;
 use crate::a3::{A3Client, Failure};
 use crate::{Step, StepKind, StepOutcome, WorkItem};
 use std::collections::HashMap;
@@ -48,10 +49,19 @@ async fn batcher(client: A3Client, mut rx: mpsc::Receiver<Waiter>, batch_size: u
                         resp.statuses.into_iter().map(|s| (s.correspondence_id, s)).collect();
                     for (id, reply) in batch {
                         let outcome = match by_id.get(&id) {
-                            Some(s) if s.ok => StepOutcome::Done {
-                                a3_correspondence_id: None,
-                                dialog_id: s.dialog_id,
-                                synced_events: Vec::new(),
+                            Some(s) if s.ok => match dialog_uuid(s.dialog_id.as_deref()) {
+                                Some(dialog) => StepOutcome::Done {
+                                    a3_correspondence_id: None,
+                                    dialog_id: Some(dialog),
+                                    synced_events: Vec::new(),
+                                },
+                                // ok without a dialog: Dialogporten refused it (MA-12) and A3
+                                // still holds the item as migrating. Counting it as available
+                                // would hide it from every inbox.
+                                None => StepOutcome::Permanent(format!(
+                                    "make_available: A3 answered ok without a dialog id ({:?}); Dialogporten did not create the dialog",
+                                    s.dialog_id.as_deref().unwrap_or("null")
+                                )),
                             },
                             Some(s) => StepOutcome::Permanent(format!(
                                 "make_available: {}",

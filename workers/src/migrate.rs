@@ -5,42 +5,10 @@
 use crate::a2::{A2Attachment, A2Correspondence, Histories, synthetic_bytes};
 use crate::a3::model::*;
 use crate::a3::{A3Client, Failure};
+use crate::validation::validate;
 use crate::{Inputs, Step, StepKind, StepOutcome, WorkItem};
 use std::path::PathBuf;
 use uuid::Uuid;
-
-/// Languages A3 accepts.
-pub const LANGUAGES: [&str; 3] = ["nb", "nn", "en"];
-
-/// Why a record cannot be migrated as it is; `None` if it can.
-pub fn validate(r: &A2Correspondence) -> Option<String> {
-    let mut problems = Vec::new();
-    let title = r.title.chars().count();
-    if title == 0 || title > 255 {
-        problems.push(format!("title must be 1-255 characters (is {title})"));
-    }
-    let summary = r.summary.chars().count();
-    if summary > 255 {
-        problems.push(format!("summary must be at most 255 characters (is {summary})"));
-    }
-    let body = r.body.chars().count();
-    if body > 30_000 {
-        problems.push(format!("body must be at most 30000 characters (is {body})"));
-    }
-    if !LANGUAGES.contains(&r.language.as_str()) {
-        problems.push(format!("language must be nb, nn or en (is `{}`)", r.language));
-    }
-    if r.recipient.trim().is_empty() {
-        problems.push("recipient is missing".into());
-    }
-    if r.resource_id.trim().is_empty() {
-        problems.push("resourceId is missing".into());
-    }
-    if r.senders_reference.trim().is_empty() {
-        problems.push("sendersReference is missing".into());
-    }
-    (!problems.is_empty()).then(|| problems.join("; "))
-}
 
 /// The migrate step.
 #[derive(Debug, Clone)]
@@ -90,9 +58,21 @@ impl MigrateStep {
             if bytes.is_empty() {
                 return Err(Failure::Invalid(format!("attachment {} is empty", a.altinn2_attachment_id)));
             }
+            // A3 compares the checksum with the bytes it stores, and a mismatch ends in a 500
+            // (ATT-10) that no retry cures: refuse it here, with the reason.
+            if let Some(expected) = a.checksum.as_deref().filter(|c| !c.trim().is_empty()) {
+                let actual = md5_hex(&bytes);
+                if actual != expected {
+                    return Err(Failure::Invalid(format!(
+                        "attachment {}: checksum {expected} does not match its bytes (MD5 {actual})",
+                        a.altinn2_attachment_id
+                    )));
+                }
+            }
             let query = AttachmentUploadQuery {
                 resource_id: r.resource_id.clone(),
-                sender_party_uuid: None,
+                sender: r.sender.clone(),
+                sender_party_uuid: r.sender_party_uuid,
                 senders_reference: r.senders_reference.clone(),
                 file_name: a.file_name.clone(),
                 display_name: a.display_name.clone(),
@@ -133,9 +113,10 @@ pub fn request(r: &A2Correspondence, item: &WorkItem, attachments: Vec<Uuid>) ->
                 },
                 requested_publish_time: r.requested_publish_time,
                 due_date_time: r.due_date_time,
-                external_references: Vec::new(),
-                property_list: Default::default(),
-                reply_options: Vec::new(),
+                external_references: r.external_references.clone(),
+                property_list: r.property_list.clone(),
+                reply_options: r.reply_options.clone(),
+                ignore_reservation: r.ignore_reservation,
                 is_confirmation_needed: r.is_confirmation_needed,
                 is_confidential: false,
             },
@@ -167,4 +148,10 @@ impl Step for MigrateStep {
     async fn run(&self, item: &WorkItem) -> StepOutcome {
         self.migrate(item).await.unwrap_or_else(StepOutcome::from)
     }
+}
+
+/// The MD5 of `bytes` in lower-case hex, the form A3's checksum takes.
+pub fn md5_hex(bytes: &[u8]) -> String {
+    use md5::Digest;
+    md5::Md5::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -68,12 +68,17 @@ pub struct WorkItem {
     pub id: Uuid,
     /// `Altinn2CorrespondenceId`.
     pub a2_id: i64,
-    /// Phase name.
-    pub phase: String,
+    /// The import batch it came with (a label; not a config phase).
+    pub batch: String,
     /// State at claim time.
     pub state: WorkflowState,
     /// Failed attempts so far of this step.
     pub attempt: i32,
+    /// The error of the previous attempt, if it failed (the retry policy compares it with the
+    /// next one).
+    pub last_error: Option<String>,
+    /// Identical server errors in a row so far.
+    pub same_error_count: i32,
     /// A3 id, once migrated.
     pub a3_correspondence_id: Option<Uuid>,
     /// Dialog id, once made available.
@@ -89,13 +94,15 @@ pub struct WorkItem {
 
 impl WorkItem {
     /// An item with no inputs loaded.
-    pub fn bare(id: Uuid, a2_id: i64, phase: String, state: WorkflowState, attempt: i32) -> Self {
+    pub fn bare(id: Uuid, a2_id: i64, batch: String, state: WorkflowState, attempt: i32) -> Self {
         Self {
             id,
             a2_id,
-            phase,
+            batch,
             state,
             attempt,
+            last_error: None,
+            same_error_count: 0,
             a3_correspondence_id: None,
             dialog_id: None,
             record: None,

@@ -284,6 +284,11 @@ fn check(raw: Raw) -> Result<Settings, ConfigError> {
         max_interval: c.duration("retry.max_interval", &r.max_interval, Duration::from_millis(1)),
         randomization: r.randomization,
         max_attempts: c.at_least("retry.max_attempts", r.max_attempts, 1),
+        max_identical_server_errors: c.at_least(
+            "retry.max_identical_server_errors",
+            r.max_identical_server_errors,
+            1,
+        ),
     };
     if !(r.multiplier.is_finite() && r.multiplier >= 1.0) {
         c.issue("retry.multiplier", format!("{} must be a number of at least 1", r.multiplier));

@@ -78,6 +78,7 @@ pub(super) struct RawRetry {
     pub max_interval: String,
     pub randomization: f64,
     pub max_attempts: i32,
+    pub max_identical_server_errors: i32,
 }
 
 impl Default for RawRetry {
@@ -88,6 +89,7 @@ impl Default for RawRetry {
             max_interval: "10m".into(),
             randomization: 0.2,
             max_attempts: 10,
+            max_identical_server_errors: 3,
         }
     }
 }

@@ -31,6 +31,12 @@ fn every_bad_value_is_reported_with_its_key() {
         ("multiplier below 1", "[retry]\nmultiplier = 0.5".into(), vec![], "retry.multiplier"),
         ("randomization above 1", "[retry]\nrandomization = 3.0".into(), vec![], "retry.randomization"),
         ("zero attempts", "[retry]\nmax_attempts = 0".into(), vec![], "retry.max_attempts"),
+        (
+            "zero identical server errors",
+            "[retry]\nmax_identical_server_errors = 0".into(),
+            vec![],
+            "retry.max_identical_server_errors",
+        ),
         ("max below initial", "[retry]\ninitial = \"1h\"\nmax_interval = \"1s\"".into(), vec![], "retry.max_interval"),
         ("lease too short", "[node]\nlease = \"10ms\"".into(), vec![], "node.lease"),
         ("claim batch of text", "[node]\nclaim_batch = \"many\"".into(), vec![], "node.claim_batch"),

@@ -23,7 +23,7 @@ use workers::a2::A2EventBody;
 use workers::a3::{A3Client, ClientConfig, Limit, Secret};
 use workers::make_available::MakeAvailableStep;
 use workers::migrate::MigrateStep;
-use workers::sim::{Faults, SimConfig, Simulator};
+use altinn3_sim::{Faults, SimConfig, Simulator};
 use workers::sync::SyncStep;
 
 /// What the demo runs.
@@ -88,7 +88,7 @@ pub struct DemoReport {
     /// The most calls per endpoint the simulator saw in any one second.
     pub max_calls_per_second: BTreeMap<String, u64>,
     /// Faults it injected.
-    pub faults_injected: workers::sim::FaultCounts,
+    pub faults_injected: altinn3_sim::FaultCounts,
     /// The check against the source.
     pub verification: Verification,
 }
@@ -121,6 +121,7 @@ pub async fn run(
         max_interval: Duration::from_secs(3),
         randomization: 0.2,
         max_attempts: 15,
+        ..RetryPolicy::default()
     };
     let store = Store::new(store.db().clone(), Arc::new(SystemClock), policy);
     let bars = MultiProgress::new();
@@ -140,7 +141,7 @@ pub async fn run(
     let import = bars.add(bar(opts.items, "import"));
     for chunk in records.chunks(1000) {
         let inputs: Vec<RecordInput> =
-            chunk.iter().map(|r| RecordInput { record: r.clone(), phase: "demo".into() }).collect();
+            chunk.iter().map(|r| RecordInput { record: r.clone(), batch: "demo".into() }).collect();
         store.import_records(&inputs).await?;
         import.inc(chunk.len() as u64);
     }

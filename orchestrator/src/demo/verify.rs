@@ -1,13 +1,18 @@
 //! The demo's proof: the simulator's inventory checked against the source data. Nothing missing,
 //! nothing duplicated, every event present exactly once, every invalid item rejected with a reason.
+//!
+//! What A3 keeps of an event is the *simulator's* reading of Altinn's source, not the client's:
+//! the expected keys are computed from the source data with `altinn3_sim::keys`, so a client that
+//! deduplicates too much, too little or with the wrong fields shows up here as missing or extra
+//! events.
 
+use altinn3_sim::Inventory;
+use altinn3_sim::keys::{self, StatusSync};
 use schema::WorkflowState;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use workers::a2::{A2Correspondence, A2Event, A2EventBody};
-use workers::a3::dedup;
-use workers::migrate::validate;
-use workers::sim::Inventory;
+use workers::validation::validate;
 
 /// What the check found.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -22,9 +27,9 @@ pub struct Verification {
     pub unexpected: Vec<i64>,
     /// Items whose dialog was not created.
     pub without_dialog: Vec<i64>,
-    /// Items whose attachments differ in number from the source.
+    /// Items whose attachments differ from the source (number, sender, sending party).
     pub attachment_mismatches: Vec<i64>,
-    /// Events expected (distinct by A3's dedup key).
+    /// Events expected (distinct by the simulator's keys).
     pub events_expected: u64,
     /// Events the simulator holds.
     pub events_present: u64,
@@ -55,11 +60,61 @@ impl Verification {
     }
 }
 
-fn key_of(body: &A2EventBody) -> String {
-    body.dedup_key()
+/// The keys A3 keeps for one item, by table.
+#[derive(Debug, Default)]
+struct Expected {
+    attachments: usize,
+    sender: String,
+    sender_party: Option<uuid::Uuid>,
+    statuses: BTreeSet<String>,
+    deletes: BTreeSet<String>,
+    notifications: BTreeSet<String>,
+    forwardings: BTreeSet<String>,
 }
 
-/// Compares `inv` with the source; `states` is each A2 id's final state in our database.
+impl Expected {
+    fn len(&self) -> usize {
+        self.statuses.len() + self.deletes.len() + self.notifications.len() + self.forwardings.len()
+    }
+
+    /// Adds `e` as A3 stores it: on the first migration every status is a row (the delete kinds
+    /// a delete event); through the status sync only what the sync applies.
+    fn add(&mut self, e: &A2EventBody, synced: bool) {
+        match e {
+            A2EventBody::Status(s) => {
+                let name = s.status.as_str();
+                let key = keys::status(name, s.status_changed, s.event_user_party_uuid);
+                match keys::status_sync(name) {
+                    StatusSync::DeleteEvent => {
+                        if synced && keys::stored_by_status_sync(name) {
+                            self.statuses.insert(key.clone());
+                        }
+                        self.deletes.insert(key);
+                    }
+                    StatusSync::Ignored if synced => {}
+                    _ => {
+                        self.statuses.insert(key);
+                    }
+                }
+            }
+            A2EventBody::Notification(n) => {
+                let id = i32::try_from(n.altinn2_notification_id).unwrap_or(i32::MAX);
+                self.notifications.insert(keys::notification(
+                    n.notification_channel.as_str(),
+                    n.notification_sent,
+                    id,
+                    Some(&n.notification_address),
+                ));
+            }
+            A2EventBody::Forwarding(f) => {
+                self.forwardings.insert(keys::forwarding(f.forwarded_on_date, f.forwarded_by_party_uuid));
+            }
+        }
+    }
+}
+
+/// Compares `inv` with the source; `states` is each A2 id's final state in our database. `later`
+/// are the events sent through the sync endpoints after every item was migrated.
 pub fn verify(
     records: &[A2Correspondence],
     later: &[A2Event],
@@ -71,7 +126,7 @@ pub fn verify(
         violations: inv.violations.clone(),
         ..Default::default()
     };
-    let mut expected: BTreeMap<i64, (usize, BTreeSet<String>)> = BTreeMap::new();
+    let mut expected: BTreeMap<i64, Expected> = BTreeMap::new();
     for r in records {
         if validate(r).is_some() {
             v.invalid += 1;
@@ -80,44 +135,59 @@ pub fn verify(
             }
             continue;
         }
-        let keys = r.events().iter().map(key_of).collect();
-        expected.insert(r.altinn2_correspondence_id, (r.attachments.len(), keys));
+        let mut x = Expected {
+            attachments: r.attachments.len(),
+            sender: r.sender.clone(),
+            sender_party: r.sender_party_uuid,
+            ..Default::default()
+        };
+        for e in r.events() {
+            x.add(&e, false);
+        }
+        expected.insert(r.altinn2_correspondence_id, x);
     }
     for e in later {
-        if let Some((_, keys)) = expected.get_mut(&e.altinn2_correspondence_id) {
-            keys.insert(key_of(&e.body));
+        if let Some(x) = expected.get_mut(&e.altinn2_correspondence_id) {
+            x.add(&e.body, true);
         }
     }
     v.expected = expected.len() as u64;
-    v.events_expected = expected.values().map(|(_, k)| k.len() as u64).sum();
+    v.events_expected = expected.values().map(|x| x.len() as u64).sum();
     let held: BTreeMap<i64, _> = inv.items.iter().map(|i| (i.altinn2_correspondence_id, i)).collect();
-    for (a2_id, (attachments, keys)) in &expected {
+    for (a2_id, x) in &expected {
         let Some(item) = held.get(a2_id) else {
             v.missing.push(*a2_id);
             continue;
         };
         v.present += 1;
-        if item.dialog_id.is_none() {
+        if item.dialog_id.as_deref().is_none_or(str::is_empty) {
             v.without_dialog.push(*a2_id);
         }
-        if item.attachment_ids.len() != *attachments {
+        let attachments_match = item.attachment_ids.len() == x.attachments
+            && item.attachments.iter().all(|a| a.sender == x.sender && a.sender_party_uuid == x.sender_party);
+        if !attachments_match {
             v.attachment_mismatches.push(*a2_id);
         }
-        let got: Vec<String> = item
-            .status_events
-            .iter()
-            .map(dedup::status_key)
-            .chain(item.notification_events.iter().map(dedup::notification_key))
-            .chain(item.forwarding_events.iter().map(dedup::forwarding_key))
-            .collect();
-        v.events_present += got.len() as u64;
-        let got_set: BTreeSet<String> = got.iter().cloned().collect();
-        if got_set.len() != got.len() {
-            v.event_mismatches.push((*a2_id, "an event is stored twice".into()));
-        } else if &got_set != keys {
-            let missing = keys.difference(&got_set).count();
-            let extra = got_set.difference(keys).count();
-            v.event_mismatches.push((*a2_id, format!("{missing} events missing, {extra} unexpected")));
+        let tables: [(&str, Vec<&String>, &BTreeSet<String>); 4] = [
+            ("status", item.statuses.iter().map(|e| &e.key).collect(), &x.statuses),
+            ("delete", item.delete_events.iter().map(|e| &e.key).collect(), &x.deletes),
+            ("notification", item.notifications.iter().map(|e| &e.key).collect(), &x.notifications),
+            ("forwarding", item.forwardings.iter().map(|e| &e.key).collect(), &x.forwardings),
+        ];
+        let mut problems = Vec::new();
+        for (table, got, want) in tables {
+            v.events_present += got.len() as u64;
+            let got_set: BTreeSet<String> = got.iter().map(|k| (*k).clone()).collect();
+            if got_set.len() != got.len() {
+                problems.push(format!("a {table} event is stored twice"));
+            } else if &got_set != want {
+                let missing = want.difference(&got_set).count();
+                let extra = got_set.difference(want).count();
+                problems.push(format!("{missing} {table} events missing, {extra} unexpected"));
+            }
+        }
+        if !problems.is_empty() {
+            v.event_mismatches.push((*a2_id, problems.join("; ")));
         }
     }
     v.unexpected = held.keys().filter(|id| !expected.contains_key(id)).copied().collect();

@@ -293,7 +293,7 @@ impl Dispatcher {
             out: tx.clone(),
             stopping: cancel.clone(),
             grace: self.cfg.shutdown_grace,
-            max_attempts: self.store.policy().max_attempts,
+            policy: *self.store.policy(),
             timeout: self.cfg.step_timeout,
         };
         let mut feeds = Vec::new();
@@ -430,7 +430,7 @@ struct Run {
     out: mpsc::Sender<writer::Finished>,
     stopping: CancellationToken,
     grace: Duration,
-    max_attempts: i32,
+    policy: crate::retry::RetryPolicy,
     timeout: Duration,
 }
 
@@ -528,20 +528,25 @@ async fn run_item(
         )),
     };
     drop(slot);
-    if let Some(applied) = decide_outcome(&item, outcome, run.max_attempts) {
+    if let Some(applied) = decide_outcome(&item, outcome, &run.policy) {
         let _ = run.out.send(writer::Finished { applied, _slot: room }).await;
     }
 }
 
 /// The state machine's decision for a finished step, as a row to apply.
-fn decide_outcome(item: &WorkItem, outcome: StepOutcome, max_attempts: i32) -> Option<Applied> {
+fn decide_outcome(
+    item: &WorkItem,
+    outcome: StepOutcome,
+    policy: &crate::retry::RetryPolicy,
+) -> Option<Applied> {
     let (a3, dialog, synced_events) = match &outcome {
         StepOutcome::Done { a3_correspondence_id, dialog_id, synced_events } => {
             (*a3_correspondence_id, *dialog_id, synced_events.clone())
         }
         _ => (None, None, Vec::new()),
     };
-    let facts = Facts { state: item.state, attempt: item.attempt, resume_state: None, max_attempts };
+    let facts = Facts::new(item.state, item.attempt, None, policy)
+        .after_error(item.last_error.as_deref(), item.same_error_count);
     match decide(facts, &Event::Step(outcome)) {
         Ok(transition) => {
             if let Some(e) = &transition.error {

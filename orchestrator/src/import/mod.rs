@@ -21,10 +21,10 @@ use workers::a2::A2EventBody;
 /// How to import.
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
-    /// Phase of new workflows.
-    pub phase: String,
-    /// Lines per transaction batch.
-    pub batch: usize,
+    /// Import batch label of new workflows (`status` counts by it; `retry --batch` selects by it).
+    pub batch: String,
+    /// Lines per transaction.
+    pub chunk: usize,
     /// Draw a progress bar.
     pub progress: bool,
     /// Where reject files and summaries go (next to the input if None).
@@ -33,7 +33,7 @@ pub struct ImportOptions {
 
 impl Default for ImportOptions {
     fn default() -> Self {
-        Self { phase: "default".into(), batch: 1000, progress: false, report_dir: None }
+        Self { batch: "default".into(), chunk: 1000, progress: false, report_dir: None }
     }
 }
 
@@ -171,7 +171,7 @@ where
 
     // Reading and parsing run on a blocking thread, a few batches ahead of the database.
     let (tx, mut rx) = mpsc::channel::<Vec<Parsed>>(4);
-    let batch = opts.batch.max(1);
+    let batch = opts.chunk.max(1);
     let file_name = shown.clone();
     let reader_task = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
         let mut r = BufReader::with_capacity(1 << 16, reader);
@@ -237,7 +237,7 @@ where
                     match l {
                         Line::Correspondence(r) => {
                             report.correspondences += 1;
-                            records.push(RecordInput { record: *r, phase: opts.phase.clone() });
+                            records.push(RecordInput { record: *r, batch: opts.batch.clone() });
                         }
                         Line::Event(e) => {
                             report.events += 1;

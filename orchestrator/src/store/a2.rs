@@ -12,13 +12,13 @@ use std::sync::Arc;
 use workers::a2::{A2Correspondence, A2EventBody};
 use workers::{Inputs, PendingEvent, WorkItem};
 
-/// A record to import, with the phase its workflow belongs to.
+/// A record to import, with the import batch its workflow is labelled with.
 #[derive(Debug, Clone)]
 pub struct RecordInput {
     /// The record.
     pub record: A2Correspondence,
-    /// Phase name for a new workflow.
-    pub phase: String,
+    /// Import batch label for a new workflow.
+    pub batch: String,
 }
 
 /// What an import of records did.
@@ -101,7 +101,7 @@ impl Store {
                 .iter()
                 .map(|i| NewItem {
                     a2_id: i.record.altinn2_correspondence_id,
-                    phase: i.phase.clone(),
+                    batch: i.batch.clone(),
                     created: i.record.created.timestamp_millis(),
                     service_owner: i.record.service_owner.clone(),
                     resource_id: i.record.resource_id.clone(),
@@ -196,12 +196,7 @@ impl Store {
             let rows = self.db().query_all_raw(q.build()).await?;
             let mut batch = Vec::new();
             for r in rows {
-                let facts = Facts {
-                    state: WorkflowState::Synced,
-                    attempt: 0,
-                    resume_state: None,
-                    max_attempts: self.policy().max_attempts,
-                };
+                let facts = Facts::new(WorkflowState::Synced, 0, None, self.policy());
                 if let Ok(t) = decide(facts, &Event::NewA2Event) {
                     batch.push(Applied::plain(r.try_get("", "id")?, r.try_get("", "a2_id")?, t));
                 }

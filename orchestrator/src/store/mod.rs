@@ -6,12 +6,14 @@
 //! uses SeaORM's query builder.
 
 mod a2;
+mod failures;
 mod ops;
 mod retention;
 mod selection;
 mod sql;
 
 pub use a2::{AddEventsReport, ImportReport, RecordInput};
+pub use failures::{FailureGroup, Failures, ReasonMatch};
 pub use ops::{OperateReport, Selector, ShowItem, Skipped, StatusReport, StuckItem};
 pub use retention::FINISHED;
 pub use selection::{ClaimOrder, Selection};
@@ -43,8 +45,8 @@ pub type StoreError = DbErr;
 pub struct NewItem {
     /// `Altinn2CorrespondenceId`.
     pub a2_id: i64,
-    /// Phase name.
-    pub phase: String,
+    /// Import batch label.
+    pub batch: String,
     /// Epoch ms of the A2 creation (what phases select and order by).
     pub created: i64,
     /// A2 service owner.
@@ -55,10 +57,10 @@ pub struct NewItem {
 
 impl NewItem {
     /// An item with no A2 record details (bench and engine tests).
-    pub fn new(a2_id: i64, phase: &str) -> Self {
+    pub fn new(a2_id: i64, batch: &str) -> Self {
         Self {
             a2_id,
-            phase: phase.into(),
+            batch: batch.into(),
             created: 0,
             service_owner: String::new(),
             resource_id: String::new(),
@@ -163,7 +165,7 @@ impl Store {
             let txn = self.begin().await?;
             let mut q = Sql::new(self.backend());
             q.push(
-                "INSERT INTO workflows (id, a2_id, phase, state, attempt, next_run_at, a2_created, service_owner, resource_id, created_at, updated_at) VALUES ",
+                "INSERT INTO workflows (id, a2_id, batch, state, attempt, next_run_at, a2_created, service_owner, resource_id, created_at, updated_at) VALUES ",
             );
             for (i, item) in chunk.iter().enumerate() {
                 if i > 0 {
@@ -172,7 +174,7 @@ impl Store {
                 q.row(vec![
                     (Uuid::now_v7().into(), "uuid"),
                     (item.a2_id.into(), "int8"),
-                    (item.phase.clone().into(), "text"),
+                    (item.batch.clone().into(), "text"),
                     (WorkflowState::CreatedInA2.as_str().into(), "text"),
                     (0i32.into(), "int4"),
                     (now.into(), "int8"),
@@ -262,7 +264,10 @@ impl Store {
         if !sqlite {
             q.push(" FOR UPDATE SKIP LOCKED");
         }
-        q.push(") RETURNING id, a2_id, phase, state, attempt, a3_correspondence_id, dialog_id, a2_created");
+        q.push(
+            ") RETURNING id, a2_id, batch, state, attempt, last_error, same_error_count, \
+             a3_correspondence_id, dialog_id, a2_created",
+        );
         let mut rows = self.db.query_all_raw(q.build()).await?;
         if order != ClaimOrder::Due {
             let created = |r: &QueryResult| r.try_get::<i64>("", "a2_created").unwrap_or(0);
@@ -340,12 +345,7 @@ impl Store {
                     .iter()
                     .filter(|a| waiting.contains(&a.a2_id))
                     .filter_map(|a| {
-                        let facts = Facts {
-                            state: WorkflowState::Synced,
-                            attempt: 0,
-                            resume_state: None,
-                            max_attempts: self.policy.max_attempts,
-                        };
+                        let facts = Facts::new(WorkflowState::Synced, 0, None, &self.policy);
                         decide(facts, &Event::NewA2Event).ok().map(|t| Applied::plain(a.id, a.a2_id, t))
                     })
                     .collect();
@@ -369,7 +369,8 @@ impl Store {
     ) -> Result<HashSet<Uuid>, DbErr> {
         let mut q = Sql::new(self.backend());
         q.push(
-            "WITH v (id, from_state, to_state, resume_state, attempt, next_run_at, last_error, keep_error, a3_id, dialog_id) AS (VALUES ",
+            "WITH v (id, from_state, to_state, resume_state, attempt, next_run_at, last_error, reason, \
+             same_error_count, keep_error, a3_id, dialog_id) AS (VALUES ",
         );
         for (i, a) in chunk.iter().enumerate() {
             if i > 0 {
@@ -384,6 +385,8 @@ impl Store {
                 (t.attempt.into(), "int4"),
                 (self.due_at(now, t.due).into(), "int8"),
                 (t.error.clone().into(), "text"),
+                (reason_of(a, t).into(), "text"),
+                (t.same_error_count.into(), "int4"),
                 (i32::from(t.by_operator).into(), "int4"),
                 (a.a3_correspondence_id.into(), "uuid"),
                 (a.dialog_id.into(), "uuid"),
@@ -402,6 +405,8 @@ impl Store {
             " SET state = v.to_state, resume_state = v.resume_state, attempt = v.attempt, \
              next_run_at = v.next_run_at, \
              last_error = CASE WHEN v.keep_error = 1 THEN workflows.last_error ELSE v.last_error END, \
+             reason = CASE WHEN v.keep_error = 1 THEN workflows.reason ELSE v.reason END, \
+             same_error_count = v.same_error_count, \
              a3_correspondence_id = COALESCE(v.a3_id, workflows.a3_correspondence_id), \
              dialog_id = COALESCE(v.dialog_id, workflows.dialog_id), \
              lease_owner = NULL, lease_until = NULL, updated_at = ",
@@ -533,14 +538,23 @@ async fn insert_history(
     Ok(())
 }
 
+/// The reason stored with a transition's error: the error reduced to its group, by the step of
+/// the state it happened in (operator notes keep the item's reason; see `apply_chunk`).
+fn reason_of(a: &Applied, t: &Transition) -> Option<String> {
+    let error = t.error.as_deref().filter(|_| !t.by_operator)?;
+    Some(schema::reason::Reason::of(t.from, a.a2_id, error).key())
+}
+
 fn work_item(r: &QueryResult) -> Result<WorkItem, DbErr> {
     let state: String = r.try_get("", "state")?;
     Ok(WorkItem {
         id: r.try_get("", "id")?,
         a2_id: r.try_get("", "a2_id")?,
-        phase: r.try_get("", "phase")?,
+        batch: r.try_get("", "batch")?,
         state: state.parse().map_err(|e: schema::ParseStateError| DbErr::Custom(e.to_string()))?,
         attempt: r.try_get("", "attempt")?,
+        last_error: r.try_get("", "last_error")?,
+        same_error_count: r.try_get("", "same_error_count")?,
         a3_correspondence_id: r.try_get("", "a3_correspondence_id")?,
         dialog_id: r.try_get("", "dialog_id")?,
         record: None,

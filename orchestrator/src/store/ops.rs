@@ -1,5 +1,5 @@
 //! What operators ask of the store: status counts, stuck items, one item with its history, and
-//! retry / cancel by ids or by filter. Transitions still go through the state machine.
+//! retry / cancel by ids, by filter or by failure reason. Transitions still go through the state machine.
 
 use super::{Applied, Fence, Store};
 use crate::state_machine::{Event, Facts, TransitionError, decide};
@@ -17,8 +17,11 @@ pub struct Selector {
     pub keys: Vec<String>,
     /// Only items in this state.
     pub state: Option<WorkflowState>,
-    /// Only items of this phase.
-    pub phase: Option<String>,
+    /// Only items of this import batch.
+    pub batch: Option<String>,
+    /// Only Failed and Rejected items (or those in `state`) with this reason key (exactly; see
+    /// [`Store::resolve_reason`]).
+    pub reason: Option<String>,
 }
 
 impl Selector {
@@ -45,27 +48,33 @@ impl Selector {
         if let Some(s) = self.state {
             cond = cond.add(workflow::Column::State.eq(s));
         }
-        if let Some(p) = &self.phase {
-            cond = cond.add(workflow::Column::Phase.eq(p.clone()));
+        if let Some(b) = &self.batch {
+            cond = cond.add(workflow::Column::Batch.eq(b.clone()));
+        }
+        if let Some(r) = &self.reason {
+            cond = cond.add(workflow::Column::Reason.eq(r.clone()));
+            if self.state.is_none() {
+                cond = cond.add(workflow::Column::State.is_in(super::failures::PARKED_BY_FAILURE));
+            }
         }
         Ok(cond)
     }
 
     /// True when nothing narrows the selection.
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty() && self.state.is_none() && self.phase.is_none()
+        self.keys.is_empty() && self.state.is_none() && self.batch.is_none() && self.reason.is_none()
     }
 }
 
-/// Counts by state, overall and per phase.
+/// Counts by state, overall and per import batch.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct StatusReport {
     /// All items.
     pub total: u64,
     /// Items per state.
     pub by_state: BTreeMap<WorkflowState, u64>,
-    /// Items per phase, per state.
-    pub by_phase: BTreeMap<String, BTreeMap<WorkflowState, u64>>,
+    /// Items per import batch, per state.
+    pub by_batch: BTreeMap<String, BTreeMap<WorkflowState, u64>>,
     /// Items leased right now.
     pub leased: u64,
 }
@@ -76,7 +85,7 @@ pub struct StuckItem {
     /// The item.
     #[serde(flatten)]
     pub item: workflow::Model,
-    /// Why it is listed: `lease expired` or `not moved`.
+    /// Why it is listed: `lease expired`, `not moved` or `failed`.
     pub reason: String,
 }
 
@@ -114,24 +123,24 @@ pub struct OperateReport {
 }
 
 impl Store {
-    /// Counts by state and phase.
+    /// Counts by state and import batch.
     pub async fn status(&self) -> Result<StatusReport, DbErr> {
         let rows: Vec<(String, WorkflowState, i64)> = workflow::Entity::find()
             .select_only()
-            .column(workflow::Column::Phase)
+            .column(workflow::Column::Batch)
             .column(workflow::Column::State)
             .column_as(workflow::Column::Id.count(), "n")
-            .group_by(workflow::Column::Phase)
+            .group_by(workflow::Column::Batch)
             .group_by(workflow::Column::State)
             .into_tuple()
             .all(self.db())
             .await?;
         let mut report = StatusReport::default();
-        for (phase, state, n) in rows {
+        for (batch, state, n) in rows {
             let n = n as u64;
             report.total += n;
             *report.by_state.entry(state).or_default() += n;
-            *report.by_phase.entry(phase).or_default().entry(state).or_default() += n;
+            *report.by_batch.entry(batch).or_default().entry(state).or_default() += n;
         }
         report.leased = workflow::Entity::find()
             .filter(workflow::Column::LeaseOwner.is_not_null())
@@ -144,7 +153,8 @@ impl Store {
         Ok(report)
     }
 
-    /// Items whose lease expired, or that sat in a non-final state without moving for `older_than_ms`.
+    /// Items whose lease expired, or that sat in a non-final state without moving for
+    /// `older_than_ms`, and then Failed items (they wait for an operator), up to `limit` in all.
     pub async fn stuck(&self, older_than_ms: i64, limit: u64) -> Result<Vec<StuckItem>, DbErr> {
         let now = self.clock().now_ms();
         let not_final = [
@@ -165,7 +175,7 @@ impl Store {
             .limit(limit)
             .all(self.db())
             .await?;
-        Ok(rows
+        let mut out: Vec<StuckItem> = rows
             .into_iter()
             .map(|item| {
                 let reason = match item.lease_until {
@@ -174,7 +184,19 @@ impl Store {
                 };
                 StuckItem { item, reason }
             })
-            .collect())
+            .collect();
+        let room = limit.saturating_sub(out.len() as u64);
+        if room > 0 {
+            // Parked items hold no lease, so none of them is in the list already.
+            let failed = workflow::Entity::find()
+                .filter(workflow::Column::State.eq(WorkflowState::Failed))
+                .order_by_asc(workflow::Column::UpdatedAt)
+                .limit(room)
+                .all(self.db())
+                .await?;
+            out.extend(failed.into_iter().map(|item| StuckItem { item, reason: "failed".into() }));
+        }
+        Ok(out)
     }
 
     /// One item by workflow id or A2 id, with its history.
@@ -215,12 +237,7 @@ impl Store {
             for item in &page {
                 seen_a2.push(item.a2_id.to_string());
                 seen_ids.push(item.id.to_string());
-                let facts = Facts {
-                    state: item.state,
-                    attempt: item.attempt,
-                    resume_state: item.resume_state,
-                    max_attempts: self.policy().max_attempts,
-                };
+                let facts = Facts::new(item.state, item.attempt, item.resume_state, self.policy());
                 match decide(facts, &event) {
                     Ok(transition) => batch.push(Applied::plain(item.id, item.a2_id, transition)),
                     Err(e @ (TransitionError::NotAllowed { .. } | TransitionError::Unchanged { .. })) => {

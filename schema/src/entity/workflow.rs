@@ -14,8 +14,8 @@ pub struct Model {
     /// `Altinn2CorrespondenceId`; unique.
     #[sea_orm(unique)]
     pub a2_id: i64,
-    /// The migration phase the item belongs to.
-    pub phase: String,
+    /// The import batch the item came with (`import --batch`; not a config phase).
+    pub batch: String,
     /// Current state.
     pub state: WorkflowState,
     /// For parked states: the state to return to on `retry` (and so the step that failed).
@@ -30,6 +30,12 @@ pub struct Model {
     pub lease_until: Option<i64>,
     /// The last error, cleared on success.
     pub last_error: Option<String>,
+    /// `last_error` reduced to its group (`schema::reason`): what `migrator failures` counts by.
+    /// Shown as `failure_reason` (`stuck` lists items with a `reason` of its own).
+    #[serde(rename = "failure_reason")]
+    pub reason: Option<String>,
+    /// Identical server errors (5xx) in a row of the current step; the retry policy caps them.
+    pub same_error_count: i32,
     /// The A3 `correspondenceId`, once migrated.
     pub a3_correspondence_id: Option<Uuid>,
     /// The Dialogporten dialog id, once made available.

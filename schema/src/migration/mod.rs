@@ -5,6 +5,8 @@ use sea_orm_migration::prelude::*;
 mod m20261127_000001_init;
 mod m20261127_000002_import_files;
 mod m20261127_000003_phases;
+mod m20261201_000004_failure_reasons;
+mod m20261201_000005_import_batch;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -16,6 +18,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_init::Migration),
             Box::new(m20261127_000002_import_files::Migration),
             Box::new(m20261127_000003_phases::Migration),
+            Box::new(m20261201_000004_failure_reasons::Migration),
+            Box::new(m20261201_000005_import_batch::Migration),
         ]
     }
 }

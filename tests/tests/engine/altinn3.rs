@@ -1,6 +1,7 @@
 //! The Altinn 3 side end to end, over real HTTP against the simulator: faults, later events,
 //! rate limits, and the token kept secret.
 
+use altinn3_sim::Faults;
 use orchestrator::clock::SystemClock;
 use orchestrator::demo::{self, DemoOptions};
 use orchestrator::dispatcher::DispatcherConfig;
@@ -14,7 +15,6 @@ use tokio_util::sync::CancellationToken;
 use workers::a2::A2EventBody;
 use workers::a3::Failure;
 use workers::a3::model::{CorrespondenceStatus, StatusEvent};
-use workers::sim::Faults;
 
 fn quiet(items: u64) -> DemoOptions {
     DemoOptions { items, progress: false, concurrency: 16, ..DemoOptions::default() }
@@ -93,8 +93,8 @@ async fn a_later_event_makes_a_synced_item_pending_once(db: &TestDb) {
     let states: Vec<_> = shown.history.iter().map(|h| h.to_state).collect();
     assert_eq!(&states[states.len() - 2..], &[WorkflowState::SyncPending, WorkflowState::Synced]);
     let held = sim.sim.item(target).unwrap();
-    let archived_held =
-        held.status_events.iter().filter(|e| e.status == CorrespondenceStatus::Archived).count();
+    let key = altinn3_sim::keys::status("Archived", at, party);
+    let archived_held = held.statuses.iter().filter(|e| e.key == key).count();
     assert_eq!(archived_held, 1, "the event is in A3 once");
     assert_eq!(sim.sim.inventory().duplicates_stored, 0);
     sim.stop().await;

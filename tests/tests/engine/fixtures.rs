@@ -1,13 +1,13 @@
 //! What several tests set up the same way: valid generated A2 records in the store, and the
 //! Altinn 3 simulator with a client for it.
 
+use altinn3_sim::{Faults, RunningSim, SimConfig, Simulator};
 use orchestrator::generator::{Generator, GeneratorOptions};
 use orchestrator::store::{RecordInput, Store};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use workers::a2::A2Correspondence;
 use workers::a3::{A3Client, ClientConfig, Limit, Secret};
-use workers::sim::{Faults, RunningSim, SimConfig, Simulator};
 
 /// Imports `n` generated records with valid content and no later events; returns them.
 pub(crate) async fn import_valid(store: &Store, n: usize) -> Vec<A2Correspondence> {
@@ -18,7 +18,7 @@ pub(crate) async fn import_valid(store: &Store, n: usize) -> Vec<A2Correspondenc
     });
     let records: Vec<_> = (0..n).map(|_| g.record()).collect();
     let inputs: Vec<_> =
-        records.iter().map(|r| RecordInput { record: r.clone(), phase: "p".into() }).collect();
+        records.iter().map(|r| RecordInput { record: r.clone(), batch: "p".into() }).collect();
     store.import_records(&inputs).await.unwrap();
     records
 }

@@ -26,7 +26,7 @@ fn store(db: &TestDb) -> Store {
 }
 
 async fn import(store: &Store, path: &Path) -> FileReport {
-    let opts = ImportOptions { phase: "t".into(), batch: 7, ..ImportOptions::default() };
+    let opts = ImportOptions { batch: "t".into(), chunk: 7, ..ImportOptions::default() };
     import_file(store, path, &opts, Default::default(), |_, _| async { Ok(()) }).await.unwrap()
 }
 

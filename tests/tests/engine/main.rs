@@ -1,6 +1,8 @@
 //! The engine's integration tests: one binary, one module per concern.
 
 mod altinn3;
+mod contract;
+mod failures;
 mod fixtures;
 mod import;
 mod operators;

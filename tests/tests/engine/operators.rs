@@ -18,8 +18,8 @@ async fn status_stuck_show_cancel_retry(db: &TestDb) {
 
     let s = store.status().await.unwrap();
     assert_eq!(s.total, 8);
-    assert_eq!(s.by_phase["2025"][&WorkflowState::CreatedInA2], 5);
-    assert_eq!(s.by_phase["2024"][&WorkflowState::CreatedInA2], 3);
+    assert_eq!(s.by_batch["2025"][&WorkflowState::CreatedInA2], 5);
+    assert_eq!(s.by_batch["2024"][&WorkflowState::CreatedInA2], 3);
 
     // A node claims two items and dies: after the lease they show as stuck.
     let owner = Uuid::now_v7();
@@ -54,7 +54,7 @@ async fn status_stuck_show_cancel_retry(db: &TestDb) {
     assert_eq!((again.changed, again.skipped.len()), (0, 2));
     // Retry on a runnable item is refused with a reason; on the cancelled ones it works.
     let r = store
-        .operate(&Selector { phase: Some("2024".into()), ..Selector::default() }, Event::OperatorRetry)
+        .operate(&Selector { batch: Some("2024".into()), ..Selector::default() }, Event::OperatorRetry)
         .await
         .unwrap();
     assert_eq!((r.changed, r.skipped.len()), (0, 3));

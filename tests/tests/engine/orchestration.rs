@@ -467,7 +467,12 @@ async fn rescue_sweep_and_prune(db: &TestDb) {
     let again =
         store.claim_any(me, Duration::from_secs(30), 10, &[WorkflowState::CreatedInA2]).await.unwrap();
     assert_eq!(again.len(), 10);
-    let facts = Facts { state: WorkflowState::CreatedInA2, attempt: 0, resume_state: None, max_attempts: 5 };
+    let facts = Facts::new(
+        WorkflowState::CreatedInA2,
+        0,
+        None,
+        &RetryPolicy { max_attempts: 5, ..RetryPolicy::default() },
+    );
     let t = decide(facts, &Event::Step(StepOutcome::Retryable("503 from A3".into()))).unwrap();
     store.apply(&[Applied::plain(first.id, 1, t)], Fence::Lease(me), Some(me)).await.unwrap();
     store.release(me).await.unwrap();

@@ -1,7 +1,7 @@
 //! Real processes: SIGKILL mid-run and restart, SIGTERM for a graceful stop, and two nodes sharing
 //! one PostgreSQL database.
 
-use orchestrator::bench::BENCH_PHASE;
+use orchestrator::bench::BENCH_BATCH;
 use orchestrator::clock::SystemClock;
 use orchestrator::retry::RetryPolicy;
 use orchestrator::store::{NewItem, Store};
@@ -176,7 +176,7 @@ async fn sigterm_exits_cleanly_and_leaves_nothing_leased() {
 async fn two_nodes_share_one_postgres_database() {
     let Some(db) = TestDb::postgres("two_nodes_share_one_postgres_database").await else { return };
     let store = Store::new(db.conn.clone(), Arc::new(SystemClock), RetryPolicy::default());
-    let seed: Vec<NewItem> = (1..=10_000).map(|a2_id| NewItem::new(a2_id, BENCH_PHASE)).collect();
+    let seed: Vec<NewItem> = (1..=10_000).map(|a2_id| NewItem::new(a2_id, BENCH_BATCH)).collect();
     store.insert_items(&seed).await.unwrap();
 
     let args =
@@ -281,7 +281,7 @@ async fn the_live_feed_imports_each_file_once_across_a_crash() {
     )
     .unwrap();
     let feed_dir = feed.path().display().to_string();
-    let args = ["import", "--watch", feed_dir.as_str(), "--poll", "100ms", "--batch", "500"];
+    let args = ["import", "--watch", feed_dir.as_str(), "--poll", "100ms", "--chunk", "500"];
 
     let mut first = migrator(&db.target, &args).spawn().unwrap();
     let start = Instant::now();

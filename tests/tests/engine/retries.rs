@@ -63,11 +63,16 @@ fn policy() -> RetryPolicy {
         max_interval: Duration::from_secs(60),
         randomization: 0.0,
         max_attempts: 4,
+        ..RetryPolicy::default()
     }
 }
 
 /// Runs a dispatcher to the end while moving the manual clock forward in small steps.
-async fn run_with_clock(store: &Store, clock: &ManualClock, steps: Vec<Arc<dyn Step>>) -> RunReport {
+pub(crate) async fn run_with_clock(
+    store: &Store,
+    clock: &ManualClock,
+    steps: Vec<Arc<dyn Step>>,
+) -> RunReport {
     let cfg = DispatcherConfig { step_timeout: Duration::from_secs(30), ..DispatcherConfig::default() };
     run_with_config(store, clock, steps, cfg).await
 }

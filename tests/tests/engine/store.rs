@@ -19,12 +19,12 @@ pub(crate) fn store_at(db: &TestDb, clock: &ManualClock, policy: RetryPolicy) ->
     Store::new(db.conn.clone(), Arc::new(clock.clone()), policy)
 }
 
-pub(crate) fn items(range: std::ops::Range<i64>, phase: &str) -> Vec<NewItem> {
-    range.map(|a2_id| NewItem::new(a2_id, phase)).collect()
+pub(crate) fn items(range: std::ops::Range<i64>, batch: &str) -> Vec<NewItem> {
+    range.map(|a2_id| NewItem::new(a2_id, batch)).collect()
 }
 
 fn done(item: &WorkItem) -> Applied {
-    let facts = Facts { state: item.state, attempt: item.attempt, resume_state: None, max_attempts: 5 };
+    let facts = Facts::new(item.state, item.attempt, None, &RetryPolicy::default());
     let transition = decide(facts, &Event::Step(StepOutcome::done())).unwrap();
     Applied { a3_correspondence_id: Some(Uuid::now_v7()), ..Applied::plain(item.id, item.a2_id, transition) }
 }
@@ -129,7 +129,7 @@ async fn claims_due_items_in_due_order(db: &TestDb) {
     // Nothing is claimed before it is due.
     let policy = RetryPolicy { randomization: 0.0, ..RetryPolicy::default() };
     let store = store_at(db, &clock, policy);
-    let facts = Facts { state: first[0].state, attempt: 0, resume_state: None, max_attempts: 5 };
+    let facts = Facts::new(first[0].state, 0, None, &policy);
     let t = decide(facts, &Event::Step(StepOutcome::Retryable("503".into()))).unwrap();
     store
         .apply(&[Applied::plain(first[0].id, first[0].a2_id, t)], Fence::Lease(owner), Some(owner))

@@ -124,6 +124,7 @@ mod tests {
 
     #[tokio::test]
     async fn transport_errors_are_retryable() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
         // Nothing listens on port 1: a connection error.
         let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().unwrap();
         let e = client.get("http://127.0.0.1:1/").send().await.unwrap_err();

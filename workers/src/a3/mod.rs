@@ -8,6 +8,3 @@ pub mod model;
 
 pub use client::{A3Client, ClientConfig, Endpoint, Limit, Secret};
 pub use failure::Failure;
-
-#[cfg(test)]
-mod contract_tests;

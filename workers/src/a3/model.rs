@@ -196,7 +196,10 @@ pub struct Correspondence {
     /// Confirmation needed.
     #[serde(default)]
     pub is_confirmation_needed: bool,
-    /// Confidential.
+    /// Ignore the recipient's reservation against digital post (mapped to the entity by A3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignore_reservation: Option<bool>,
+    /// Confidential. A3's migration mapper does not read it (the entity keeps its default).
     #[serde(default)]
     pub is_confidential: bool,
 }
@@ -215,6 +218,26 @@ pub struct Content {
     pub message_body: String,
 }
 
+string_enum!(
+    /// What an external reference points at (A3's `ReferenceTypeExt`).
+    ReferenceType {
+        /// 0
+        Generic = 0,
+        /// 1
+        AltinnAppInstance = 1,
+        /// 2
+        AltinnBrokerFileTransfer = 2,
+        /// 3
+        DialogportenDialogId = 3,
+        /// 4
+        DialogportenProcessId = 4,
+        /// 5: refused by A3 on a new correspondence.
+        DialogportenTransmissionId = 5,
+        /// 6: its value must name a transmission type.
+        DialogportenTransmissionType = 6,
+    }
+);
+
 /// An external reference.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -222,14 +245,15 @@ pub struct ExternalReference {
     /// The reference.
     pub reference_value: String,
     /// Its kind.
-    pub reference_type: String,
+    pub reference_type: ReferenceType,
 }
 
 /// A reply option.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReplyOption {
-    /// Link.
+    /// Link (A3 spells the member `linkURL`).
+    #[serde(rename = "linkURL", alias = "linkUrl")]
     pub link_url: String,
     /// Text.
     #[serde(default)]
@@ -311,9 +335,10 @@ pub struct MigrateCorrespondenceResponse {
     /// Null on a remigration.
     #[serde(default)]
     pub attachment_statuses: Option<Vec<AttachmentStatus>>,
-    /// Null unless made available.
+    /// Null unless made available; `""` when `makeAvailable: true` only queued the dialog (COR-5).
+    /// A3 keeps dialog ids as strings, so this stays one: see [`dialog_uuid`].
     #[serde(default)]
-    pub dialog_id: Option<Uuid>,
+    pub dialog_id: Option<String>,
 }
 
 /// One attachment's status in a migrate answer.
@@ -367,9 +392,10 @@ pub struct MakeAvailableResponse {
 pub struct MakeAvailableStatus {
     /// The item.
     pub correspondence_id: Uuid,
-    /// Its dialog, on success.
+    /// Its dialog, on success. A3 answers `ok: true` with `""` when Dialogporten refused the
+    /// dialog (MA-12), so this is kept as the string A3 sent: see [`dialog_uuid`].
     #[serde(default)]
-    pub dialog_id: Option<Uuid>,
+    pub dialog_id: Option<String>,
     /// Why it failed.
     #[serde(default)]
     pub error: Option<String>,
@@ -451,7 +477,11 @@ impl ProblemDetails {
 pub struct AttachmentUploadQuery {
     /// Resource id (required).
     pub resource_id: String,
-    /// Sender party.
+    /// The sender (required in practice: A3's attachment `Sender` column is NOT NULL and is filled
+    /// from this parameter alone; without it the insert fails and A3 answers 500).
+    pub sender: String,
+    /// Sender party: A3 writes it as the party of the attachment's status rows (the empty GUID
+    /// when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender_party_uuid: Option<Uuid>,
     /// Sender's reference (required).
@@ -475,4 +505,10 @@ pub struct AttachmentUploadQuery {
     /// A2 sender's reference.
     #[serde(default, rename = "altinn2sendersReference", skip_serializing_if = "Option::is_none")]
     pub altinn2_senders_reference: Option<String>,
+}
+
+/// The dialog id in an A3 answer, if it names one: `None` for null, `""` or anything that is not
+/// a UUID (A3 stores dialog ids as strings and answers `""` for "no dialog").
+pub fn dialog_uuid(dialog_id: Option<&str>) -> Option<Uuid> {
+    dialog_id.map(str::trim).filter(|d| !d.is_empty()).and_then(|d| Uuid::parse_str(d).ok())
 }

@@ -1,4 +1,5 @@
-//! The simulator's configuration and its fault injection: latency, 503, 429 with Retry-After, and
+//! The simulator's configuration and its fault injection (copied from the old simulator; it encodes
+//! no contract): latency, 503, 429 with Retry-After, and
 //! dropped connections (before or after the request was processed), all drawn from one seeded RNG.
 
 use rand::rngs::StdRng;
@@ -106,6 +107,24 @@ pub struct FaultCounts {
     pub drop_after: u64,
 }
 
+impl std::fmt::Display for FaultCounts {
+    /// For users: "3 errors, 2 rate limits, 1 dropped connection" (zero kinds left out; "no faults"
+    /// when nothing was injected).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let drops = self.drop_before + self.drop_after;
+        let parts: Vec<String> = [
+            (self.error_5xx, "error", "errors"),
+            (self.rate_429, "rate limit", "rate limits"),
+            (drops, "dropped connection", "dropped connections"),
+        ]
+        .into_iter()
+        .filter(|(n, _, _)| *n > 0)
+        .map(|(n, one, many)| format!("{n} {}", if n == 1 { one } else { many }))
+        .collect();
+        if parts.is_empty() { f.write_str("no faults") } else { f.write_str(&parts.join(", ")) }
+    }
+}
+
 /// The fault picked for one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Fault {
@@ -180,13 +199,13 @@ impl Injector {
 
     /// Faults injected so far.
     pub(crate) fn counts(&self) -> FaultCounts {
-        super::state::lock(&self.inner).counts
+        crate::lock(&self.inner).counts
     }
 
     /// Draws latency and fault for one call, and counts the fault.
     pub(crate) fn decide(&self) -> Decision {
         let f = &self.faults;
-        let mut st = super::state::lock(&self.inner);
+        let mut st = crate::lock(&self.inner);
         let (lo, hi) = (micros(f.latency_min), micros(f.latency_max));
         let latency =
             if hi > lo { Duration::from_micros(st.rng.random_range(lo..=hi)) } else { f.latency_min };
@@ -239,6 +258,15 @@ mod tests {
     fn sim_config_debug_hides_the_token() {
         let cfg = SimConfig { token: "s3cret".into(), seed: 1, faults: Faults::default() };
         assert!(!format!("{cfg:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn fault_counts_display_for_users() {
+        let c = FaultCounts { error_5xx: 3, rate_429: 2, drop_before: 1, drop_after: 0 };
+        assert_eq!(c.to_string(), "3 errors, 2 rate limits, 1 dropped connection");
+        let c = FaultCounts { error_5xx: 1, rate_429: 0, drop_before: 1, drop_after: 1 };
+        assert_eq!(c.to_string(), "1 error, 2 dropped connections");
+        assert_eq!(FaultCounts::default().to_string(), "no faults");
     }
 
     #[test]
