@@ -422,7 +422,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             print(cli.json, &found, || {
                 let i = &found.item;
                 let mut out = format!(
-                    "workflow {}\n  a2 id      {}\n  batch      {}\n  state      {}{}\n  attempt    {}\n  next run   {}\n  lease      {}\n  a3 id      {}\n  dialog id  {}\n  last error {}\nhistory\n",
+                    "workflow {}\n  a2 id      {}\n  batch      {}\n  state      {}{}\n  attempt    {}\n  next run   {}\n  lease      {}\n  a3 id      {}\n  dialog id  {}\n  last error {}\n  reason     {}\nhistory\n",
                     i.id,
                     i.a2_id,
                     i.batch,
@@ -436,6 +436,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                     i.a3_correspondence_id.map(|u| u.to_string()).unwrap_or("-".into()),
                     i.dialog_id.map(|u| u.to_string()).unwrap_or("-".into()),
                     i.last_error.as_deref().unwrap_or("-"),
+                    i.reason.as_deref().unwrap_or("-"),
                 );
                 for h in &found.history {
                     out += &format!(

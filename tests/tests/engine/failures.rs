@@ -198,6 +198,8 @@ async fn retry_and_cancel_by_reason_act_on_one_group(db: &TestDb) {
     );
     assert!(last.node.is_none(), "an operator action");
     assert_eq!(retried.item.reason.as_deref(), Some(CONFLICT), "the reason it stopped stays visible");
+    let (_, shown, _) = migrator(db, &["show", "1002"], &[]).await;
+    assert!(shown.contains(&format!("\n  reason     {CONFLICT}\n")), "{shown}");
     let groups = store.failures(None, None).await.unwrap();
     assert_eq!(groups.total_groups, 2, "the group is gone from `failures`");
 
