@@ -10,6 +10,7 @@ use crate::dispatcher::{Dispatcher, DispatcherConfig, RunReport};
 use crate::generator::{Generator, GeneratorOptions};
 use crate::retry::RetryPolicy;
 use crate::store::{RecordInput, Store};
+use altinn3_sim::{Faults, SimConfig, Simulator};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use schema::WorkflowState;
 use schema::entity::workflow;
@@ -23,7 +24,6 @@ use workers::a2::A2EventBody;
 use workers::a3::{A3Client, ClientConfig, Limit, Secret};
 use workers::make_available::MakeAvailableStep;
 use workers::migrate::MigrateStep;
-use altinn3_sim::{Faults, SimConfig, Simulator};
 use workers::sync::SyncStep;
 
 /// What the demo runs.
