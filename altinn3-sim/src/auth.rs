@@ -1,7 +1,8 @@
 //! The `Migrate` policy (`MigrationController.cs:23,43,67,103,128,154,180`; `Auth/DependencyInjection.cs:280`)
 //! reduced to one shared bearer token: no or a wrong token → 401 from the JwtBearer handler, before
-//! model binding. (A3 answers 403 for a Maskinporten token that was not exchanged,
-//! `AltinnTokenEventsHelper.cs:22-36`; the simulator has no such token kind.)
+//! model binding. The policy authenticates with the Maskinporten scheme alone (`:73-93,280`), so
+//! a token of another issuer is a 401 too; a valid token without the migrate scope would be a 403,
+//! which the simulator, having one token kind, cannot produce.
 
 use crate::problem::{self, Answer};
 use axum::http::HeaderMap;

@@ -257,6 +257,19 @@ fn validate_base(b: &BaseIn, ms: &mut ModelState) -> Result<(), String> {
                 k("ExternalReferences"),
                 "Cannot initialize a correspondence with pre-existing transmission defined",
             );
+        } else {
+            // Exactly one DialogportenTransmissionType reference must name a transmission type
+            // (BaseCorrespondenceExt.cs:170-182); two or more are not checked upstream.
+            let types: Vec<_> =
+                refs.iter().flatten().filter(|(t, _)| *t == enums::TRANSMISSION_TYPE_REFERENCE).collect();
+            if let [(_, value)] = types.as_slice()
+                && !value.as_deref().is_some_and(enums::is_transmission_type)
+            {
+                ms.add(
+                    k("ExternalReferences"),
+                    "DialogportenTransmissionType referenceValue must be a valid transmission type",
+                );
+            }
         }
         for (i, r) in refs.iter().enumerate() {
             if let Some((_, v)) = r {

@@ -45,6 +45,22 @@ pub(crate) const REFERENCE_TYPE: &[&str] = &[
 pub(crate) const DIALOG_ID_REFERENCE: i64 = 3;
 /// `ReferenceTypeExt.DialogportenTransmissionId`.
 pub(crate) const TRANSMISSION_ID_REFERENCE: i64 = 5;
+/// `ReferenceTypeExt.DialogportenTransmissionType` (`API/Models/Enums/ReferenceTypeExt.cs`).
+pub(crate) const TRANSMISSION_TYPE_REFERENCE: i64 = 6;
+
+/// `TransmissionTypeExt` (`API/Models/Enums/TransmissionTypeExt.cs`): Information 1 … Correction 8.
+const TRANSMISSION_TYPES: [&str; 8] =
+    ["Information", "Acceptance", "Rejection", "Request", "Alert", "Decision", "Submission", "Correction"];
+
+/// `Enum.TryParse<TransmissionTypeExt>(value, ignoreCase: true, out var parsed) && Enum.IsDefined(parsed)`
+/// (`BaseCorrespondenceExt.cs:178-179`): a name in any case or a defined number, spaces around allowed.
+pub(crate) fn is_transmission_type(value: &str) -> bool {
+    let v = value.trim();
+    match v.parse::<i64>() {
+        Ok(n) => (1..=8).contains(&n),
+        Err(_) => TRANSMISSION_TYPES.iter().any(|t| t.eq_ignore_ascii_case(v)),
+    }
+}
 
 /// Status numbers used by the rules.
 pub(crate) mod status {

@@ -5,7 +5,7 @@ use crate::clock::{SystemClock, format_ms};
 use crate::config::Settings;
 use crate::dispatcher::DispatcherConfig;
 use crate::state_machine::Event;
-use crate::store::{OperateReport, Selector, Store};
+use crate::store::{OperateReport, Selection, Selector, Store};
 use crate::{db, shutdown};
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -147,7 +147,9 @@ pub struct ImportArgs {
     pub poll: Duration,
     /// Import batch label stored on new items (`status` counts by it; `retry`/`cancel --batch`
     /// select by it). The config's phases select items by date, owner and resource, not by it.
-    #[arg(long, default_value = "default")]
+    /// A number is refused: `--batch` was lines per transaction before it became the label
+    /// (that is `--chunk` now), and an old script must not label its items "500".
+    #[arg(long, default_value = "default", value_parser = batch_label)]
     pub batch: String,
     /// Lines per transaction.
     #[arg(long, default_value_t = 1000)]
@@ -155,6 +157,17 @@ pub struct ImportArgs {
     /// Where reject files and summaries go (default: next to each input file).
     #[arg(long)]
     pub report_dir: Option<std::path::PathBuf>,
+}
+
+/// An import batch label: any text but a bare number (see [`ImportArgs::batch`]).
+fn batch_label(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        Err("the batch label is empty".into())
+    } else if s.trim().bytes().all(|b| b.is_ascii_digit()) {
+        Err(format!("`{s}` is a number: lines per transaction are `--chunk {s}`; a batch label needs a name"))
+    } else {
+        Ok(s.to_string())
+    }
 }
 
 /// `generate` options.
@@ -395,7 +408,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         }
         Command::Stuck { older_than, limit } => {
             let items = store.stuck(older_than.as_millis() as i64, limit).await?;
-            let parked = store.failure_counts(None).await?;
+            let parked = store.failure_counts(&Selection::all(), None).await?;
             print(cli.json, &items, || {
                 let failed = items.iter().filter(|s| s.item.state == WorkflowState::Failed).count();
                 let mut out = format!("{} stuck items ({failed} of them failed)\n", items.len());

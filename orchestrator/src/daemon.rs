@@ -161,7 +161,11 @@ pub async fn run(
     let sched = tokio::spawn(scheduler.run(settings.node.scheduler_poll, cancel.clone()));
     let watch = tokio::spawn(crate::failure_watch::run(
         store.clone(),
-        settings.node.scheduler_poll.min(std::time::Duration::from_secs(10)),
+        // Between 5 and 10 s: a group query per node and poll must stay cheap.
+        settings
+            .node
+            .scheduler_poll
+            .clamp(std::time::Duration::from_secs(5), std::time::Duration::from_secs(10)),
         cancel.clone(),
     ));
     if settings.phases.is_empty() {
@@ -275,8 +279,9 @@ pub async fn run_once(
         schedule::finish_run(&store, id, outcome, &counts).await?;
     }
     // The same grouping as `migrator failures`, over the items that failed since the start.
-    let failures = store.failures(Some(started), Some(TOP_REASONS)).await?;
-    let counts = store.failure_counts(Some(started)).await?;
+    // Only this phase's items: other phases or nodes may be failing items at the same time.
+    let failures = store.failures(&phase.selection, Some(started), Some(TOP_REASONS)).await?;
+    let counts = store.failure_counts(&phase.selection, Some(started)).await?;
     let newly_failed = counts.get(&schema::WorkflowState::Failed).copied().unwrap_or(0);
     let newly_rejected = counts.get(&schema::WorkflowState::Rejected).copied().unwrap_or(0);
     if newly_failed > 0 {

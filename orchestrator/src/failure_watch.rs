@@ -2,7 +2,7 @@
 //! each time it reaches the next power of ten (1, 10, 100, … items), so a growing problem shows
 //! in the log without one line per item.
 
-use crate::store::{FailureGroup, Store};
+use crate::store::{FailureGroup, Selection, Store};
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -49,7 +49,7 @@ fn power_of_ten_at_most(n: u64) -> u64 {
 pub async fn run(store: Store, every: Duration, cancel: CancellationToken) {
     let mut watch = FailureWatch::default();
     loop {
-        match store.failures(None, Some(GROUPS)).await {
+        match store.failures(&Selection::all(), None, Some(GROUPS)).await {
             Ok(f) => {
                 for (g, reached) in watch.observe(&f.groups) {
                     tracing::warn!(

@@ -67,12 +67,20 @@ pub struct Generator {
     rng: StdRng,
     opts: GeneratorOptions,
     next: i64,
+    /// The items made invalid on purpose, so that a check of the outcome need not ask the
+    /// client's own validation which ones should be rejected.
+    invalid: std::collections::BTreeSet<i64>,
 }
 
 impl Generator {
     /// A generator starting at `opts.first_id`.
     pub fn new(opts: GeneratorOptions) -> Self {
-        Self { rng: StdRng::seed_from_u64(opts.seed), opts, next: opts.first_id }
+        Self { rng: StdRng::seed_from_u64(opts.seed), opts, next: opts.first_id, invalid: Default::default() }
+    }
+
+    /// The A2 ids of the records made invalid on purpose so far.
+    pub fn invalid_ids(&self) -> &std::collections::BTreeSet<i64> {
+        &self.invalid
     }
 
     fn uuid(&mut self) -> Uuid {
@@ -345,6 +353,7 @@ impl Generator {
             attachments,
         };
         if self.rng.random_bool(self.opts.invalid_rate) {
+            self.invalid.insert(id);
             match INVALID[self.rng.random_range(0..INVALID.len())] {
                 "title_too_long" => rec.title = "Å".repeat(256),
                 "language" => rec.language = "de".into(),
@@ -555,8 +564,12 @@ mod tests {
             (0..500).map(|_| g.record()).collect()
         };
         assert_eq!(a, b, "same seed, same data");
-        let invalid = a.iter().filter(|r| validate(r).is_some()).count();
-        assert!((5..=60).contains(&invalid), "{invalid} invalid of 500");
+        let invalid: std::collections::BTreeSet<i64> =
+            a.iter().filter(|r| validate(r).is_some()).map(|r| r.altinn2_correspondence_id).collect();
+        assert!((5..=60).contains(&invalid.len()), "{} invalid of 500", invalid.len());
+        let mut g = Generator::new(opts);
+        (0..500).for_each(|_| drop(g.record()));
+        assert_eq!(&invalid, g.invalid_ids(), "exactly the deliberately invalid records fail validation");
         for lang in ["nb", "nn", "en"] {
             assert!(a.iter().any(|r| r.language == lang), "{lang} present");
         }

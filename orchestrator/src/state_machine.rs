@@ -151,11 +151,16 @@ fn after_success(state: WorkflowState) -> Option<WorkflowState> {
 }
 
 /// How many identical server errors in a row `error` makes: one more than before when it is a
-/// 5xx saying what the previous error said (ids aside), 1 for a new 5xx, 0 for anything else.
+/// 500 saying what the previous error said (ids aside), 1 for a new 500, 0 for anything else.
 /// Counted per step attempt, as the engine sees outcomes (the client's quick in-call retries
 /// are inside one attempt).
+///
+/// Only 500 and 501 count: that is how A3 answers an exception in its own code (a NOT NULL
+/// column, a null dereference), which no retry cures. 502, 503 and 504 come from gateways and
+/// outages; they look the same on every try too, and capping them would fail a whole phase in
+/// seconds during a short outage, so they keep the full retry budget.
 fn identical_server_errors(facts: &Facts, error: &str) -> i32 {
-    if reason::server_status(error).is_none() {
+    if !matches!(reason::server_status(error), Some(500 | 501)) {
         0
     } else if facts.last_error.is_some_and(|prev| reason::same_error(prev, error)) {
         facts.same_error_count.max(1) + 1
@@ -485,6 +490,21 @@ mod tests {
     }
 
     #[test]
+    fn an_outage_keeps_the_full_retry_budget() {
+        let p = crate::retry::RetryPolicy {
+            max_attempts: 10,
+            max_identical_server_errors: 2,
+            ..Default::default()
+        };
+        // A gateway's 502/503/504 reads the same on every try; it is an outage, not a bug in A3.
+        for outage in ["attachment: HTTP 503: Service Unavailable", "attachment: HTTP 502: Bad Gateway"] {
+            let f = Facts::new(CreatedInA2, 5, None, &p).after_error(Some(outage), 0);
+            let t = decide(f, &Event::Step(StepOutcome::Retryable(outage.into()))).unwrap();
+            assert_eq!((t.to, t.attempt, t.same_error_count), (CreatedInA2, 6, 0), "{outage}");
+        }
+    }
+
+    #[test]
     fn different_or_non_server_errors_restart_the_count() {
         let p = crate::retry::RetryPolicy {
             max_attempts: 10,
@@ -493,10 +513,10 @@ mod tests {
         };
         let f = Facts::new(Migrated, 1, None, &p);
         let step = |f: Facts, e: &str| decide(f, &Event::Step(StepOutcome::Retryable(e.into()))).unwrap();
-        let prev = "make_available: HTTP 503: busy";
+        let prev = "make_available: HTTP 500: busy";
         // Another status, another body, or a timeout: the streak starts again.
-        assert_eq!(step(f.after_error(Some(prev), 1), "make_available: HTTP 502: busy").same_error_count, 1);
-        assert_eq!(step(f.after_error(Some(prev), 1), "make_available: HTTP 503: down").same_error_count, 1);
+        assert_eq!(step(f.after_error(Some(prev), 1), "make_available: HTTP 501: busy").same_error_count, 1);
+        assert_eq!(step(f.after_error(Some(prev), 1), "make_available: HTTP 500: down").same_error_count, 1);
         let timeout = step(f.after_error(Some(prev), 1), "make_available: timed out: x");
         assert_eq!((timeout.to, timeout.same_error_count), (Migrated, 0));
         // A 4xx is not a server error (and a permanent one fails anyway).
@@ -505,7 +525,7 @@ mod tests {
         let t = step(f.after_error(Some(prev), 1), prev);
         assert_eq!(
             (t.to, t.error.as_deref()),
-            (Failed, Some("the same server error 2 times: make_available: HTTP 503: busy"))
+            (Failed, Some("the same server error 2 times: make_available: HTTP 500: busy"))
         );
         // Success and operator retry reset the count.
         let f2 = f.after_error(Some(prev), 1);

@@ -196,6 +196,10 @@ impl Histories {
         for s in h.status.iter_mut().filter(|s| s.status_text.trim().is_empty()) {
             s.status_text = s.status.as_str().to_string();
         }
+        // A3's organisation-number pattern lets null through but not `""`.
+        for f in h.forwarding.iter_mut() {
+            f.mailbox_supplier = f.mailbox_supplier.take().filter(|m| !m.trim().is_empty());
+        }
         h.status.sort_by_key(|e| e.status_changed);
         h.notification.sort_by_key(|e| e.notification_sent);
         h.forwarding.sort_by_key(|e| e.forwarded_on_date);

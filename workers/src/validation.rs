@@ -4,7 +4,7 @@
 //! Each limit names its rule in `docs/altinn3-contract.md`. Lengths are counted as A3 counts them:
 //! .NET strings are UTF-16, so `StringLength(255)` means 255 UTF-16 code units, not characters.
 
-use crate::a2::{A2Attachment, A2Correspondence};
+use crate::a2::{A2Attachment, A2Correspondence, A2EventBody};
 use crate::a3::model::{ForwardingEvent, ReferenceType};
 
 /// Languages A3 accepts (case-insensitively, COR-8).
@@ -57,10 +57,16 @@ pub fn validate(r: &A2Correspondence) -> Option<String> {
     p.into_reason()
 }
 
-/// Why a later forwarding event cannot be sent (the same rules as in a record).
-pub fn validate_forwarding(f: &ForwardingEvent) -> Option<String> {
+/// Why an event that arrives after its record cannot be sent (the rules its kind has in a
+/// record). The importer refuses such a line, by file and line, so that a migrated item is never
+/// stopped by a 400 on sync.
+pub fn validate_event(e: &A2EventBody) -> Option<String> {
     let mut p = Problems::default();
-    forwarding(&mut p, f);
+    match e {
+        A2EventBody::Status(_) => {}
+        A2EventBody::Notification(n) => p.int32("altinn2NotificationId", n.altinn2_notification_id),
+        A2EventBody::Forwarding(f) => forwarding(&mut p, f),
+    }
     p.into_reason()
 }
 
@@ -131,7 +137,8 @@ fn forwarding(p: &mut Problems, f: &ForwardingEvent) {
     if let Some(e) = &f.forwarded_to_email {
         p.length("forwardedToEmail", e, 0, 1000);
     }
-    if let Some(m) = f.mailbox_supplier.as_deref().filter(|m| !m.is_empty())
+    // An empty value is sent as null (A3's pattern refuses `""`); see `Histories::of`.
+    if let Some(m) = f.mailbox_supplier.as_deref().filter(|m| !m.trim().is_empty())
         && !is_organisation(m)
     {
         p.push(format!(
@@ -140,13 +147,11 @@ fn forwarding(p: &mut Problems, f: &ForwardingEvent) {
     }
 }
 
-/// `urn:altinn:organization:identifier-no:<9 digits>` or `<4-digit country code>:<9 digits>`.
+/// `^(?:0192:|urn:altinn:organization:identifier-no:)\d{9}$`, A3's
+/// `OrganizationNumberOptionalAttribute` (only Norway's `0192` prefix).
 fn is_organisation(s: &str) -> bool {
-    let digits = |t: &str, n: usize| t.len() == n && t.bytes().all(|b| b.is_ascii_digit());
-    match s.strip_prefix("urn:altinn:organization:identifier-no:") {
-        Some(org) => digits(org, 9),
-        None => s.split_once(':').is_some_and(|(cc, org)| digits(cc, 4) && digits(org, 9)),
-    }
+    let org = s.strip_prefix("0192:").or_else(|| s.strip_prefix("urn:altinn:organization:identifier-no:"));
+    org.is_some_and(|o| o.len() == 9 && o.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// A3's checksum rule asks for 32 lower-case characters; an MD5 in hex is what matches the bytes.
@@ -216,6 +221,7 @@ mod tests {
         assert!(is_organisation("urn:altinn:organization:identifier-no:910753614"));
         assert!(!is_organisation("910753614"));
         assert!(!is_organisation("0192:91075361"));
+        assert!(!is_organisation("0208:910753614"), "only Norway's prefix");
     }
 
     #[test]

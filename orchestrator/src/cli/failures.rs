@@ -4,7 +4,7 @@
 
 use super::print;
 use crate::clock::format_ms;
-use crate::store::{FailureGroup, ReasonMatch, Store};
+use crate::store::{FailureGroup, ReasonMatch, Selection, Store};
 use clap::Args;
 use schema::WorkflowState;
 use std::collections::BTreeMap;
@@ -28,7 +28,7 @@ pub(super) async fn run(
     json: bool,
 ) -> anyhow::Result<std::process::ExitCode> {
     let since = args.since.map(|d| store.clock().now_ms() - d.as_millis() as i64);
-    let r = store.failures(since, Some(args.limit)).await?;
+    let r = store.failures(&Selection::all(), since, Some(args.limit)).await?;
     print(json, &r, || {
         let mut out = format!("{} failed or rejected items in {} groups\n", r.items, r.total_groups);
         out += &render_groups(&r.groups);

@@ -192,7 +192,7 @@ pub async fn run(
         .all(store.db())
         .await?;
     let states: HashMap<i64, WorkflowState> = rows.into_iter().collect();
-    let verification = verify(&records, &later, &inventory, &states);
+    let verification = verify(&records, &later, generator.invalid_ids(), &inventory, &states);
     let status = store.status().await?;
     let rejected: Vec<(i64, String)> = workflow::Entity::find()
         .filter(workflow::Column::State.eq(WorkflowState::Rejected))

@@ -117,7 +117,8 @@ fn check_event(e: &A2Event, now: DateTime<Utc>) -> Result<(), String> {
     if e.altinn2_correspondence_id <= 0 {
         return Err(format!("altinn2CorrespondenceId must be positive (is {})", e.altinn2_correspondence_id));
     }
-    check_time("event time", e.body.occurred(), now)
+    check_time("event time", e.body.occurred(), now)?;
+    workers::validation::validate_event(&e.body).map_or(Ok(()), Err)
 }
 
 #[cfg(test)]
@@ -215,6 +216,23 @@ mod tests {
             (
                 "{\"altinn2CorrespondenceId\": 5, \"kind\": \"telegram\", \"event\": {}}".into(),
                 "invalid event",
+            ),
+            (
+                serde_json::json!({"altinn2CorrespondenceId": 5, "kind": "forwarding", "event": {
+                    "forwardedOnDate": "2024-03-01T10:00:00Z",
+                    "forwardedByPartyUuid": "0191f5a6-0000-7e3a-9d2f-4a5b6c7d8e9f",
+                    "forwardedByUserId": 42,
+                    "forwardedByUserUuid": "0191f5a6-0001-7e3a-9d2f-4a5b6c7d8e9f",
+                    "mailboxSupplier": "910753614"}})
+                .to_string(),
+                "mailboxSupplier `910753614` must be",
+            ),
+            (
+                serde_json::json!({"altinn2CorrespondenceId": 5, "kind": "notification", "event": {
+                    "notificationChannel": "Email", "notificationSent": "2024-03-01T10:00:00Z",
+                    "altinn2NotificationId": 3_000_000_000_i64, "notificationAddress": "a@example.no"}})
+                .to_string(),
+                "does not fit A3's 32-bit integer",
             ),
         ];
         for (line, want) in cases {

@@ -3,6 +3,7 @@
 //! (see `schema::reason`), so the groups and counts are the database's own.
 
 use super::Store;
+use super::selection::Selection;
 use super::sql::{Sql, literal_list};
 use schema::WorkflowState;
 use schema::reason::Reason;
@@ -66,10 +67,15 @@ pub enum ReasonMatch {
 }
 
 impl Store {
-    /// Failed and Rejected items grouped by (reason, state), largest group first; only items that
-    /// failed at or after `since` (epoch ms) if given. Sample A2 ids are looked up for the first
-    /// `limit` groups, which are the ones returned (all when None).
-    pub async fn failures(&self, since: Option<i64>, limit: Option<usize>) -> Result<Failures, DbErr> {
+    /// Failed and Rejected items of `within` grouped by (reason, state), largest group first; only
+    /// items that failed at or after `since` (epoch ms) if given. Sample A2 ids are looked up for
+    /// the first `limit` groups, which are the ones returned (all when None).
+    pub async fn failures(
+        &self,
+        within: &Selection,
+        since: Option<i64>,
+        limit: Option<usize>,
+    ) -> Result<Failures, DbErr> {
         let mut q = Sql::new(self.backend());
         q.push(
             "SELECT reason, state, COUNT(*) AS n, MIN(updated_at) AS first_seen, MAX(updated_at) AS last_seen \
@@ -79,6 +85,7 @@ impl Store {
         if let Some(since) = since {
             q.push(" AND updated_at >= ").param(since, "int8");
         }
+        within.push_predicate(&mut q);
         q.push(" GROUP BY reason, state ORDER BY n DESC, reason, state");
         let rows = self.db().query_all_raw(q.build()).await?;
         let mut out = Failures { total_groups: rows.len() as u64, ..Failures::default() };
@@ -98,7 +105,7 @@ impl Store {
                 status: None,
                 message: key.clone().unwrap_or_else(|| "(no reason recorded)".into()),
             });
-            let sample_a2_ids = self.samples(key.as_deref(), state, since).await?;
+            let sample_a2_ids = self.samples(within, key.as_deref(), state, since).await?;
             out.groups.push(FailureGroup {
                 reason: key.unwrap_or_default(),
                 state,
@@ -118,6 +125,7 @@ impl Store {
     /// A few A2 ids of one group, the latest first.
     async fn samples(
         &self,
+        within: &Selection,
         reason: Option<&str>,
         state: WorkflowState,
         since: Option<i64>,
@@ -134,17 +142,24 @@ impl Store {
         if let Some(since) = since {
             q.push(" AND updated_at >= ").param(since, "int8");
         }
+        within.push_predicate(&mut q);
         q.push(" ORDER BY updated_at DESC LIMIT ").param(SAMPLES as i64, "int8");
         self.db().query_all_raw(q.build()).await?.iter().map(|r| r.try_get::<i64>("", "a2_id")).collect()
     }
 
-    /// Failed and Rejected items, by state; only those that failed at or after `since` if given.
-    pub async fn failure_counts(&self, since: Option<i64>) -> Result<BTreeMap<WorkflowState, u64>, DbErr> {
+    /// Failed and Rejected items of `within`, by state; only those that failed at or after `since`
+    /// if given.
+    pub async fn failure_counts(
+        &self,
+        within: &Selection,
+        since: Option<i64>,
+    ) -> Result<BTreeMap<WorkflowState, u64>, DbErr> {
         let mut q = Sql::new(self.backend());
         q.push("SELECT state, COUNT(*) AS n FROM workflows WHERE state IN ").push(&parked_list());
         if let Some(since) = since {
             q.push(" AND updated_at >= ").param(since, "int8");
         }
+        within.push_predicate(&mut q);
         q.push(" GROUP BY state");
         let mut out: BTreeMap<WorkflowState, u64> = PARKED_BY_FAILURE.iter().map(|s| (*s, 0)).collect();
         for r in self.db().query_all_raw(q.build()).await? {

@@ -1160,7 +1160,27 @@ async fn cor_17_external_reference_limits() {
     let one = json!([{ "referenceType": "DialogportenTransmissionId", "referenceValue": Uuid::now_v7() }]);
     let r = post(&sim, CORRESPONDENCE, &corr_with(2161, |c| c["externalReferences"] = one)).await;
     assert_validation_msg(&r, "Cannot initialize a correspondence with pre-existing transmission defined");
-    assert!(sim.sim.item(2160).is_none() && sim.sim.item(2161).is_none());
+    let bad_type = json!([{ "referenceType": "DialogportenTransmissionType", "referenceValue": "Telegram" }]);
+    let r = post(&sim, CORRESPONDENCE, &corr_with(2162, |c| c["externalReferences"] = bad_type)).await;
+    assert_validation_msg(
+        &r,
+        "DialogportenTransmissionType referenceValue must be a valid transmission type",
+    );
+    let good_type =
+        json!([{ "referenceType": "DialogportenTransmissionType", "referenceValue": "decision" }]);
+    let r = post(&sim, CORRESPONDENCE, &corr_with(2163, |c| c["externalReferences"] = good_type)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(sim.sim.item(2160).is_none() && sim.sim.item(2161).is_none() && sim.sim.item(2162).is_none());
+    // Our client refuses the bad value before sending.
+    let mut rec = record(2164, 0);
+    rec.external_references = vec![ExternalReference {
+        reference_value: "Telegram".into(),
+        reference_type: ReferenceType::DialogportenTransmissionType,
+    }];
+    let before = calls(&sim, "correspondence");
+    let out = migrate_step(&client(&sim), &rec, rec.events()).await;
+    assert!(matches!(out, StepOutcome::Invalid(_)), "{out:?}");
+    assert_eq!(calls(&sim, "correspondence"), before);
     sim.stop().await;
 }
 

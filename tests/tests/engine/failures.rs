@@ -7,7 +7,7 @@ use crate::retries::run_with_clock;
 use crate::store::{items, store_at};
 use orchestrator::clock::ManualClock;
 use orchestrator::retry::RetryPolicy;
-use orchestrator::store::{Selector, Store};
+use orchestrator::store::{Selection, Selector, Store};
 use schema::WorkflowState;
 use schema::entity::{workflow, workflow_history};
 use schema::reason::Reason;
@@ -95,7 +95,7 @@ async fn state_of(store: &Store, a2_id: i64) -> WorkflowState {
 
 async fn failures_are_grouped_as_the_database_counts_them(db: &TestDb) {
     let (store, _clock) = with_failures(db).await;
-    let f = store.failures(None, None).await.unwrap();
+    let f = store.failures(&Selection::all(), None, None).await.unwrap();
     let got: BTreeMap<(String, WorkflowState), u64> =
         f.groups.iter().map(|g| ((g.reason.clone(), g.state), g.count)).collect();
     let want: BTreeMap<(String, WorkflowState), u64> = [
@@ -200,7 +200,7 @@ async fn retry_and_cancel_by_reason_act_on_one_group(db: &TestDb) {
     assert_eq!(retried.item.reason.as_deref(), Some(CONFLICT), "the reason it stopped stays visible");
     let (_, shown, _) = migrator(db, &["show", "1002"], &[]).await;
     assert!(shown.contains(&format!("\n  reason     {CONFLICT}\n")), "{shown}");
-    let groups = store.failures(None, None).await.unwrap();
+    let groups = store.failures(&Selection::all(), None, None).await.unwrap();
     assert_eq!(groups.total_groups, 2, "the group is gone from `failures`");
 
     // The whole key: cancel the Rejected group, through the store's selector too.
@@ -221,7 +221,7 @@ async fn retry_and_cancel_by_reason_act_on_one_group(db: &TestDb) {
         .await
         .unwrap();
     assert_eq!((r.changed, r.skipped.len()), (10, 0));
-    assert_eq!(store.failures(None, None).await.unwrap().items, 0);
+    assert_eq!(store.failures(&Selection::all(), None, None).await.unwrap().items, 0);
     tests::assert_history_consistent(store.db()).await;
 }
 on_both_backends!(retry_and_cancel_by_reason_act_on_one_group);
@@ -294,7 +294,7 @@ async fn identical_server_errors_fail_an_item_early(db: &TestDb) {
             .unwrap();
         assert_eq!(history, 1 + calls[&row.a2_id] as u64);
     }
-    let f = store.failures(None, None).await.unwrap();
+    let f = store.failures(&Selection::all(), None, None).await.unwrap();
     let got: BTreeMap<String, u64> = f.groups.iter().map(|g| (g.reason.clone(), g.count)).collect();
     assert_eq!(
         got,
@@ -372,6 +372,7 @@ async fn run_once_exits_6_when_items_failed(db: &TestDb) {
     let (code, out, err) =
         migrator(db, &["--config", &config, "--json", "run", "--once", "--phase", "now"], &env).await;
     assert_eq!(code, Some(6), "{out}{err}");
+    assert!(!out.contains("once-failures-token") && !err.contains("once-failures-token"), "the token leaked");
     let json: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!((json["end"].as_str(), json["newly_failed"].as_u64()), (Some("done"), Some(12)));
     let key = json["top_reasons"][0]["reason"].as_str().unwrap().to_string();
@@ -435,7 +436,7 @@ async fn migrations_backfill_reasons_and_rename_the_batch(db: &TestDb) {
     let reasons: Vec<Option<&str>> = rows.iter().map(|r| r.reason.as_deref()).collect();
     let key = "migrate | correspondence | 404 | no correspondence for <a2id> (<uuid>)";
     assert_eq!(reasons, vec![Some(key), None, Some(key), None]);
-    let f = store.failures(None, None).await.unwrap();
+    let f = store.failures(&Selection::all(), None, None).await.unwrap();
     assert_eq!((f.groups.len(), f.groups[0].count), (1, 2));
 }
 on_both_backends!(migrations_backfill_reasons_and_rename_the_batch);
