@@ -2,7 +2,7 @@
 //! attachment id), then POST the correspondence with the attachment ids, its histories and
 //! `IsMigrating: true`. Invalid content is rejected here, never sent.
 
-use crate::a2::{A2Attachment, A2Correspondence, Histories, synthetic_bytes};
+use crate::a2::{A2Attachment, A2Correspondence, A2EventBody, Histories, synthetic_bytes};
 use crate::a3::model::*;
 use crate::a3::{A3Client, Failure};
 use crate::validation::validate;
@@ -89,7 +89,9 @@ impl MigrateStep {
         Ok(StepOutcome::Done {
             a3_correspondence_id: Some(resp.correspondence_id),
             dialog_id: None,
-            synced_events: item.events.iter().map(|e| e.id).collect(),
+            // Purges stay pending: the sync step sends them once the item is in A3 (see
+            // `first_migration`).
+            synced_events: item.events.iter().filter(|e| first_migration(&e.body)).map(|e| e.id).collect(),
         })
     }
 }
@@ -97,7 +99,7 @@ impl MigrateStep {
 /// The migrate request: the record, the item's pending events as histories (deduplicated the way
 /// A3 does, oldest first), `IsMigrating: true`, `makeAvailable: false`.
 pub fn request(r: &A2Correspondence, item: &WorkItem, attachments: Vec<Uuid>) -> MigrateCorrespondenceExt {
-    let h = Histories::of(item.events.iter().map(|e| &e.body));
+    let h = Histories::of(item.events.iter().map(|e| &e.body).filter(|e| first_migration(e)));
     MigrateCorrespondenceExt {
         correspondence_data: CorrespondenceData {
             correspondence: Correspondence {
@@ -148,6 +150,18 @@ impl Step for MigrateStep {
     async fn run(&self, item: &WorkItem) -> StepOutcome {
         self.migrate(item).await.unwrap_or_else(StepOutcome::from)
     }
+}
+
+/// Whether `e` goes with the first migration. A purge does not: in a first migration A3 stores it
+/// as a delete event only and leaves the item unpurged, so make-available would later create a
+/// dialog for it (contract COR-24: upstream "does not migrate hard deletes"). Sent through the
+/// status sync instead, A3 purges the item as A2 did (SST-6).
+pub fn first_migration(e: &A2EventBody) -> bool {
+    !matches!(
+        e,
+        A2EventBody::Status(s)
+            if matches!(s.status, CorrespondenceStatus::PurgedByRecipient | CorrespondenceStatus::PurgedByAltinn)
+    )
 }
 
 /// The MD5 of `bytes` in lower-case hex, the form A3's checksum takes.

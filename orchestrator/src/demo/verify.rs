@@ -144,7 +144,8 @@ pub fn verify(
             ..Default::default()
         };
         for e in r.events() {
-            x.add(&e, false);
+            // A purge reaches A3 through the status sync, even from a record's own history.
+            x.add(&e, !workers::migrate::first_migration(&e));
         }
         expected.insert(r.altinn2_correspondence_id, x);
     }

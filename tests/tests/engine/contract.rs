@@ -1318,6 +1318,31 @@ async fn cor_24_purge_in_event_history_does_not_purge() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["statuses"][0]["ok"], true, "{}", r.text);
     assert!(r.json["statuses"][0]["dialogId"].as_str().is_some_and(|d| !d.is_empty()), "{}", r.text);
+
+    // Our client keeps a purge out of the first migration and leaves it pending for the status
+    // sync, where A3 purges the item.
+    let c = client(&sim);
+    let rec = record(2231, 0);
+    let mut events = rec.events();
+    events.push(A2EventBody::Status(status_ev(
+        CorrespondenceStatus::PurgedByRecipient,
+        "2024-01-08T10:00:00Z",
+    )));
+    let purge_id = events.len() as i64;
+    let out = migrate_step(&c, &rec, events).await;
+    let StepOutcome::Done { a3_correspondence_id: Some(g), synced_events, .. } = &out else {
+        panic!("{out:?}")
+    };
+    assert!(!synced_events.contains(&purge_id), "the purge stays pending: {synced_events:?}");
+    let held = item(&sim, 2231);
+    assert!(held.delete_events.is_empty() && count_status(&held, "PurgedByRecipient") == 0);
+    c.sync_status(&one_status(
+        *g,
+        status_ev(CorrespondenceStatus::PurgedByRecipient, "2024-01-08T10:00:00Z"),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(count_status(&item(&sim, 2231), "PurgedByRecipient"), 1, "purged through the sync");
     sim.stop().await;
 }
 
