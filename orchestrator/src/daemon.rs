@@ -5,8 +5,7 @@
 //! failed on the way.
 
 use crate::config::Settings;
-use crate::demo::a3_dispatcher;
-use crate::dispatcher::{Dispatcher, DispatcherConfig, RunReport};
+use crate::dispatcher::{Dispatcher, DispatcherConfig, RunReport, a3_dispatcher};
 use crate::phase::{self, Phase, plan};
 use crate::schedule::{self, ActionContext, Scheduler, once_schedule_name};
 use crate::store::{FailureGroup, Store};
@@ -100,6 +99,8 @@ fn dispatcher(store: &Store, settings: &Settings, client: &A3Client, exit_when_i
         client,
         a.limit.concurrency,
         a.make_available_batch,
+        // Relative attachment paths in the A2 data are relative to where the daemon runs.
+        std::env::current_dir().unwrap_or_default(),
     )
 }
 

@@ -6,7 +6,7 @@ mod verify;
 pub use verify::{Verification, verify};
 
 use crate::clock::SystemClock;
-use crate::dispatcher::{Dispatcher, DispatcherConfig, RunReport};
+use crate::dispatcher::{self, Dispatcher, DispatcherConfig, RunReport};
 use crate::generator::{Generator, GeneratorOptions};
 use crate::retry::RetryPolicy;
 use crate::store::{RecordInput, Store};
@@ -22,9 +22,6 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use workers::a2::A2EventBody;
 use workers::a3::{A3Client, ClientConfig, Limit, Secret};
-use workers::make_available::MakeAvailableStep;
-use workers::migrate::MigrateStep;
-use workers::sync::SyncStep;
 
 /// What the demo runs.
 #[derive(Debug, Clone)]
@@ -217,8 +214,8 @@ pub async fn run(
     })
 }
 
-/// A dispatcher with the three Altinn 3 steps: migrate and sync with `concurrency` items each,
-/// make-available in calls of `batch` ids.
+/// The production dispatcher as the demo runs it: attachments resolve against the working
+/// directory (the demo's are synthetic and read no file).
 pub fn a3_dispatcher(
     store: &Store,
     cfg: DispatcherConfig,
@@ -227,13 +224,7 @@ pub fn a3_dispatcher(
     batch: usize,
 ) -> Dispatcher {
     let root = std::env::current_dir().unwrap_or_default();
-    Dispatcher::new(store.clone(), cfg)
-        .with_step(Arc::new(MigrateStep::new(client.clone(), root)), concurrency)
-        .with_step(
-            Arc::new(MakeAvailableStep::new(client.clone(), batch, Duration::from_millis(20))),
-            batch * 2,
-        )
-        .with_step(Arc::new(SyncStep::new(client.clone())), concurrency)
+    dispatcher::a3_dispatcher(store, cfg, client, concurrency, batch, root)
 }
 
 fn bar(len: u64, name: &str) -> ProgressBar {
