@@ -19,7 +19,15 @@ mod failures;
 
 /// Moves Altinn 2 correspondences to Altinn 3 and keeps them in sync.
 #[derive(Debug, Parser)]
-#[command(name = "migrator", version, about)]
+#[command(
+    name = "migrator",
+    version,
+    about,
+    after_help = "Reading commands (status, stuck, show, failures, plan, runs) open an existing \
+database only: they never create a file, directory, table or migration, and exit 7 when there is \
+no database at --db / database.url or its schema is older than this binary (`migrator migrate` \
+upgrades it). Only `run` reads the A3 token."
+)]
 pub struct Cli {
     /// Database: a SQLite file path or a postgres:// URL [default: `database.url` from the
     /// config, else data/migrator.sqlite].
@@ -84,7 +92,7 @@ pub enum Command {
     /// reasons are printed), 130 when stopped by a signal.
     Run(RunArgs),
     /// Dry run for planners: per phase, items by state, how many remain, and when they will be
-    /// done at the phase's rate inside its windows.
+    /// done at the phase's rate inside its windows. Needs no A3 token.
     Plan {
         /// Only this phase.
         #[arg(long)]
@@ -99,12 +107,35 @@ pub enum Command {
         #[arg(long, default_value_t = 50)]
         limit: u64,
     },
+    /// Create the database if needed and bring its schema up to this version (every writing
+    /// command does this too; reading commands never do, and exit 7 on an older schema).
+    Migrate,
     /// Pause or resume a phase on every node (takes effect within one claim cycle).
     Phase {
         /// pause or resume.
         #[command(subcommand)]
         action: PhaseAction,
     },
+}
+
+/// Exit code of a reading command that found no database to read: none at the path, none of
+/// the migrator's tables, or a schema older than this binary. Nothing was created or changed.
+pub const EXIT_NO_DATABASE: u8 = 7;
+
+impl Command {
+    /// True for the commands that only read the database: they open an existing one and never
+    /// create or migrate it.
+    pub fn reads_only(&self) -> bool {
+        matches!(
+            self,
+            Command::Status
+                | Command::Stuck { .. }
+                | Command::Show { .. }
+                | Command::Failures(_)
+                | Command::Plan { .. }
+                | Command::Runs { .. }
+        )
+    }
 }
 
 /// `run` options.
@@ -380,13 +411,36 @@ pub async fn main(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         }
         (Command::Bench(_) | Command::Demo(_), Some(db)) => (db.clone(), None),
         _ => {
-            let settings = load_settings(cli.config.as_deref())?;
+            // Only `run` calls Altinn 3; no other command reads the token or its file.
+            let with_token = matches!(cli.command, Command::Run(_));
+            let settings = load_settings(cli.config.as_deref(), with_token)?;
             let target =
                 cli.db.clone().or(settings.database.clone()).unwrap_or_else(|| "data/migrator.sqlite".into());
             (target, Some(settings))
         }
     };
-    let conn = db::open(&target).await?;
+    let conn = if cli.command.reads_only() {
+        match db::open_existing(&target).await {
+            Ok(conn) => conn,
+            Err(e) if e.is_no_database() => {
+                eprintln!("error: {e}");
+                return Ok(std::process::ExitCode::from(EXIT_NO_DATABASE));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        db::open(&target).await?
+    };
+    if let Command::Migrate = cli.command {
+        use sea_orm_migration::MigratorTrait;
+        let applied = schema::Migrator::get_applied_migrations(&conn).await?.len();
+        let shown = db::redact(&target);
+        let r = serde_json::json!({ "database": shown, "migrations_applied": applied });
+        print(cli.json, &r, || {
+            format!("database {shown}: schema up to date ({applied} migrations applied)\n")
+        })?;
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
     let policy = settings.as_ref().map(|s| s.retry).unwrap_or_default();
     let store = Store::new(conn, Arc::new(SystemClock), policy);
     match cli.command {
@@ -544,17 +598,18 @@ pub async fn main(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 format!("phase {} {}\n", c.phase, if c.paused { "paused" } else { "resumed" })
             })?;
         }
-        Command::Sim(_) | Command::Generate(_) => {}
+        Command::Sim(_) | Command::Generate(_) | Command::Migrate => {}
     }
     Ok(std::process::ExitCode::SUCCESS)
 }
 
 /// The config from `--config`, else ./migrator.toml if there is one, else the defaults; the
 /// environment over it.
-fn load_settings(path: Option<&std::path::Path>) -> anyhow::Result<Settings> {
+/// `with_token`: read and check the A3 token (only `run` needs it).
+fn load_settings(path: Option<&std::path::Path>, with_token: bool) -> anyhow::Result<Settings> {
     let default = std::path::Path::new("migrator.toml");
     let file = path.or(default.exists().then_some(default));
-    Ok(Settings::load(file, None)?)
+    Ok(if with_token { Settings::load(file, None)? } else { Settings::load_without_token(file, None)? })
 }
 
 fn default_settings() -> Settings {

@@ -1,10 +1,18 @@
-//! Opening the database: SQLite file or PostgreSQL URL, tuned for the engine, migrations applied.
+//! Opening the database: SQLite file or PostgreSQL URL, tuned for the engine. Writing commands
+//! create it and apply migrations ([`open`]); reading commands open an existing, current one and
+//! change nothing ([`open_existing`]).
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, RuntimeErr, sqlx};
 use sea_orm_migration::MigratorTrait;
 use std::path::Path;
 use std::time::Duration;
+
+/// How long one PostgreSQL connection attempt may take before it counts as failed.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What every "there is nothing to read" message ends with.
+const CHECK_TARGET: &str = "check --db / database.url (read-only commands never create one)";
 
 /// Failure to open or migrate the database. Messages never contain a password.
 #[derive(Debug, thiserror::Error)]
@@ -18,12 +26,12 @@ pub enum DbOpenError {
         source: std::io::Error,
     },
     /// Connecting failed.
-    #[error("cannot connect to {target}")]
+    #[error("cannot connect to {target}: {cause}")]
     Connect {
         /// Redacted target.
         target: String,
-        /// Why.
-        source: DbErr,
+        /// Why, in words: connection refused, authentication failed, unknown database, …
+        cause: String,
     },
     /// Migrations failed.
     #[error("cannot migrate {target}")]
@@ -33,6 +41,47 @@ pub enum DbOpenError {
         /// Why.
         source: DbErr,
     },
+    /// A reading command was given a SQLite path where there is no file.
+    #[error("no database at {path}: {CHECK_TARGET}")]
+    Missing {
+        /// The path.
+        path: String,
+    },
+    /// A reading command found a database the migrator never set up (no migration applied).
+    #[error("no migrator database at {target} (it has none of the migrator's tables): {CHECK_TARGET}")]
+    Empty {
+        /// Redacted target.
+        target: String,
+    },
+    /// A reading command found a database whose schema is older than this binary.
+    #[error(
+        "the database at {target} is older than this migrator ({pending} migration(s) pending, \
+         from {first}); `migrator migrate` (or any writing command) upgrades it"
+    )]
+    Outdated {
+        /// Redacted target.
+        target: String,
+        /// How many migrations are not applied.
+        pending: usize,
+        /// The first of them.
+        first: String,
+    },
+    /// The schema version could not be read.
+    #[error("cannot read the schema version of {target}")]
+    Version {
+        /// Redacted target.
+        target: String,
+        /// Why.
+        source: DbErr,
+    },
+}
+
+impl DbOpenError {
+    /// True when a reading command found no usable database (missing, never set up, or older
+    /// than this binary): nothing was created or changed. The CLI's exit code 7.
+    pub fn is_no_database(&self) -> bool {
+        matches!(self, DbOpenError::Missing { .. } | DbOpenError::Empty { .. } | DbOpenError::Outdated { .. })
+    }
 }
 
 /// True if `target` names a PostgreSQL database rather than a SQLite file.
@@ -68,40 +117,147 @@ pub fn redact(target: &str) -> String {
     out
 }
 
-/// Opens `target` (a SQLite path or a PostgreSQL URL) and applies pending migrations.
+/// Opens `target` (a SQLite path or a PostgreSQL URL), creating a SQLite file and its directory
+/// if missing, and applies pending migrations. For commands that write.
 ///
 /// SQLite gets WAL, `synchronous=NORMAL` (survives a process crash) and a busy timeout, and one
 /// connection: the engine has one writer, and waiting in the pool is cheaper than SQLite's busy
 /// sleeps. PostgreSQL gets a small pool.
 pub async fn open(target: &str) -> Result<DatabaseConnection, DbOpenError> {
+    let db = connect(target, false).await?;
+    migrate(&db).await.map_err(|source| DbOpenError::Migrate { target: redact(target), source })?;
+    Ok(db)
+}
+
+/// Opens an existing database whose schema is current, and changes nothing: no file, directory,
+/// table or migration is created (a SQLite file is opened read-only). For commands that only
+/// read; a missing, never set up or outdated database is an error ([`DbOpenError::is_no_database`]).
+pub async fn open_existing(target: &str) -> Result<DatabaseConnection, DbOpenError> {
+    if !is_postgres(target) {
+        let path = sqlite_path(target);
+        if !Path::new(path).is_file() {
+            return Err(DbOpenError::Missing { path: path.to_string() });
+        }
+    }
+    let db = connect(target, true).await?;
+    let shown = redact(target);
+    let all = schema::Migrator::get_migration_with_status_read_only(&db)
+        .await
+        .map_err(|source| DbOpenError::Version { target: shown.clone(), source })?;
+    let pending: Vec<String> = all
+        .iter()
+        .filter(|m| m.status() == sea_orm_migration::MigrationStatus::Pending)
+        .map(|m| m.name().to_string())
+        .collect();
+    if pending.len() == all.len() && !all.is_empty() {
+        return Err(DbOpenError::Empty { target: shown });
+    }
+    if let Some(first) = pending.first() {
+        return Err(DbOpenError::Outdated { target: shown, pending: pending.len(), first: first.clone() });
+    }
+    Ok(db)
+}
+
+fn sqlite_path(target: &str) -> &str {
+    target.strip_prefix("sqlite://").unwrap_or(target)
+}
+
+/// The pool, without migrations; `read_only` never creates anything.
+async fn connect(target: &str, read_only: bool) -> Result<DatabaseConnection, DbOpenError> {
     let shown = redact(target);
     let mut opts = if is_postgres(target) {
+        // The pool retries a refused connection until its acquire timeout and then says only
+        // "pool timed out"; one direct attempt first fails fast and names the cause.
+        probe_postgres(target)
+            .await
+            .map_err(|cause| DbOpenError::Connect { target: shown.clone(), cause })?;
         let mut o = ConnectOptions::new(target.to_string());
         o.max_connections(8).min_connections(1);
         o
     } else {
-        let path = target.strip_prefix("sqlite://").unwrap_or(target);
-        if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|source| DbOpenError::Dir { dir: dir.display().to_string(), source })?;
-        }
-        let mut o = ConnectOptions::new(format!("sqlite://{path}?mode=rwc"));
-        o.max_connections(1).min_connections(1).map_sqlx_sqlite_opts(|o| {
-            o.journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
+        let path = sqlite_path(target);
+        let mut o = if read_only {
+            ConnectOptions::new(format!("sqlite://{path}?mode=ro"))
+        } else {
+            if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|source| DbOpenError::Dir { dir: dir.display().to_string(), source })?;
+            }
+            ConnectOptions::new(format!("sqlite://{path}?mode=rwc"))
+        };
+        o.max_connections(1).min_connections(1).map_sqlx_sqlite_opts(move |o| {
+            // A read-only connection leaves the journal mode as the file has it (WAL when the
+            // migrator made it): setting it is a write.
+            let o = if read_only { o } else { o.journal_mode(SqliteJournalMode::Wal) };
+            o.synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(30))
                 .statement_cache_capacity(256)
         });
         o
     };
-    opts.sqlx_logging(false)
-        .acquire_timeout(Duration::from_secs(60))
-        .connect_timeout(Duration::from_secs(10));
-    let db = Database::connect(opts)
-        .await
-        .map_err(|source| DbOpenError::Connect { target: shown.clone(), source })?;
-    migrate(&db).await.map_err(|source| DbOpenError::Migrate { target: shown, source })?;
-    Ok(db)
+    opts.sqlx_logging(false).acquire_timeout(Duration::from_secs(60)).connect_timeout(CONNECT_TIMEOUT);
+    Database::connect(opts).await.map_err(|e| DbOpenError::Connect { target: shown, cause: db_cause(&e) })
+}
+
+/// One direct connection to `target`, closed again; the cause in words if it fails.
+async fn probe_postgres(target: &str) -> Result<(), String> {
+    use sqlx::Connection;
+    use sqlx::postgres::{PgConnectOptions, PgConnection};
+    let opts: PgConnectOptions = target.parse().map_err(|e| cause(&e))?;
+    match tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&opts)).await {
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            Ok(())
+        }
+        Ok(Err(e)) => Err(cause(&e)),
+        Err(_) => Err(format!(
+            "no answer within {}s (host unreachable, or a firewall dropping the connection?)",
+            CONNECT_TIMEOUT.as_secs()
+        )),
+    }
+}
+
+fn db_cause(e: &DbErr) -> String {
+    match e {
+        DbErr::Conn(RuntimeErr::SqlxError(e)) => cause(e),
+        other => other.to_string(),
+    }
+}
+
+/// A connection error in an operator's words: refused, host not found, authentication failed,
+/// unknown database; otherwise the driver's own message.
+fn cause(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Io(io) => {
+            let text = io.to_string();
+            if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                format!(
+                    "connection refused: nothing listens there (is PostgreSQL running, is the port right?) ({text})"
+                )
+            } else if io.kind() == std::io::ErrorKind::TimedOut {
+                format!("connection timed out ({text})")
+            } else if ["lookup address", "not known", "No such host", "nodename nor servname"]
+                .iter()
+                .any(|m| text.contains(m))
+            {
+                format!("host not found ({text})")
+            } else {
+                text
+            }
+        }
+        sqlx::Error::Database(d) => {
+            let code = d.code().map(|c| c.into_owned()).unwrap_or_default();
+            match code.as_str() {
+                "28P01" | "28000" => format!("authentication failed: {} (SQLSTATE {code})", d.message()),
+                "3D000" => format!("unknown database: {} (SQLSTATE {code})", d.message()),
+                _ => format!("{} (SQLSTATE {code})", d.message()),
+            }
+        }
+        sqlx::Error::Tls(t) => format!("TLS: {t}"),
+        sqlx::Error::Configuration(c) => format!("invalid database URL: {c}"),
+        sqlx::Error::PoolTimedOut => "no connection within the timeout".into(),
+        other => other.to_string(),
+    }
 }
 
 /// Applies pending migrations. Nodes starting together may race on a fresh database; the

@@ -119,6 +119,24 @@ impl Settings {
     /// Loads `file` (if given) over the defaults, then `env` (the process environment if None)
     /// over that.
     pub fn load(file: Option<&Path>, env: Option<HashMap<String, String>>) -> Result<Settings, ConfigError> {
+        Self::load_with(file, env, true)
+    }
+
+    /// Like [`Settings::load`], but the A3 token is neither read nor checked (`altinn3.token`
+    /// and `altinn3.token_file` are ignored; `token` is None): for commands that never call
+    /// Altinn 3, so a `token_file` this machine lacks does not stop them.
+    pub fn load_without_token(
+        file: Option<&Path>,
+        env: Option<HashMap<String, String>>,
+    ) -> Result<Settings, ConfigError> {
+        Self::load_with(file, env, false)
+    }
+
+    fn load_with(
+        file: Option<&Path>,
+        env: Option<HashMap<String, String>>,
+        with_token: bool,
+    ) -> Result<Settings, ConfigError> {
         let mut builder = config::Config::builder();
         if let Some(path) = file {
             let file_error =
@@ -142,7 +160,7 @@ impl Settings {
         let merged = builder
             .build()
             .map_err(|e| ConfigError::File { path: "environment".into(), problem: e.to_string() })?;
-        let raw: Raw = serde_path_to_error::deserialize(merged).map_err(|e| {
+        let mut raw: Raw = serde_path_to_error::deserialize(merged).map_err(|e| {
             let key = e.path().to_string();
             let problem = e.inner().to_string();
             // The config crate sometimes names the key itself; keep the message short.
@@ -152,6 +170,10 @@ impl Settings {
                 problem,
             }])
         })?;
+        if !with_token {
+            raw.altinn3.token = None;
+            raw.altinn3.token_file = None;
+        }
         check(raw)
     }
 }

@@ -163,3 +163,18 @@ fn the_example_file_is_valid() {
     assert_eq!(s.phases.len(), 3);
     assert_eq!(s.schedules.len(), 5 + 2, "five schedules and two phase windows");
 }
+
+#[test]
+fn without_the_token_a_missing_token_file_is_not_read() {
+    let toml = "[altinn3]\ntoken_file = \"/nonexistent/token\"\n";
+    assert_eq!(load(toml, &[]).unwrap_err().keys(), vec!["altinn3.token_file"]);
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(toml.as_bytes()).unwrap();
+    let s = Settings::load_without_token(Some(file.path()), Some(HashMap::new())).unwrap();
+    assert!(s.altinn3.token.is_none());
+    // A token written into the file is still refused: that is about the file, not this command.
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(b"[altinn3]\ntoken = \"x\"\n").unwrap();
+    let e = Settings::load_without_token(Some(file.path()), Some(HashMap::new())).unwrap_err();
+    assert_eq!(e.keys(), vec!["altinn3.token"]);
+}

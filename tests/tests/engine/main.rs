@@ -8,5 +8,6 @@ mod import;
 mod operators;
 mod orchestration;
 mod process;
+mod readonly;
 mod retries;
 mod store;
