@@ -295,22 +295,30 @@ mod tests {
         ]
     }
 
-    /// Compact rendering of a decision: `to/attempt/due` or the error kind.
+    /// Rendering of a decision with every field of the transition:
+    /// `from->to/attempt/due resume=… error=… by_operator=… same=…`, or the error kind.
     fn render(r: Result<Transition, TransitionError>) -> String {
         match r {
             Ok(t) => {
-                let due = match t.due {
+                // Destructured, so a new field cannot be left out of the table.
+                let Transition { from, to, attempt, due, error, by_operator, resume_state, same_error_count } =
+                    t;
+                let due = match due {
                     Due::Now => "now".to_string(),
                     Due::Never => "never".to_string(),
                     Due::Backoff { attempt, at_least } => {
-                        format!("backoff{attempt}>={}s", at_least.as_secs())
+                        format!("backoff{attempt}>={}ms", at_least.as_millis())
                     }
                 };
-                let resume = t.resume_state.map(|s| format!(" resume={s}")).unwrap_or_default();
-                format!("{}/{}/{due}{resume}", t.to, t.attempt)
+                let resume = resume_state.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
+                let error = error.map(|e| format!("{e:?}")).unwrap_or_else(|| "-".into());
+                format!(
+                    "{from}->{to}/{attempt}/{due} resume={resume} error={error} by_operator={by_operator} \
+                     same={same_error_count}"
+                )
             }
-            Err(TransitionError::NotAllowed { .. }) => "not_allowed".into(),
-            Err(TransitionError::Unchanged { .. }) => "unchanged".into(),
+            Err(TransitionError::NotAllowed { state, event }) => format!("not_allowed({state},{event})"),
+            Err(TransitionError::Unchanged { state, event }) => format!("unchanged({state},{event})"),
         }
     }
 
@@ -321,105 +329,105 @@ mod tests {
             (
                 CreatedInA2,
                 [
-                    "migrated/0/now",
-                    "created_in_a2/3/backoff3>=0s",
-                    "created_in_a2/2/backoff2>=7s",
-                    "failed/2/never resume=created_in_a2",
-                    "rejected/2/never resume=created_in_a2",
-                    "unchanged",
-                    "not_allowed",
-                    "cancelled/2/never resume=created_in_a2",
+                    "created_in_a2->migrated/0/now resume=- error=- by_operator=false same=0",
+                    "created_in_a2->created_in_a2/3/backoff3>=0ms resume=- error=\"503\" by_operator=false same=0",
+                    "created_in_a2->created_in_a2/2/backoff2>=7000ms resume=- error=\"429\" by_operator=false same=0",
+                    "created_in_a2->failed/2/never resume=created_in_a2 error=\"404\" by_operator=false same=0",
+                    "created_in_a2->rejected/2/never resume=created_in_a2 error=\"title too long\" by_operator=false same=0",
+                    "unchanged(created_in_a2,new_a2_event)",
+                    "not_allowed(created_in_a2,operator_retry)",
+                    "created_in_a2->cancelled/2/never resume=created_in_a2 error=\"cancelled by operator\" by_operator=true same=0",
                 ],
             ),
             (
                 Migrated,
                 [
-                    "dialog_created/0/now",
-                    "migrated/3/backoff3>=0s",
-                    "migrated/2/backoff2>=7s",
-                    "failed/2/never resume=migrated",
-                    "rejected/2/never resume=migrated",
-                    "unchanged",
-                    "not_allowed",
-                    "cancelled/2/never resume=migrated",
+                    "migrated->dialog_created/0/now resume=- error=- by_operator=false same=0",
+                    "migrated->migrated/3/backoff3>=0ms resume=- error=\"503\" by_operator=false same=0",
+                    "migrated->migrated/2/backoff2>=7000ms resume=- error=\"429\" by_operator=false same=0",
+                    "migrated->failed/2/never resume=migrated error=\"404\" by_operator=false same=0",
+                    "migrated->rejected/2/never resume=migrated error=\"title too long\" by_operator=false same=0",
+                    "unchanged(migrated,new_a2_event)",
+                    "not_allowed(migrated,operator_retry)",
+                    "migrated->cancelled/2/never resume=migrated error=\"cancelled by operator\" by_operator=true same=0",
                 ],
             ),
             (
                 DialogCreated,
                 [
-                    "synced/0/never",
-                    "dialog_created/3/backoff3>=0s",
-                    "dialog_created/2/backoff2>=7s",
-                    "failed/2/never resume=dialog_created",
-                    "rejected/2/never resume=dialog_created",
-                    "unchanged",
-                    "not_allowed",
-                    "cancelled/2/never resume=dialog_created",
+                    "dialog_created->synced/0/never resume=- error=- by_operator=false same=0",
+                    "dialog_created->dialog_created/3/backoff3>=0ms resume=- error=\"503\" by_operator=false same=0",
+                    "dialog_created->dialog_created/2/backoff2>=7000ms resume=- error=\"429\" by_operator=false same=0",
+                    "dialog_created->failed/2/never resume=dialog_created error=\"404\" by_operator=false same=0",
+                    "dialog_created->rejected/2/never resume=dialog_created error=\"title too long\" by_operator=false same=0",
+                    "unchanged(dialog_created,new_a2_event)",
+                    "not_allowed(dialog_created,operator_retry)",
+                    "dialog_created->cancelled/2/never resume=dialog_created error=\"cancelled by operator\" by_operator=true same=0",
                 ],
             ),
             (
                 Synced,
                 [
-                    "not_allowed",
-                    "not_allowed",
-                    "not_allowed",
-                    "not_allowed",
-                    "not_allowed",
-                    "sync_pending/0/now",
-                    "not_allowed",
-                    "cancelled/2/never resume=synced",
+                    "not_allowed(synced,done)",
+                    "not_allowed(synced,retryable)",
+                    "not_allowed(synced,rate_limited)",
+                    "not_allowed(synced,permanent)",
+                    "not_allowed(synced,invalid)",
+                    "synced->sync_pending/0/now resume=- error=- by_operator=false same=0",
+                    "not_allowed(synced,operator_retry)",
+                    "synced->cancelled/2/never resume=synced error=\"cancelled by operator\" by_operator=true same=0",
                 ],
             ),
             (
                 SyncPending,
                 [
-                    "synced/0/never",
-                    "sync_pending/3/backoff3>=0s",
-                    "sync_pending/2/backoff2>=7s",
-                    "failed/2/never resume=sync_pending",
-                    "rejected/2/never resume=sync_pending",
-                    "unchanged",
-                    "not_allowed",
-                    "cancelled/2/never resume=sync_pending",
+                    "sync_pending->synced/0/never resume=- error=- by_operator=false same=0",
+                    "sync_pending->sync_pending/3/backoff3>=0ms resume=- error=\"503\" by_operator=false same=0",
+                    "sync_pending->sync_pending/2/backoff2>=7000ms resume=- error=\"429\" by_operator=false same=0",
+                    "sync_pending->failed/2/never resume=sync_pending error=\"404\" by_operator=false same=0",
+                    "sync_pending->rejected/2/never resume=sync_pending error=\"title too long\" by_operator=false same=0",
+                    "unchanged(sync_pending,new_a2_event)",
+                    "not_allowed(sync_pending,operator_retry)",
+                    "sync_pending->cancelled/2/never resume=sync_pending error=\"cancelled by operator\" by_operator=true same=0",
                 ],
             ),
             (
                 Failed,
                 [
-                    "not_allowed",
-                    "not_allowed",
-                    "not_allowed",
-                    "not_allowed",
-                    "not_allowed",
-                    "unchanged",
-                    "migrated/0/now",
-                    "cancelled/2/never resume=migrated",
+                    "not_allowed(failed,done)",
+                    "not_allowed(failed,retryable)",
+                    "not_allowed(failed,rate_limited)",
+                    "not_allowed(failed,permanent)",
+                    "not_allowed(failed,invalid)",
+                    "unchanged(failed,new_a2_event)",
+                    "failed->migrated/0/now resume=- error=\"operator retry from failed\" by_operator=true same=0",
+                    "failed->cancelled/2/never resume=migrated error=\"cancelled by operator\" by_operator=true same=0",
                 ],
             ),
             (
                 Rejected,
                 [
-                    "not_allowed",
-                    "not_allowed",
-                    "not_allowed",
-                    "not_allowed",
-                    "not_allowed",
-                    "unchanged",
-                    "migrated/0/now",
-                    "cancelled/2/never resume=migrated",
+                    "not_allowed(rejected,done)",
+                    "not_allowed(rejected,retryable)",
+                    "not_allowed(rejected,rate_limited)",
+                    "not_allowed(rejected,permanent)",
+                    "not_allowed(rejected,invalid)",
+                    "unchanged(rejected,new_a2_event)",
+                    "rejected->migrated/0/now resume=- error=\"operator retry from rejected\" by_operator=true same=0",
+                    "rejected->cancelled/2/never resume=migrated error=\"cancelled by operator\" by_operator=true same=0",
                 ],
             ),
             (
                 Cancelled,
                 [
-                    "not_allowed",
-                    "not_allowed",
-                    "not_allowed",
-                    "not_allowed",
-                    "not_allowed",
-                    "unchanged",
-                    "migrated/0/now",
-                    "unchanged",
+                    "not_allowed(cancelled,done)",
+                    "not_allowed(cancelled,retryable)",
+                    "not_allowed(cancelled,rate_limited)",
+                    "not_allowed(cancelled,permanent)",
+                    "not_allowed(cancelled,invalid)",
+                    "unchanged(cancelled,new_a2_event)",
+                    "cancelled->migrated/0/now resume=- error=\"operator retry from cancelled\" by_operator=true same=0",
+                    "unchanged(cancelled,operator_cancel)",
                 ],
             ),
         ];

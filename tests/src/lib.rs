@@ -5,11 +5,15 @@
 //! loudly that they were skipped.
 
 use orchestrator::db;
+use orchestrator::retry::RetryPolicy;
+use orchestrator::state_machine::{Event, Facts, Transition, decide};
 use schema::WorkflowState;
 use schema::entity::workflow_history;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait, QueryOrder};
 use std::collections::HashMap;
+use std::time::Duration;
 use uuid::Uuid;
+use workers::StepOutcome;
 
 /// The variable that points the PostgreSQL tests at a server.
 pub const PG_ENV: &str = "MIGRATOR_TEST_POSTGRES_URL";
@@ -90,20 +94,62 @@ macro_rules! on_both_backends {
     };
 }
 
-/// The successor of a state on the happy path.
-fn forward(from: WorkflowState) -> Option<WorkflowState> {
-    use WorkflowState::*;
-    match from {
-        CreatedInA2 => Some(Migrated),
-        Migrated => Some(DialogCreated),
-        DialogCreated | SyncPending => Some(Synced),
-        _ => None,
-    }
+/// The events a history row can come from, with their kind: `true` for a step's outcome (only a
+/// node's dispatcher records those).
+fn events() -> Vec<(Event, bool)> {
+    vec![
+        (Event::Step(StepOutcome::done()), true),
+        (Event::Step(StepOutcome::Retryable("an error".into())), true),
+        (
+            Event::Step(StepOutcome::RateLimited {
+                error: "429".into(),
+                retry_after: Duration::from_secs(1),
+            }),
+            true,
+        ),
+        (Event::Step(StepOutcome::Permanent("an error".into())), true),
+        (Event::Step(StepOutcome::Invalid("a reason".into())), true),
+        (Event::NewA2Event, false),
+        (Event::OperatorRetry, false),
+        (Event::OperatorCancel, false),
+    ]
 }
 
-/// Checks every item's history: it starts with creation, each row starts where the previous one
-/// ended, and a step only moves forward by one (or stays, for a retry). Returns the history per
-/// workflow for further checks. Panics with the offending item otherwise.
+/// The transition `decide` makes that `row` records, given the item's state and resume state
+/// before it (replayed from the earlier rows), or None if no event makes it.
+fn explain(
+    row: &workflow_history::Model,
+    from: WorkflowState,
+    attempt: i32,
+    resume: Option<WorkflowState>,
+) -> Option<Transition> {
+    let policy = RetryPolicy::default();
+    // A retry either stays or, at the attempt limit, fails the item: try both limits.
+    let limits = [i32::MAX, attempt + 1];
+    for (event, is_step) in events() {
+        // A node records step outcomes and the sync marking that follows reaching Synced; an
+        // operator (no node) never records a step outcome.
+        if is_step && row.node.is_none() {
+            continue;
+        }
+        for max_attempts in limits {
+            let facts = Facts { max_attempts, ..Facts::new(from, attempt, resume, &policy) };
+            let Ok(t) = decide(facts, &event) else { continue };
+            let error_ok =
+                if is_step { t.error.is_some() == row.error.is_some() } else { t.error == row.error };
+            if t.to == row.to_state && t.attempt == row.attempt && error_ok {
+                return Some(t);
+            }
+        }
+    }
+    None
+}
+
+/// Checks every item's history row by row: it starts with creation, each row starts where the
+/// previous one ended, and each row is a transition `decide` makes for some event from the item
+/// as the earlier rows left it (state, attempt and resume state) — the operator's and the sync
+/// marking's rows included. Returns the history per workflow for further checks. Panics with the
+/// offending item otherwise.
 pub async fn assert_history_consistent(
     conn: &DatabaseConnection,
 ) -> HashMap<Uuid, Vec<workflow_history::Model>> {
@@ -117,17 +163,25 @@ pub async fn assert_history_consistent(
         by_item.entry(r.workflow_id).or_default().push(r);
     }
     for (id, rows) in &by_item {
-        assert_eq!(rows[0].from_state, None, "{id}: history does not start with creation: {rows:?}");
+        let first = &rows[0];
+        assert_eq!(first.from_state, None, "{id}: history does not start with creation: {rows:?}");
+        assert_eq!(
+            (first.to_state, first.attempt, first.node, first.error.as_deref()),
+            (WorkflowState::CreatedInA2, 0, None, None),
+            "{id}: an item is created in CreatedInA2: {rows:?}"
+        );
+        let (mut attempt, mut resume) = (0, None);
         for pair in rows.windows(2) {
             let (prev, next) = (&pair[0], &pair[1]);
             assert_eq!(next.from_state, Some(prev.to_state), "{id}: transition skipped a state: {rows:?}");
-            let from = prev.to_state;
-            let operator = next.node.is_none();
-            let ok = next.to_state == from
-                || forward(from) == Some(next.to_state)
-                || next.to_state.is_parked()
-                || operator;
-            assert!(ok, "{id}: backward or skipping transition {from} -> {}: {rows:?}", next.to_state);
+            let Some(t) = explain(next, prev.to_state, attempt, resume) else {
+                panic!(
+                    "{id}: no event makes {} -> {} (attempt {}, node {:?}, error {:?}) from attempt \
+                     {attempt}, resume {resume:?}: {rows:?}",
+                    prev.to_state, next.to_state, next.attempt, next.node, next.error
+                );
+            };
+            (attempt, resume) = (t.attempt, t.resume_state);
         }
     }
     by_item

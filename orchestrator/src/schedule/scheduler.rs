@@ -290,3 +290,83 @@ async fn execute(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schedule::Cron;
+
+    /// An hour boundary (epoch ms); the schedules below fire on every hour.
+    const H: i64 = 1_789_999_200_000;
+    const S: i64 = 1000;
+
+    fn hourly(missed: Missed) -> ScheduleSpec {
+        ScheduleSpec {
+            name: "hourly".into(),
+            cron: Cron::parse("0 0 * * * *", "UTC").unwrap(),
+            action: Action::Report,
+            missed,
+        }
+    }
+
+    fn fire(late_by: i64) -> Decision {
+        Decision::Fire { fire_time: H, late_by }
+    }
+
+    fn skip(reason: &str) -> Decision {
+        Decision::Skip { fire_time: H, reason: reason.into() }
+    }
+
+    /// Every policy at and around its boundaries: (missed, now, last recorded, running, decision).
+    #[test]
+    fn every_policy_at_its_boundaries() {
+        let catch_up = Missed::RunOnceLate(Duration::from_secs(300));
+        let cases: Vec<(Missed, i64, Option<i64>, bool, Decision)> = vec![
+            // This hour's fire is recorded (or a later one is): nothing to do, running or not.
+            (Missed::Skip, H, Some(H), false, Decision::Nothing),
+            (Missed::Skip, H + 5 * S, Some(H), true, Decision::Nothing),
+            (Missed::Skip, H + 5 * S, Some(H + 3_600 * S), false, Decision::Nothing),
+            // Only the previous hour's fire is recorded: this one has come.
+            (Missed::Skip, H, Some(H - 3_600 * S), false, fire(0)),
+            (Missed::Skip, H, None, false, fire(0)),
+            // One ms before the hour, the previous fire is the latest, and it is recorded.
+            (Missed::Skip, H - 1, Some(H - 3_600 * S), false, Decision::Nothing),
+            // A run still going: the fire waits, on time or not, whatever the policy.
+            (Missed::Skip, H, None, true, Decision::Wait),
+            (Missed::Skip, H + 3_000 * S, None, true, Decision::Wait),
+            (catch_up, H + 3_000 * S, None, true, Decision::Wait),
+            // Up to `on_time` (10 s) late is on time.
+            (Missed::Skip, H + 10 * S, None, false, fire(10_000)),
+            (Missed::Skip, H + 10 * S + 1, None, false, skip("skipped: missed by 10s")),
+            (Missed::Skip, H + 125 * S, None, false, skip("skipped: missed by 2m 5s")),
+            // Run once late: within the catch-up limit (5 min) it fires, late; beyond it, skipped.
+            (catch_up, H + 10 * S + 1, None, false, fire(10_001)),
+            (catch_up, H + 300 * S, None, false, fire(300_000)),
+            (
+                catch_up,
+                H + 300 * S + 1,
+                None,
+                false,
+                skip("skipped: missed by 5m, beyond the catch-up limit of 5m"),
+            ),
+            // The latest fire is the one that counts: an hour and a bit later, the next hour's.
+            (
+                Missed::Skip,
+                H + 3_605 * S,
+                Some(H - 3_600 * S),
+                false,
+                Decision::Fire { fire_time: H + 3_600 * S, late_by: 5_000 },
+            ),
+        ];
+        for (k, (missed, now, last, running, want)) in cases.into_iter().enumerate() {
+            let got = decide(&hourly(missed), now, last, running, Duration::from_secs(10));
+            assert_eq!(
+                got,
+                want,
+                "case {k}: {missed:?}, now = H{:+} ms, last = {:?}, running = {running}",
+                now - H,
+                last.map(|l| l - H)
+            );
+        }
+    }
+}

@@ -9,7 +9,7 @@ use orchestrator::state_machine::Event;
 use orchestrator::store::{Selector, Store};
 use schema::WorkflowState;
 use schema::entity::workflow;
-use sea_orm::{EntityTrait, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -109,6 +109,44 @@ async fn run_with_config(
     report.unwrap()
 }
 
+/// Runs a dispatcher to the end, driving the manual clock from here: whenever no item is leased
+/// and none is due, the clock jumps to exactly the earliest due time, so every step runs at the
+/// instant its item became due (a retry due late shows as a longer gap, not a hidden one).
+async fn run_stepping_clock(store: &Store, clock: &ManualClock, steps: Vec<Arc<dyn Step>>) -> RunReport {
+    let cfg = DispatcherConfig {
+        step_timeout: Duration::from_secs(30),
+        exit_when_idle: true,
+        idle_poll: Duration::from_millis(2),
+        write_linger: Duration::ZERO,
+        ..DispatcherConfig::default()
+    };
+    let mut d = Dispatcher::new(store.clone(), cfg);
+    for s in steps {
+        d = d.with_step(s, 4);
+    }
+    let mut handle = tokio::spawn(d.run(CancellationToken::new()));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        tokio::select! {
+            report = &mut handle => return report.unwrap().unwrap(),
+            _ = tokio::time::sleep(Duration::from_millis(2)) => {}
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the dispatcher did not finish");
+        let runnable = workflow::Entity::find()
+            .filter(workflow::Column::State.is_in(WorkflowState::RUNNABLE))
+            .all(store.db())
+            .await
+            .unwrap();
+        let now = clock.now_ms();
+        if runnable.iter().any(|w| w.lease_owner.is_some() || w.next_run_at <= now) {
+            continue; // work to do at this instant
+        }
+        if let Some(next) = runnable.iter().map(|w| w.next_run_at).min() {
+            clock.advance(Duration::from_millis((next - now) as u64));
+        }
+    }
+}
+
 async fn retries_follow_the_policy(db: &TestDb) {
     let clock = ManualClock::new(1_790_000_000_000);
     let store = store_at(db, &clock, policy());
@@ -118,7 +156,7 @@ async fn retries_follow_the_policy(db: &TestDb) {
         .into_iter()
         .map(|kind| Arc::new(Scripted { kind, clock: clock.clone(), calls: calls.clone() }) as Arc<dyn Step>)
         .collect();
-    let report = run_with_clock(&store, &clock, steps).await;
+    let report = run_stepping_clock(&store, &clock, steps).await;
     assert_eq!(report.lease_lost, 0);
     assert_eq!(report.failed, 20, "10 permanent + 10 out of attempts");
     assert_eq!(report.rejected, 10);
@@ -147,10 +185,10 @@ async fn retries_follow_the_policy(db: &TestDb) {
                 assert!(row.last_error.as_deref().unwrap().contains("gave up after 4 attempts: 503"));
                 let times = &calls[&(*a2_id, StepKind::MakeAvailable)];
                 assert_eq!(times.len(), 4, "max attempts");
-                for (k, gap) in times.windows(2).map(|w| w[1] - w[0]).enumerate() {
-                    let delay = policy().delay(k as i32 + 1).as_millis() as i64;
-                    assert!(gap >= delay, "retry {k} came after {gap} ms, before the policy's {delay} ms");
-                }
+                let gaps: Vec<i64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+                let delays: Vec<i64> = (1..4).map(|k| policy().delay(k).as_millis() as i64).collect();
+                assert_eq!(delays, [1000, 2000, 4000], "the policy doubles from 1 s");
+                assert_eq!(gaps, delays, "each retry exactly when the policy makes it due");
             }
             2 => {
                 assert_eq!(row.state, WorkflowState::Rejected);
@@ -160,12 +198,13 @@ async fn retries_follow_the_policy(db: &TestDb) {
                 assert_eq!(row.state, WorkflowState::Synced);
                 let times = &calls[&(*a2_id, StepKind::Migrate)];
                 assert_eq!(times.len(), 3);
-                assert!(times[1] - times[0] >= 1000 && times[2] - times[1] >= 2000, "{times:?}");
+                assert_eq!([times[1] - times[0], times[2] - times[1]], [1000, 2000], "{times:?}");
             }
             _ => {
                 assert_eq!(row.state, WorkflowState::Synced);
                 let times = &calls[&(*a2_id, StepKind::Sync)];
-                assert!(times[1] - times[0] >= 30_000, "Retry-After is honoured: {times:?}");
+                assert_eq!(times.len(), 2, "{times:?}");
+                assert_eq!(times[1] - times[0], 30_000, "Retry-After is honoured, to the ms: {times:?}");
             }
         }
     }
@@ -181,7 +220,7 @@ async fn retries_follow_the_policy(db: &TestDb) {
         .into_iter()
         .map(|k| Arc::new(NoopStep::new(k, Duration::ZERO)) as Arc<dyn Step>)
         .collect();
-    run_with_clock(&store, &clock, fine).await;
+    run_stepping_clock(&store, &clock, fine).await;
     let status = store.status().await.unwrap();
     assert_eq!(status.by_state.get(&WorkflowState::Synced), Some(&40));
     assert_eq!(status.by_state.get(&WorkflowState::Rejected), Some(&10));
