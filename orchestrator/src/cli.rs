@@ -15,7 +15,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+mod exit;
 mod failures;
+
+pub use exit::Exit;
 
 /// Moves Altinn 2 correspondences to Altinn 3 and keeps them in sync.
 #[derive(Debug, Parser)]
@@ -23,10 +26,13 @@ mod failures;
     name = "migrator",
     version,
     about,
-    after_help = "Reading commands (status, stuck, show, failures, plan, runs) open an existing \
-database only: they never create a file, directory, table or migration, and exit 7 when there is \
-no database at --db / database.url or its schema is older than this binary (`migrator migrate` \
-upgrades it). Only `run` reads the A3 token."
+    after_help = format!(
+        "Reading commands (status, stuck, show, failures, plan, runs) open an existing database \
+only: they never create a file, directory, table or migration, and exit 7 when there is no \
+database at --db / database.url or its schema is older than this binary (`migrator migrate` \
+upgrades it). Only `run` reads the A3 token.\n\n{}",
+        exit::help()
+    )
 )]
 pub struct Cli {
     /// Database: a SQLite file path or a postgres:// URL [default: `database.url` from the
@@ -117,10 +123,6 @@ pub enum Command {
         action: PhaseAction,
     },
 }
-
-/// Exit code of a reading command that found no database to read: none at the path, none of
-/// the migrator's tables, or a schema older than this binary. Nothing was created or changed.
-pub const EXIT_NO_DATABASE: u8 = 7;
 
 impl Command {
     /// True for the commands that only read the database: they open an existing one and never
@@ -361,20 +363,28 @@ pub fn run_main() -> std::process::ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return std::process::ExitCode::FAILURE;
+            return Exit::Error.into();
         }
     };
-    match runtime.block_on(main(Cli::parse())) {
-        Ok(code) => code,
+    // clap's own `parse` would exit by itself; its codes are ours too.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { Exit::Usage } else { Exit::Ok }.into();
+        }
+    };
+    match runtime.block_on(main(cli)) {
+        Ok(exit) => exit.into(),
         Err(e) => {
             eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
+            Exit::Error.into()
         }
     }
 }
 
 /// Runs one parsed command.
-pub async fn main(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+pub async fn main(cli: Cli) -> anyhow::Result<Exit> {
     if let Command::Sim(args) = &cli.command {
         return sim(args).await;
     }
@@ -397,7 +407,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 a.out.display()
             )
         })?;
-        return Ok(std::process::ExitCode::SUCCESS);
+        return Ok(Exit::Ok);
     }
     // `bench` and `demo` default to their own files so they never touch the real database; the
     // demo starts from an empty one each time. They do not read the config.
@@ -424,7 +434,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             Ok(conn) => conn,
             Err(e) if e.is_no_database() => {
                 eprintln!("error: {e}");
-                return Ok(std::process::ExitCode::from(EXIT_NO_DATABASE));
+                return Ok(Exit::NoDatabase);
             }
             Err(e) => return Err(e.into()),
         }
@@ -439,7 +449,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         print(cli.json, &r, || {
             format!("database {shown}: schema up to date ({applied} migrations applied)\n")
         })?;
-        return Ok(std::process::ExitCode::SUCCESS);
+        return Ok(Exit::Ok);
     }
     let policy = settings.as_ref().map(|s| s.retry).unwrap_or_default();
     let store = Store::new(conn, Arc::new(SystemClock), policy);
@@ -600,7 +610,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         }
         Command::Sim(_) | Command::Generate(_) | Command::Migrate => {}
     }
-    Ok(std::process::ExitCode::SUCCESS)
+    Ok(Exit::Ok)
 }
 
 /// The config from `--config`, else ./migrator.toml if there is one, else the defaults; the
@@ -616,12 +626,7 @@ fn default_settings() -> Settings {
     Settings::load(None, Some(Default::default())).expect("the built-in defaults are valid")
 }
 
-async fn run(
-    store: Store,
-    settings: Settings,
-    args: RunArgs,
-    json: bool,
-) -> anyhow::Result<std::process::ExitCode> {
+async fn run(store: Store, settings: Settings, args: RunArgs, json: bool) -> anyhow::Result<Exit> {
     let cancel = CancellationToken::new();
     shutdown::install(cancel.clone())?;
     if let Some(phase) = args.phase.as_deref().filter(|_| args.once) {
@@ -648,7 +653,7 @@ async fn run(
                     .unwrap_or_default()
             ) + &once_failures(&r)
         })?;
-        return Ok(std::process::ExitCode::from(r.exit_code()));
+        return Ok(Exit::of_once(&r));
     }
     eprintln!(
         "migrator running: {} phases, {} schedules; Ctrl-C stops",
@@ -657,7 +662,7 @@ async fn run(
     );
     let r = crate::daemon::run(store, &settings, cancel).await?;
     print(json, &r, || format!("stopped: {} transitions, {} released\n", r.transitions, r.released))?;
-    Ok(std::process::ExitCode::SUCCESS)
+    Ok(Exit::Ok)
 }
 
 /// What `run --once` prints about the items that failed during it.
@@ -674,12 +679,7 @@ fn once_failures(r: &crate::daemon::OnceReport) -> String {
     )
 }
 
-async fn plan(
-    store: &Store,
-    settings: &Settings,
-    only: Option<&str>,
-    json: bool,
-) -> anyhow::Result<std::process::ExitCode> {
+async fn plan(store: &Store, settings: &Settings, only: Option<&str>, json: bool) -> anyhow::Result<Exit> {
     let paused = crate::phase::paused(store).await?;
     let mut plans = Vec::new();
     for p in settings.phases.iter().filter(|p| only.is_none_or(|o| o == p.name)) {
@@ -750,10 +750,10 @@ async fn plan(
         }
         out
     })?;
-    Ok(std::process::ExitCode::SUCCESS)
+    Ok(Exit::Ok)
 }
 
-async fn demo(store: Store, args: DemoArgs, json: bool) -> anyhow::Result<std::process::ExitCode> {
+async fn demo(store: Store, args: DemoArgs, json: bool) -> anyhow::Result<Exit> {
     use std::io::IsTerminal;
     let cancel = CancellationToken::new();
     shutdown::install(cancel.clone())?;
@@ -789,8 +789,9 @@ async fn demo(store: Store, args: DemoArgs, json: bool) -> anyhow::Result<std::p
         }
         let retries: u64 = r.runs.iter().map(|x| x.retries).sum();
         out += &format!(
-            "A3 calls: {:?}\nfaults injected: {}; retries scheduled: {retries}\n",
-            r.calls, r.faults_injected
+            "A3 calls: {}\nfaults injected: {}; retries scheduled: {retries}\n",
+            counts(&r.calls),
+            r.faults_injected
         );
         out += &format!(
             "verified against the simulator: {} of {} valid items present, {} missing, {} unexpected, {} without dialog, \
@@ -820,10 +821,10 @@ async fn demo(store: Store, args: DemoArgs, json: bool) -> anyhow::Result<std::p
             if v.ok() { "VERIFIED: nothing missing, nothing duplicated\n" } else { "VERIFICATION FAILED\n" };
         out
     })?;
-    Ok(if v.ok() { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::FAILURE })
+    Ok(if v.ok() { Exit::Ok } else { Exit::Error })
 }
 
-async fn import(store: Store, args: ImportArgs, json: bool) -> anyhow::Result<std::process::ExitCode> {
+async fn import(store: Store, args: ImportArgs, json: bool) -> anyhow::Result<Exit> {
     use std::io::IsTerminal;
     let opts = crate::import::ImportOptions {
         batch: args.batch,
@@ -875,10 +876,10 @@ async fn import(store: Store, args: ImportArgs, json: bool) -> anyhow::Result<st
         }
         out
     })?;
-    Ok(if rejected > 0 { std::process::ExitCode::from(3) } else { std::process::ExitCode::SUCCESS })
+    Ok(if rejected > 0 { Exit::ImportRejects } else { Exit::Ok })
 }
 
-async fn sim(args: &SimArgs) -> anyhow::Result<std::process::ExitCode> {
+async fn sim(args: &SimArgs) -> anyhow::Result<Exit> {
     let cfg =
         altinn3_sim::SimConfig { token: args.token.clone(), seed: args.seed, faults: args.faults.faults() };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
@@ -891,21 +892,16 @@ async fn sim(args: &SimArgs) -> anyhow::Result<std::process::ExitCode> {
     let cancel = CancellationToken::new();
     shutdown::install(cancel.clone())?;
     altinn3_sim::Simulator::new(cfg).serve(listener, cancel).await?;
-    Ok(std::process::ExitCode::SUCCESS)
+    Ok(Exit::Ok)
 }
 
-async fn operate(
-    store: &Store,
-    sel: SelectArgs,
-    event: Event,
-    json: bool,
-) -> anyhow::Result<std::process::ExitCode> {
+async fn operate(store: &Store, sel: SelectArgs, event: Event, json: bool) -> anyhow::Result<Exit> {
     let reason = match &sel.reason {
         Some(text) => match failures::resolve(store, text).await? {
             Ok(key) => Some(key),
             Err(why) => {
                 eprintln!("error: {why}");
-                return Ok(std::process::ExitCode::from(2));
+                return Ok(Exit::NotFound);
             }
         },
         None => None,
@@ -926,7 +922,15 @@ async fn operate(
         }
         out
     })?;
-    Ok(if r.not_found.is_empty() { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::from(2) })
+    Ok(if r.not_found.is_empty() { Exit::Ok } else { Exit::NotFound })
+}
+
+/// Counts by name as `attachment 9784, correspondence 9889` ("none" when empty).
+fn counts(by_name: &std::collections::BTreeMap<String, u64>) -> String {
+    if by_name.is_empty() {
+        return "none".into();
+    }
+    by_name.iter().map(|(name, n)| format!("{name} {n}")).collect::<Vec<_>>().join(", ")
 }
 
 /// A lease of at least a second (the heartbeat renews it every third of it).

@@ -39,21 +39,6 @@ pub enum OnceEnd {
     Interrupted,
 }
 
-impl OnceEnd {
-    /// The process exit code.
-    pub fn exit_code(self) -> u8 {
-        match self {
-            OnceEnd::Done => 0,
-            OnceEnd::WindowClosed => 4,
-            OnceEnd::Paused => 5,
-            OnceEnd::Interrupted => 130,
-        }
-    }
-}
-
-/// Exit code of a `run --once` during which items became Failed (unless a signal stopped it).
-pub const EXIT_NEW_FAILURES: u8 = 6;
-
 /// Failure groups a `run --once` report shows.
 const TOP_REASONS: usize = 5;
 
@@ -76,18 +61,6 @@ pub struct OnceReport {
     pub newly_rejected: u64,
     /// The largest failure groups of the items that failed or were rejected during the run.
     pub top_reasons: Vec<FailureGroup>,
-}
-
-impl OnceReport {
-    /// The process exit code: 130 after a signal, else 6 when items became Failed, else the
-    /// end's code.
-    pub fn exit_code(&self) -> u8 {
-        match self.end {
-            OnceEnd::Interrupted => self.end.exit_code(),
-            _ if self.newly_failed > 0 => EXIT_NEW_FAILURES,
-            end => end.exit_code(),
-        }
-    }
 }
 
 /// The A3 dispatcher as the config sets it up.

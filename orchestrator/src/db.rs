@@ -78,7 +78,7 @@ pub enum DbOpenError {
 
 impl DbOpenError {
     /// True when a reading command found no usable database (missing, never set up, or older
-    /// than this binary): nothing was created or changed. The CLI's exit code 7.
+    /// than this binary): nothing was created or changed. The CLI's `Exit::NoDatabase` (7).
     pub fn is_no_database(&self) -> bool {
         matches!(self, DbOpenError::Missing { .. } | DbOpenError::Empty { .. } | DbOpenError::Outdated { .. })
     }

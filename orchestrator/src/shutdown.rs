@@ -18,7 +18,7 @@ pub fn install(token: CancellationToken) -> std::io::Result<()> {
                 token.cancel();
             } else {
                 tracing::warn!("second signal: exiting now; leases expire and items are claimed again");
-                std::process::exit(130);
+                std::process::exit(i32::from(crate::cli::Exit::Signal.code()));
             }
         }
     });

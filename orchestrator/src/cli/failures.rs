@@ -22,11 +22,7 @@ pub struct FailuresArgs {
 }
 
 /// Lists the groups.
-pub(super) async fn run(
-    store: &Store,
-    args: FailuresArgs,
-    json: bool,
-) -> anyhow::Result<std::process::ExitCode> {
+pub(super) async fn run(store: &Store, args: FailuresArgs, json: bool) -> anyhow::Result<super::Exit> {
     let since = args.since.map(|d| store.clock().now_ms() - d.as_millis() as i64);
     let r = store.failures(&Selection::all(), since, Some(args.limit)).await?;
     print(json, &r, || {
@@ -41,7 +37,7 @@ pub(super) async fn run(
         }
         out
     })?;
-    Ok(std::process::ExitCode::SUCCESS)
+    Ok(super::Exit::Ok)
 }
 
 /// Groups as text: count, state, first and last seen, samples, and the reason key on its own

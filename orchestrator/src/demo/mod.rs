@@ -6,7 +6,7 @@ mod verify;
 pub use verify::{Verification, verify};
 
 use crate::clock::SystemClock;
-use crate::dispatcher::{self, Dispatcher, DispatcherConfig, RunReport};
+use crate::dispatcher::{self, DispatcherConfig, RunReport};
 use crate::generator::{Generator, GeneratorOptions};
 use crate::retry::RetryPolicy;
 use crate::store::{RecordInput, Store};
@@ -214,19 +214,6 @@ pub async fn run(
     })
 }
 
-/// The production dispatcher as the demo runs it: attachments resolve against the working
-/// directory (the demo's are synthetic and read no file).
-pub fn a3_dispatcher(
-    store: &Store,
-    cfg: DispatcherConfig,
-    client: &A3Client,
-    concurrency: usize,
-    batch: usize,
-) -> Dispatcher {
-    let root = std::env::current_dir().unwrap_or_default();
-    dispatcher::a3_dispatcher(store, cfg, client, concurrency, batch, root)
-}
-
 fn bar(len: u64, name: &str) -> ProgressBar {
     let style = ProgressStyle::with_template("{prefix:>15} [{bar:40}] {pos:>7}/{len:7} {per_sec:>12} {msg}")
         .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -249,7 +236,11 @@ async fn dispatch(
         claim_batch: 500,
         ..DispatcherConfig::default()
     };
-    let dispatcher = a3_dispatcher(store, cfg, client, opts.concurrency, opts.make_available_batch);
+    // The demo's attachments are synthetic and read no file; relative paths would resolve
+    // against the working directory.
+    let root = std::env::current_dir().unwrap_or_default();
+    let dispatcher =
+        dispatcher::a3_dispatcher(store, cfg, client, opts.concurrency, opts.make_available_batch, root);
     let total = opts.items;
     let lanes = [("migrated", 1usize), ("dialog created", 2), ("synced", 3)]
         .map(|(n, depth)| (bars.add(bar(total, n)), depth));

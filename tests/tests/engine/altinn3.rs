@@ -4,7 +4,7 @@
 use altinn3_sim::Faults;
 use orchestrator::clock::SystemClock;
 use orchestrator::demo::{self, DemoOptions};
-use orchestrator::dispatcher::DispatcherConfig;
+use orchestrator::dispatcher::{DispatcherConfig, a3_dispatcher};
 use orchestrator::retry::RetryPolicy;
 use orchestrator::store::Store;
 use schema::WorkflowState;
@@ -55,7 +55,9 @@ async fn a_later_event_makes_a_synced_item_pending_once(db: &TestDb) {
         idle_poll: Duration::from_millis(20),
         ..DispatcherConfig::default()
     };
-    let run = || demo::a3_dispatcher(&store, cfg.clone(), &client, 8, 10).run(CancellationToken::new());
+    let root = std::env::current_dir().unwrap();
+    let run =
+        || a3_dispatcher(&store, cfg.clone(), &client, 8, 10, root.clone()).run(CancellationToken::new());
     run().await.unwrap();
     let target = records[3].altinn2_correspondence_id;
     assert_eq!(store.show(&target.to_string()).await.unwrap().unwrap().item.state, WorkflowState::Synced);

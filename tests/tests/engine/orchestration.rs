@@ -6,7 +6,7 @@ use crate::store::{items, store_at};
 use chrono::TimeZone;
 use orchestrator::clock::{Clock, ManualClock};
 use orchestrator::db;
-use orchestrator::dispatcher::{Dispatcher, DispatcherConfig, Stats};
+use orchestrator::dispatcher::{Dispatcher, DispatcherConfig, Stats, a3_dispatcher};
 use orchestrator::phase::{self, Phase, Window, plan};
 use orchestrator::retry::RetryPolicy;
 use orchestrator::schedule::{self, Action, ActionContext, Cron, Missed, RunRecord, ScheduleSpec, Scheduler};
@@ -320,7 +320,7 @@ async fn make_available_runs_newest_first_on_the_simulator(db: &TestDb) {
     };
     // Phase one migrates everything (in due order); phase two makes it available newest-first.
     let migrate = Phase { concurrency: 8, ..phase("migrate", Window::Always, &[StepKind::Migrate]) };
-    orchestrator::demo::a3_dispatcher(&store, cfg.clone(), &client, 8, 1)
+    a3_dispatcher(&store, cfg.clone(), &client, 8, 1, std::env::current_dir().unwrap())
         .with_phases(vec![migrate])
         .run(CancellationToken::new())
         .await
@@ -332,7 +332,7 @@ async fn make_available_runs_newest_first_on_the_simulator(db: &TestDb) {
         concurrency: 1,
         ..phase("available", Window::Always, &[StepKind::MakeAvailable])
     };
-    orchestrator::demo::a3_dispatcher(&store, cfg, &client, 8, 1)
+    a3_dispatcher(&store, cfg, &client, 8, 1, std::env::current_dir().unwrap())
         .with_phases(vec![available])
         .run(CancellationToken::new())
         .await

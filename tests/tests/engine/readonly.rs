@@ -8,7 +8,7 @@ use std::path::Path;
 use tests::{PG_ENV, TestDb, on_both_backends};
 use uuid::Uuid;
 
-/// `EXIT_NO_DATABASE` in the CLI.
+/// `Exit::NoDatabase` in the CLI.
 const NO_DATABASE: i32 = 7;
 
 /// The reading commands, with the arguments they need.
