@@ -49,15 +49,16 @@ fn power_of_ten_at_most(n: u64) -> u64 {
 pub async fn run(store: Store, every: Duration, cancel: CancellationToken) {
     let mut watch = FailureWatch::default();
     loop {
-        match store.failures(&Selection::all(), None, Some(GROUPS)).await {
+        match store.failure_groups(&Selection::all(), None, Some(GROUPS)).await {
             Ok(f) => {
                 for (g, reached) in watch.observe(&f.groups) {
+                    let samples = store.failure_samples(g).await.unwrap_or_default();
                     tracing::warn!(
                         count = g.count,
                         reached,
                         state = %g.state,
                         reason = %g.reason,
-                        sample_a2_ids = ?g.sample_a2_ids,
+                        sample_a2_ids = ?samples,
                         "failure group has {} item(s): see `migrator failures`",
                         g.count
                     );

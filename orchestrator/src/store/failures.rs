@@ -76,6 +76,21 @@ impl Store {
         since: Option<i64>,
         limit: Option<usize>,
     ) -> Result<Failures, DbErr> {
+        let mut out = self.failure_groups(within, since, limit).await?;
+        for g in &mut out.groups {
+            g.sample_a2_ids = self.samples(within, g, since).await?;
+        }
+        Ok(out)
+    }
+
+    /// [`Store::failures`] without the sample A2 ids: one grouping query (what a watcher that
+    /// polls needs; it asks [`Store::failure_samples`] only for the groups it reports).
+    pub async fn failure_groups(
+        &self,
+        within: &Selection,
+        since: Option<i64>,
+        limit: Option<usize>,
+    ) -> Result<Failures, DbErr> {
         let mut q = Sql::new(self.backend());
         q.push(
             "SELECT reason, state, COUNT(*) AS n, MIN(updated_at) AS first_seen, MAX(updated_at) AS last_seen \
@@ -105,7 +120,6 @@ impl Store {
                 status: None,
                 message: key.clone().unwrap_or_else(|| "(no reason recorded)".into()),
             });
-            let sample_a2_ids = self.samples(within, key.as_deref(), state, since).await?;
             out.groups.push(FailureGroup {
                 reason: key.unwrap_or_default(),
                 state,
@@ -116,20 +130,27 @@ impl Store {
                 count: n,
                 first_seen: r.try_get("", "first_seen")?,
                 last_seen: r.try_get("", "last_seen")?,
-                sample_a2_ids,
+                sample_a2_ids: Vec::new(),
             });
         }
         Ok(out)
     }
 
-    /// A few A2 ids of one group, the latest first.
+    /// A few A2 ids of `group` (from [`Store::failure_groups`]), the latest first.
+    pub async fn failure_samples(&self, group: &FailureGroup) -> Result<Vec<i64>, DbErr> {
+        self.samples(&Selection::all(), group, None).await
+    }
+
+    /// A few A2 ids of `group` within `within`, failed since `since`, the latest first.
     async fn samples(
         &self,
         within: &Selection,
-        reason: Option<&str>,
-        state: WorkflowState,
+        group: &FailureGroup,
         since: Option<i64>,
     ) -> Result<Vec<i64>, DbErr> {
+        // Items without a recorded reason form the group whose key is "".
+        let reason = Some(group.reason.as_str()).filter(|r| !r.is_empty());
+        let state = group.state;
         let mut q = Sql::new(self.backend());
         // The state as a literal, so the planner can use the partial index on failed items.
         q.push("SELECT a2_id FROM workflows WHERE state IN ")

@@ -70,17 +70,9 @@ async fn with_failures(db: &TestDb) -> (Store, ManualClock) {
 
 /// The binary against `db`, with the given environment; returns (exit code, stdout, stderr).
 async fn migrator(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
-    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_migrator-under-test"));
-    c.arg("--db").arg(&db.target).args(args).env("MIGRATOR_LOG", "warn");
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let out = tokio::task::spawn_blocking(move || c.output().unwrap()).await.unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let mut c = crate::process::migrator(&db.target, args);
+    c.envs(env.iter().copied());
+    crate::process::output(c).await
 }
 
 async fn state_of(store: &Store, a2_id: i64) -> WorkflowState {

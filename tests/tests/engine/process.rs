@@ -15,7 +15,8 @@ use tests::TestDb;
 
 const BIN: &str = env!("CARGO_BIN_EXE_migrator-under-test");
 
-fn migrator(db: &str, args: &[&str]) -> Command {
+/// The binary on `db` with `args`, its output piped (logs at warn).
+pub(crate) fn migrator(db: &str, args: &[&str]) -> Command {
     let mut c = Command::new(BIN);
     c.arg("--db")
         .arg(db)
@@ -24,6 +25,16 @@ fn migrator(db: &str, args: &[&str]) -> Command {
         .stderr(Stdio::piped())
         .env("MIGRATOR_LOG", "warn");
     c
+}
+
+/// Runs `c` to its end off the async runtime: (exit code, stdout, stderr).
+pub(crate) async fn output(mut c: Command) -> (Option<i32>, String, String) {
+    let out = tokio::task::spawn_blocking(move || c.output().unwrap()).await.unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn signal(child: &Child, sig: nix::sys::signal::Signal) {

@@ -22,22 +22,9 @@ async fn migrator(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> (Option<i32>, String, String) {
-    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_migrator-under-test"));
-    c.current_dir(dir)
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .env("MIGRATOR_LOG", "warn")
-        .env_remove("MIGRATOR_CONFIG");
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let out = tokio::task::spawn_blocking(move || c.output().unwrap()).await.unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let mut c = crate::process::migrator(db, args);
+    c.current_dir(dir).env_remove("MIGRATOR_CONFIG").envs(env.iter().copied());
+    crate::process::output(c).await
 }
 
 #[tokio::test]
