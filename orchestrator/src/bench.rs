@@ -2,9 +2,8 @@
 //! engine itself (claim, commit, history) on the chosen database.
 
 use crate::dispatcher::{Dispatcher, DispatcherConfig, RunReport};
+use crate::store::StoreError;
 use crate::store::{NewItem, Store};
-use schema::entity::{workflow, workflow_history};
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -59,7 +58,7 @@ pub enum BenchError {
     NotABenchDatabase(u64),
     /// A database error.
     #[error(transparent)]
-    Db(#[from] DbErr),
+    Db(#[from] StoreError),
 }
 
 /// Enqueues (unless resuming) and runs the items to the end, or until `cancel`.
@@ -71,19 +70,12 @@ pub async fn run(
     let mut enqueued = 0;
     let enqueue_started = Instant::now();
     if !opts.resume {
-        let foreign = workflow::Entity::find()
-            .filter(workflow::Column::Batch.ne(BENCH_BATCH))
-            .limit(1)
-            .count(store.db())
-            .await?;
+        let status = store.status().await?;
+        let foreign = status.total - status.by_batch.get(BENCH_BATCH).map(|b| b.values().sum()).unwrap_or(0);
         if foreign > 0 {
             return Err(BenchError::NotABenchDatabase(foreign));
         }
-        workflow_history::Entity::delete_many().exec(store.db()).await?;
-        workflow::Entity::delete_many()
-            .filter(workflow::Column::Batch.eq(BENCH_BATCH))
-            .exec(store.db())
-            .await?;
+        store.delete_batch(BENCH_BATCH).await?;
         let mut next = 1i64;
         while next <= opts.items as i64 {
             let end = (next + 50_000).min(opts.items as i64 + 1);
@@ -104,10 +96,7 @@ pub async fn run(
     let started = Instant::now();
     let report = dispatcher.run(cancel).await?;
     let run_secs = started.elapsed().as_secs_f64();
-    let synced = workflow::Entity::find()
-        .filter(workflow::Column::State.eq(schema::WorkflowState::Synced))
-        .count(store.db())
-        .await?;
+    let synced = store.status().await?.by_state.get(&schema::WorkflowState::Synced).copied().unwrap_or(0);
     Ok(BenchReport {
         enqueued,
         enqueue_secs,

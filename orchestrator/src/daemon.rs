@@ -19,7 +19,7 @@ use workers::a3::{A3Client, ClientConfig};
 pub enum DaemonError {
     /// Database.
     #[error(transparent)]
-    Db(#[from] sea_orm::DbErr),
+    Db(#[from] crate::store::StoreError),
     /// A setting `run` needs is missing or unusable (the message names the key).
     #[error("{0}")]
     Setup(String),
@@ -175,7 +175,7 @@ pub async fn run_once(
     let blocked = |store: Store, phase: Phase| async move {
         let paused = phase::paused(&store).await?.contains(&phase.name);
         let closed = !phase.window.is_open(store.clock().now_ms());
-        Ok::<_, sea_orm::DbErr>((paused || closed).then_some(paused))
+        Ok::<_, crate::store::StoreError>((paused || closed).then_some(paused))
     };
     if let Some(paused) = blocked(store.clone(), phase.clone()).await? {
         return Ok(OnceReport {

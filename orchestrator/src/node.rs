@@ -1,52 +1,24 @@
-//! The `nodes` table: each dispatcher process registers, beats, and says when it stopped cleanly.
+//! A node is one dispatcher process: it registers on start (its id goes on every lease and schedule
+//! firing it takes), beats while it runs, and says when it stopped cleanly. The rows live in the
+//! store; this module knows who "this process" is.
 
-use crate::store::Store;
-use schema::entity::node;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, DbErr, EntityTrait};
+use crate::store::{Store, StoreError};
 use uuid::Uuid;
 
-/// Registers a new node (this process) and returns its id.
-pub async fn register(store: &Store) -> Result<Uuid, DbErr> {
-    let id = Uuid::now_v7();
-    let now = store.clock().now_ms();
+/// Registers this process as a new node and returns its id.
+pub async fn register(store: &Store) -> Result<Uuid, StoreError> {
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "unknown".into());
-    node::ActiveModel {
-        id: Set(id),
-        hostname: Set(hostname),
-        pid: Set(std::process::id() as i32),
-        started_at: Set(now),
-        last_heartbeat: Set(now),
-        stopped_at: Set(None),
-    }
-    .insert(store.db())
-    .await?;
-    Ok(id)
+    store.register_node(&hostname, std::process::id()).await
 }
 
 /// Records a heartbeat.
-pub async fn beat(store: &Store, id: Uuid) -> Result<(), DbErr> {
-    node::Entity::update(node::ActiveModel {
-        id: Set(id),
-        last_heartbeat: Set(store.clock().now_ms()),
-        ..Default::default()
-    })
-    .exec(store.db())
-    .await
-    .map(|_| ())
+pub async fn beat(store: &Store, id: Uuid) -> Result<(), StoreError> {
+    store.node_beat(id).await
 }
 
 /// Records a clean stop.
-pub async fn stopped(store: &Store, id: Uuid) -> Result<(), DbErr> {
-    let now = store.clock().now_ms();
-    node::Entity::update(node::ActiveModel {
-        id: Set(id),
-        last_heartbeat: Set(now),
-        stopped_at: Set(Some(now)),
-        ..Default::default()
-    })
-    .exec(store.db())
-    .await
-    .map(|_| ())
+pub async fn stopped(store: &Store, id: Uuid) -> Result<(), StoreError> {
+    store.node_stopped(id).await
 }

@@ -96,26 +96,61 @@ pub enum Due {
     Never,
 }
 
-/// The decided change.
+/// The decided change. Only [`decide`] makes one (its fields are private), so every transition
+/// the store writes is one the state machine allowed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transition {
+    from: WorkflowState,
+    to: WorkflowState,
+    attempt: i32,
+    due: Due,
+    error: Option<String>,
+    by_operator: bool,
+    resume_state: Option<WorkflowState>,
+    same_error_count: i32,
+}
+
+impl Transition {
     /// State before.
-    pub from: WorkflowState,
+    pub fn from(&self) -> WorkflowState {
+        self.from
+    }
+
     /// State after (may equal `from` for a retry).
-    pub to: WorkflowState,
+    pub fn to(&self) -> WorkflowState {
+        self.to
+    }
+
     /// Attempt count after.
-    pub attempt: i32,
+    pub fn attempt(&self) -> i32 {
+        self.attempt
+    }
+
     /// When it is next due.
-    pub due: Due,
+    pub fn due(&self) -> Due {
+        self.due
+    }
+
     /// The error to record as `last_error` and in history; for operator events, the note for
     /// history (the item's `last_error` is then kept, so the reason it stopped stays visible).
-    pub error: Option<String>,
+    pub fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+
     /// True for operator events: `error` is a note, not the item's new last error.
-    pub by_operator: bool,
+    pub fn by_operator(&self) -> bool {
+        self.by_operator
+    }
+
     /// State to return to on operator retry (kept for parked states only).
-    pub resume_state: Option<WorkflowState>,
+    pub fn resume_state(&self) -> Option<WorkflowState> {
+        self.resume_state
+    }
+
     /// Identical server errors in a row after this transition (0 unless it is one).
-    pub same_error_count: i32,
+    pub fn same_error_count(&self) -> i32 {
+        self.same_error_count
+    }
 }
 
 /// Why no transition happens.
@@ -139,15 +174,9 @@ pub enum TransitionError {
     },
 }
 
-/// The state a successful step leads to.
+/// The state a successful step leads to (the lifecycle table's happy path).
 fn after_success(state: WorkflowState) -> Option<WorkflowState> {
-    use WorkflowState::*;
-    match state {
-        CreatedInA2 => Some(Migrated),
-        Migrated => Some(DialogCreated),
-        DialogCreated | SyncPending => Some(Synced),
-        Synced | Failed | Rejected | Cancelled => None,
-    }
+    state.stage().success
 }
 
 /// How many identical server errors in a row `error` makes: one more than before when it is a

@@ -5,9 +5,11 @@
 //! PostgreSQL. The CLI renders them as RFC 3339.
 
 pub mod entity;
+mod lifecycle;
 pub mod migration;
 pub mod reason;
 mod state;
 
+pub use lifecycle::{LIFECYCLE, Rest, Stage, StepKind};
 pub use migration::Migrator;
 pub use state::{ParseStateError, WorkflowState};

@@ -1,4 +1,5 @@
-//! The workflow state enum, stored as text through a SeaORM active enum.
+//! The workflow state enum, stored as text through a SeaORM active enum. What each state is
+//! (runnable by which step, parked, finished) is in the lifecycle table (`lifecycle.rs`).
 
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -52,22 +53,6 @@ pub enum WorkflowState {
 }
 
 impl WorkflowState {
-    /// Every state, in lifecycle order.
-    pub const ALL: [WorkflowState; 8] = [
-        Self::CreatedInA2,
-        Self::Migrated,
-        Self::DialogCreated,
-        Self::Synced,
-        Self::SyncPending,
-        Self::Failed,
-        Self::Rejected,
-        Self::Cancelled,
-    ];
-
-    /// States that a worker step advances (the claim query selects only these).
-    pub const RUNNABLE: [WorkflowState; 4] =
-        [Self::CreatedInA2, Self::Migrated, Self::DialogCreated, Self::SyncPending];
-
     /// The stored text of this state.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -80,16 +65,6 @@ impl WorkflowState {
             Self::Rejected => "rejected",
             Self::Cancelled => "cancelled",
         }
-    }
-
-    /// True for the states a worker step advances.
-    pub fn is_runnable(self) -> bool {
-        Self::RUNNABLE.contains(&self)
-    }
-
-    /// True for the states an operator may `retry` from.
-    pub fn is_parked(self) -> bool {
-        matches!(self, Self::Failed | Self::Rejected | Self::Cancelled)
     }
 }
 

@@ -135,9 +135,12 @@ fn explain(
         for max_attempts in limits {
             let facts = Facts { max_attempts, ..Facts::new(from, attempt, resume, &policy) };
             let Ok(t) = decide(facts, &event) else { continue };
-            let error_ok =
-                if is_step { t.error.is_some() == row.error.is_some() } else { t.error == row.error };
-            if t.to == row.to_state && t.attempt == row.attempt && error_ok {
+            let error_ok = if is_step {
+                t.error().is_some() == row.error.is_some()
+            } else {
+                t.error() == row.error.as_deref()
+            };
+            if t.to() == row.to_state && t.attempt() == row.attempt && error_ok {
                 return Some(t);
             }
         }
@@ -181,7 +184,7 @@ pub async fn assert_history_consistent(
                     prev.to_state, next.to_state, next.attempt, next.node, next.error
                 );
             };
-            (attempt, resume) = (t.attempt, t.resume_state);
+            (attempt, resume) = (t.attempt(), t.resume_state());
         }
     }
     by_item

@@ -1,65 +1,11 @@
 //! The `Step` trait, the item it receives and the outcome it returns.
 
 use crate::a2::{A2Correspondence, A2EventBody};
+pub use schema::StepKind;
 use schema::WorkflowState;
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
-
-/// The three kinds of work, one per runnable state group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StepKind {
-    /// Upload attachments and the correspondence (CreatedInA2 → Migrated).
-    Migrate,
-    /// Create the dialog (Migrated → DialogCreated).
-    MakeAvailable,
-    /// Replay pending A2 events (DialogCreated | SyncPending → Synced).
-    Sync,
-}
-
-impl StepKind {
-    /// All steps in lifecycle order.
-    pub const ALL: [StepKind; 3] = [Self::Migrate, Self::MakeAvailable, Self::Sync];
-
-    /// The step that advances an item in `state`, if the state is runnable.
-    pub fn for_state(state: WorkflowState) -> Option<StepKind> {
-        match state {
-            WorkflowState::CreatedInA2 => Some(Self::Migrate),
-            WorkflowState::Migrated => Some(Self::MakeAvailable),
-            WorkflowState::DialogCreated | WorkflowState::SyncPending => Some(Self::Sync),
-            WorkflowState::Synced
-            | WorkflowState::Failed
-            | WorkflowState::Rejected
-            | WorkflowState::Cancelled => None,
-        }
-    }
-
-    /// The runnable states this step advances.
-    pub fn states(self) -> &'static [WorkflowState] {
-        match self {
-            Self::Migrate => &[WorkflowState::CreatedInA2],
-            Self::MakeAvailable => &[WorkflowState::Migrated],
-            Self::Sync => &[WorkflowState::DialogCreated, WorkflowState::SyncPending],
-        }
-    }
-
-    /// Name used in logs, config and output.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Migrate => "migrate",
-            Self::MakeAvailable => "make_available",
-            Self::Sync => "sync",
-        }
-    }
-}
-
-impl std::fmt::Display for StepKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// A claimed item as a step sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,14 +9,13 @@ use crate::clock::SystemClock;
 use crate::dispatcher::{self, DispatcherConfig, RunReport};
 use crate::generator::{Generator, GeneratorOptions};
 use crate::retry::RetryPolicy;
+use crate::store::StoreError;
 use crate::store::{RecordInput, Store};
 use altinn3_sim::{Faults, SimConfig, Simulator};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use schema::WorkflowState;
-use schema::entity::workflow;
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -95,7 +94,7 @@ pub struct DemoReport {
 pub enum DemoError {
     /// Database.
     #[error(transparent)]
-    Db(#[from] DbErr),
+    Db(#[from] StoreError),
     /// The simulator or the client could not start.
     #[error("{0}")]
     Setup(String),
@@ -107,7 +106,7 @@ pub async fn run(
     opts: DemoOptions,
     cancel: CancellationToken,
 ) -> Result<DemoReport, DemoError> {
-    if !workflow::Entity::find().limit(1).all(store.db()).await?.is_empty() {
+    if store.status().await?.total > 0 {
         return Err(DemoError::Setup(
             "the demo needs an empty database (it uses data/demo.sqlite by default)".into(),
         ));
@@ -120,7 +119,7 @@ pub async fn run(
         max_attempts: 15,
         ..RetryPolicy::default()
     };
-    let store = Store::new(store.db().clone(), Arc::new(SystemClock), policy);
+    let store = store.with_clock_and_policy(Arc::new(SystemClock), policy);
     let bars = MultiProgress::new();
     if !opts.progress {
         bars.set_draw_target(indicatif::ProgressDrawTarget::hidden());
@@ -181,24 +180,10 @@ pub async fn run(
     // 4. The proof.
     let inventory = sim.sim.inventory();
     sim.stop().await;
-    let rows: Vec<(i64, WorkflowState)> = workflow::Entity::find()
-        .select_only()
-        .column(workflow::Column::A2Id)
-        .column(workflow::Column::State)
-        .into_tuple()
-        .all(store.db())
-        .await?;
-    let states: HashMap<i64, WorkflowState> = rows.into_iter().collect();
+    let states = store.item_states().await?;
     let verification = verify(&records, &later, generator.invalid_ids(), &inventory, &states);
     let status = store.status().await?;
-    let rejected: Vec<(i64, String)> = workflow::Entity::find()
-        .filter(workflow::Column::State.eq(WorkflowState::Rejected))
-        .limit(20)
-        .all(store.db())
-        .await?
-        .into_iter()
-        .map(|w| (w.a2_id, w.last_error.unwrap_or_default()))
-        .collect();
+    let rejected = store.errors_in_state(WorkflowState::Rejected, 20).await?;
     let synced = status.by_state.get(&WorkflowState::Synced).copied().unwrap_or(0);
     Ok(DemoReport {
         items: opts.items,

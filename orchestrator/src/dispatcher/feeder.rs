@@ -142,8 +142,8 @@ fn decide_outcome(item: &WorkItem, outcome: StepOutcome, policy: &RetryPolicy) -
         .after_error(item.last_error.as_deref(), item.same_error_count);
     match decide(facts, &Event::Step(outcome)) {
         Ok(transition) => {
-            if let Some(e) = &transition.error {
-                tracing::info!(error = %e, to = %transition.to, "step did not succeed");
+            if let Some(e) = transition.error() {
+                tracing::info!(error = %e, to = %transition.to(), "step did not succeed");
             }
             Some(Applied {
                 id: item.id,
@@ -266,7 +266,7 @@ mod tests {
         let mut done: Vec<i64> = outcomes.iter().map(|f| f.applied.a2_id).collect();
         done.sort_unstable();
         assert_eq!(done, (1..=40).collect::<Vec<_>>(), "every outcome went to the writer");
-        assert!(outcomes.iter().all(|f| f.applied.transition.to == WorkflowState::Migrated));
+        assert!(outcomes.iter().all(|f| f.applied.transition.to() == WorkflowState::Migrated));
         drop(outcomes);
         assert!(lane.is_idle());
     }
@@ -323,11 +323,11 @@ mod tests {
         let policy = RetryPolicy::default();
         let retry = decide_outcome(&item, StepOutcome::Retryable("503".into()), &policy).unwrap();
         assert_eq!(
-            (retry.transition.from, retry.transition.to),
+            (retry.transition.from(), retry.transition.to()),
             (WorkflowState::Migrated, WorkflowState::Migrated)
         );
         let failed = decide_outcome(&item, StepOutcome::Permanent("400".into()), &policy).unwrap();
-        assert_eq!(failed.transition.to, WorkflowState::Failed);
+        assert_eq!(failed.transition.to(), WorkflowState::Failed);
         assert_eq!(failed.a2_id, 7);
     }
 }

@@ -94,10 +94,10 @@ pub struct Stats {
 impl Stats {
     fn count(&self, t: &Transition) {
         self.transitions.fetch_add(1, Ordering::Relaxed);
-        let counter = match t.to {
+        let counter = match t.to() {
             WorkflowState::Failed => &self.failed,
             WorkflowState::Rejected => &self.rejected,
-            s if s == t.from => &self.retries,
+            s if s == t.from() => &self.retries,
             _ => return,
         };
         counter.fetch_add(1, Ordering::Relaxed);
@@ -189,7 +189,7 @@ impl Dispatcher {
 
     /// Items the run still has to do (whenever due): for phases, the items in their selections
     /// in states their steps advance.
-    async fn remaining(&self) -> Result<u64, sea_orm::DbErr> {
+    async fn remaining(&self) -> Result<u64, crate::store::StoreError> {
         if self.phases.is_empty() {
             return self.store.count_runnable().await;
         }
@@ -201,7 +201,7 @@ impl Dispatcher {
     }
 
     /// Runs until `cancel` fires or, with `exit_when_idle`, no runnable item is left.
-    pub async fn run(self, cancel: CancellationToken) -> Result<RunReport, sea_orm::DbErr> {
+    pub async fn run(self, cancel: CancellationToken) -> Result<RunReport, crate::store::StoreError> {
         let started = Instant::now();
         let own_node = self.node.is_none();
         let node = match self.node {

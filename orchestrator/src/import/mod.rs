@@ -8,10 +8,10 @@ mod watch;
 
 pub use watch::{scan, watch};
 
+use crate::store::StoreError;
 use crate::store::{RecordInput, Store};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use line::Line;
-use sea_orm::DbErr;
 use serde::Serialize;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -96,7 +96,7 @@ pub enum ImportError {
     },
     /// The database failed.
     #[error(transparent)]
-    Db(#[from] DbErr),
+    Db(#[from] StoreError),
 }
 
 /// Files to import: the given files, and the export files (`*.ndjson`, `*.jsonl`, `*.gz` of those)
@@ -152,7 +152,7 @@ pub async fn import_file<F, Fut>(
 ) -> Result<FileReport, ImportError>
 where
     F: FnMut(u64, u64) -> Fut,
-    Fut: std::future::Future<Output = Result<(), DbErr>>,
+    Fut: std::future::Future<Output = Result<(), StoreError>>,
 {
     let skip = resume.lines;
     let shown = path.display().to_string();

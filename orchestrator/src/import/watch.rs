@@ -7,7 +7,6 @@
 
 use super::{FileReport, ImportError, ImportOptions, expand, import_file};
 use crate::store::Store;
-use sea_orm::{ConnectionTrait, DbErr, Statement};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -56,19 +55,20 @@ pub async fn scan(
             continue;
         }
         let key = path.display().to_string();
-        let (finished, lines_done, rejected_before) = ledger_get(store, &key).await?;
-        if finished {
+        let entry = store.ledger_entry(&key).await?;
+        let (lines_done, rejected_before) = (entry.lines_done, entry.rejected);
+        if entry.finished {
             continue;
         }
         if lines_done == 0 {
-            ledger_start(store, &key, size).await?;
+            store.ledger_start(&key, size).await?;
         } else {
             tracing::info!(file = %key, lines_done, "resuming after a restart");
         }
         let resume = super::Resume { lines: lines_done, rejected: rejected_before };
         let result = import_file(store, &path, opts, resume, |lines, rejected| {
             let key = key.clone();
-            async move { ledger_progress(store, &key, lines, rejected).await }
+            async move { store.ledger_progress(&key, lines, rejected).await }
         })
         .await;
         let report = match result {
@@ -81,81 +81,9 @@ pub async fn scan(
             }
             Err(e) => return Err(e),
         };
-        ledger_finish(store, &key).await?;
+        store.ledger_finish(&key).await?;
         tracing::info!(file = %key, lines = report.lines, rejected = report.rejected, "imported");
         done.push(report);
     }
     Ok(done)
-}
-
-fn stmt(store: &Store, sql: &str, values: Vec<sea_orm::Value>) -> Statement {
-    let backend = store.db().get_database_backend();
-    let sql = if backend == sea_orm::DbBackend::Postgres {
-        let mut n = 0;
-        sql.chars()
-            .map(|c| {
-                if c == '?' {
-                    n += 1;
-                    format!("${n}")
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect()
-    } else {
-        sql.to_string()
-    };
-    Statement::from_sql_and_values(backend, sql, values)
-}
-
-/// (finished, lines done, rejected among them) for a file.
-async fn ledger_get(store: &Store, path: &str) -> Result<(bool, u64, u64), DbErr> {
-    let sql = "SELECT lines_done, rejected, finished_at FROM import_files WHERE path = ?";
-    let row = store.db().query_one_raw(stmt(store, sql, vec![path.into()])).await?;
-    Ok(match row {
-        Some(r) => (
-            r.try_get::<Option<i64>>("", "finished_at")?.is_some(),
-            r.try_get::<i64>("", "lines_done")? as u64,
-            r.try_get::<i64>("", "rejected")? as u64,
-        ),
-        None => (false, 0, 0),
-    })
-}
-
-async fn ledger_start(store: &Store, path: &str, size: u64) -> Result<(), DbErr> {
-    let now = store.clock().now_ms();
-    store
-        .db()
-        .execute_raw(stmt(
-            store,
-            "INSERT INTO import_files (path, size, lines_done, rejected, started_at) VALUES (?, ?, 0, 0, ?) ON CONFLICT (path) DO NOTHING",
-            vec![path.into(), (size as i64).into(), now.into()],
-        ))
-        .await
-        .map(|_| ())
-}
-
-async fn ledger_progress(store: &Store, path: &str, lines: u64, rejected: u64) -> Result<(), DbErr> {
-    store
-        .db()
-        .execute_raw(stmt(
-            store,
-            "UPDATE import_files SET lines_done = ?, rejected = ? WHERE path = ?",
-            vec![(lines as i64).into(), (rejected as i64).into(), path.into()],
-        ))
-        .await
-        .map(|_| ())
-}
-
-async fn ledger_finish(store: &Store, path: &str) -> Result<(), DbErr> {
-    let now = store.clock().now_ms();
-    store
-        .db()
-        .execute_raw(stmt(
-            store,
-            "UPDATE import_files SET finished_at = ? WHERE path = ?",
-            vec![now.into(), path.into()],
-        ))
-        .await
-        .map(|_| ())
 }

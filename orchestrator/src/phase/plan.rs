@@ -9,9 +9,9 @@
 use super::{Phase, Window, WindowState};
 use crate::schedule::{RunRecord, once_schedule_name, window_schedule_name};
 use crate::store::Store;
+use crate::store::StoreError;
 use chrono::TimeZone;
 use schema::WorkflowState;
-use sea_orm::DbErr;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use workers::StepKind;
@@ -76,17 +76,17 @@ pub fn states_needing(steps: &[StepKind]) -> Vec<WorkflowState> {
 }
 
 /// Items of `phase` that still need one of its steps.
-pub async fn remaining_work(store: &Store, phase: &Phase) -> Result<u64, DbErr> {
+pub async fn remaining_work(store: &Store, phase: &Phase) -> Result<u64, StoreError> {
     store.count_waiting(&phase.selection, &states_needing(&phase.steps)).await
 }
 
 /// Items of `phase` its steps can advance now (the rest wait for another phase's steps).
-pub async fn ready_work(store: &Store, phase: &Phase) -> Result<u64, DbErr> {
+pub async fn ready_work(store: &Store, phase: &Phase) -> Result<u64, StoreError> {
     store.count_waiting(&phase.selection, &phase.states()).await
 }
 
 /// Items finished per open second over `phase`'s last recorded runs (window and `--once` runs).
-pub async fn measured_rate(store: &Store, phase: &str) -> Result<Option<f64>, DbErr> {
+pub async fn measured_rate(store: &Store, phase: &str) -> Result<Option<f64>, StoreError> {
     let mut runs: Vec<RunRecord> =
         crate::schedule::list_runs(store, Some(&window_schedule_name(phase)), 5).await?;
     runs.extend(crate::schedule::list_runs(store, Some(&once_schedule_name(phase)), 5).await?);
@@ -142,7 +142,7 @@ pub async fn plan_phase(
     phase: &Phase,
     paused: bool,
     tz: chrono_tz::Tz,
-) -> Result<PhasePlan, DbErr> {
+) -> Result<PhasePlan, StoreError> {
     let now = store.clock().now_ms();
     let by_state = store.count_selected(&phase.selection).await?;
     let needing = states_needing(&phase.steps);

@@ -19,7 +19,7 @@ pub async fn claim_run(
     schedule: &str,
     fire_time: i64,
     node: uuid::Uuid,
-) -> Result<Option<i64>, sea_orm::DbErr> {
+) -> Result<Option<i64>, crate::store::StoreError> {
     runs::claim(store, schedule, fire_time, node, None).await
 }
 
@@ -29,7 +29,7 @@ pub async fn finish_run(
     id: i64,
     outcome: &str,
     counts: &serde_json::Value,
-) -> Result<(), sea_orm::DbErr> {
+) -> Result<(), crate::store::StoreError> {
     runs::finish(store, id, outcome, counts).await
 }
 pub use scheduler::{ActionContext, Decision, Scheduler};

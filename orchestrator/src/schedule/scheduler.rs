@@ -7,7 +7,7 @@ use super::{Action, Missed, ScheduleSpec};
 use crate::import::ImportOptions;
 use crate::phase::{Phase, Window, plan};
 use crate::store::Store;
-use sea_orm::DbErr;
+use crate::store::StoreError;
 use serde_json::json;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -122,7 +122,7 @@ impl Scheduler {
 
     /// Handles every schedule at the clock's now: claims and starts due runs, records skips.
     /// Returns the runs this node started (the caller may await them).
-    pub async fn tick(&self, cancel: &CancellationToken) -> Result<Vec<RunHandle>, DbErr> {
+    pub async fn tick(&self, cancel: &CancellationToken) -> Result<Vec<RunHandle>, StoreError> {
         let now = self.store.clock().now_ms();
         // Alive as far as other nodes can tell (they close runs of dead nodes).
         if let Err(e) = crate::node::beat(&self.store, self.node).await {
@@ -219,7 +219,7 @@ async fn execute(
     fire_time: i64,
     cancel: &CancellationToken,
 ) -> Result<serde_json::Value, String> {
-    let db = |e: DbErr| e.to_string();
+    let db = |e: StoreError| e.to_string();
     match action {
         Action::OpenWindow(name) => {
             let phase =

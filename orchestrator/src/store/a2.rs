@@ -1,11 +1,12 @@
 //! A2 input in the store: records and events in, the inputs a step needs out, and events marked
 //! synced once A3 holds them.
 
+use super::StoreError;
 use super::sql::Sql;
 use super::{Applied, CHUNK, Fence, NewItem, Store};
 use crate::state_machine::{Event, Facts, decide};
 use schema::WorkflowState;
-use sea_orm::{ConnectionTrait, DbErr};
+use sea_orm::ConnectionTrait;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -47,7 +48,7 @@ pub struct AddEventsReport {
 impl Store {
     /// Imports records: stores each (a known one's payload is replaced only while it has not been
     /// migrated), stores its histories as events, and creates workflows for new A2 ids.
-    pub async fn import_records(&self, inputs: &[RecordInput]) -> Result<ImportReport, DbErr> {
+    pub async fn import_records(&self, inputs: &[RecordInput]) -> Result<ImportReport, StoreError> {
         let mut report = ImportReport::default();
         let now = self.clock().now_ms();
         for chunk in inputs.chunks(CHUNK) {
@@ -79,7 +80,8 @@ impl Store {
                     forwarding_history: Vec::new(),
                     ..r.clone()
                 };
-                let payload = serde_json::to_string(&stripped).map_err(|e| DbErr::Custom(e.to_string()))?;
+                let payload =
+                    serde_json::to_string(&stripped).map_err(|e| StoreError::Data(e.to_string()))?;
                 q.row(vec![
                     (r.altinn2_correspondence_id.into(), "int8"),
                     (payload.into(), "text"),
@@ -123,7 +125,7 @@ impl Store {
 
     /// A replaced record may have moved in time, owner or resource: the workflow row's copies of
     /// those (what phases select by) follow it. Touches only rows that differ.
-    async fn copy_selection_columns(&self, items: &[NewItem]) -> Result<(), DbErr> {
+    async fn copy_selection_columns(&self, items: &[NewItem]) -> Result<(), StoreError> {
         let ids: Vec<i64> = items.iter().map(|i| i.a2_id).collect();
         let mut q = Sql::new(self.backend());
         q.push(
@@ -135,13 +137,14 @@ impl Store {
             " AND (workflows.a2_created <> r.created OR workflows.service_owner <> r.service_owner \
              OR workflows.resource_id <> r.resource_id)",
         );
-        self.db().execute_raw(q.build()).await.map(|_| ())
+        self.db().execute_raw(q.build()).await?;
+        Ok(())
     }
 
     /// Stores events (an event equal to a stored one, to the second, is dropped), and makes
     /// Synced items with new events SyncPending. Events for unknown A2 ids are kept until the
     /// item arrives.
-    pub async fn add_events(&self, events: &[(i64, A2EventBody)]) -> Result<AddEventsReport, DbErr> {
+    pub async fn add_events(&self, events: &[(i64, A2EventBody)]) -> Result<AddEventsReport, StoreError> {
         let mut report = AddEventsReport::default();
         let now = self.clock().now_ms();
         let mut touched: HashSet<i64> = HashSet::new();
@@ -158,7 +161,7 @@ impl Store {
                 if i > 0 {
                     q.push(", ");
                 }
-                let payload = serde_json::to_string(e).map_err(|e| DbErr::Custom(e.to_string()))?;
+                let payload = serde_json::to_string(e).map_err(|e| StoreError::Data(e.to_string()))?;
                 q.row(vec![
                     ((*a2_id).into(), "int8"),
                     (e.kind().into(), "text"),
@@ -181,12 +184,14 @@ impl Store {
     }
 
     /// Applies "a new A2 event arrived" to the Synced items among `a2_ids`.
-    pub(super) async fn mark_pending(&self, a2_ids: &HashSet<i64>) -> Result<u64, DbErr> {
+    pub(super) async fn mark_pending(&self, a2_ids: &HashSet<i64>) -> Result<u64, StoreError> {
         let mut made = 0;
         let ids: Vec<i64> = a2_ids.iter().copied().collect();
         for chunk in ids.chunks(CHUNK) {
             let mut q = Sql::new(self.backend());
-            q.push("SELECT id, a2_id FROM workflows WHERE state = 'synced' AND a2_id IN ");
+            q.push("SELECT id, a2_id FROM workflows WHERE state = ")
+                .param(WorkflowState::Synced.as_str(), "text")
+                .push(" AND a2_id IN ");
             q.list(chunk, "int8");
             // PostgreSQL: wait for a writer that is moving one of these items to Synced right now
             // and see its result, so an event arriving in that moment is not left behind.
@@ -212,7 +217,7 @@ impl Store {
         conn: &impl ConnectionTrait,
         ids: &[i64],
         now: i64,
-    ) -> Result<(), DbErr> {
+    ) -> Result<(), StoreError> {
         for chunk in ids.chunks(CHUNK) {
             let mut q = Sql::new(self.backend());
             q.push("UPDATE a2_events SET synced_at = ").param(now, "int8").push(" WHERE id IN ");
@@ -227,7 +232,7 @@ impl Store {
         &self,
         conn: &impl ConnectionTrait,
         a2_ids: impl Iterator<Item = i64>,
-    ) -> Result<HashSet<i64>, DbErr> {
+    ) -> Result<HashSet<i64>, StoreError> {
         let ids: Vec<i64> = a2_ids.collect();
         let mut out = HashSet::new();
         for chunk in ids.chunks(CHUNK) {
@@ -242,15 +247,18 @@ impl Store {
     }
 
     /// Loads what the step needs into claimed items: their A2 records and pending events.
-    pub async fn load_inputs(&self, items: &mut [WorkItem], inputs: Inputs) -> Result<(), DbErr> {
+    pub async fn load_inputs(&self, items: &mut [WorkItem], inputs: Inputs) -> Result<(), StoreError> {
         if items.is_empty() || inputs == Inputs::default() {
             return Ok(());
         }
         let ids: Vec<i64> = items.iter().map(|i| i.a2_id).collect();
-        let id_list = literal_list_i64(&ids);
         if inputs.record {
-            let sql = format!("SELECT a2_id, payload FROM a2_records WHERE a2_id IN {id_list}");
-            let rows = self.db().query_all_raw(sea_orm::Statement::from_string(self.backend(), sql)).await?;
+            let mut rows = Vec::with_capacity(ids.len());
+            for chunk in ids.chunks(CHUNK) {
+                let mut q = Sql::new(self.backend());
+                q.push("SELECT a2_id, payload FROM a2_records WHERE a2_id IN ").list(chunk, "int8");
+                rows.extend(self.db().query_all_raw(q.build()).await?);
+            }
             let mut records: HashMap<i64, Arc<A2Correspondence>> = HashMap::new();
             let mut broken_records: HashMap<i64, String> = HashMap::new();
             for r in rows {
@@ -271,10 +279,14 @@ impl Store {
             }
         }
         if inputs.events {
-            let sql = format!(
-                "SELECT id, a2_id, payload FROM a2_events WHERE synced_at IS NULL AND a2_id IN {id_list} ORDER BY occurred_at, id"
-            );
-            let rows = self.db().query_all_raw(sea_orm::Statement::from_string(self.backend(), sql)).await?;
+            let mut rows = Vec::new();
+            for chunk in ids.chunks(CHUNK) {
+                let mut q = Sql::new(self.backend());
+                q.push("SELECT id, a2_id, payload FROM a2_events WHERE synced_at IS NULL AND a2_id IN ")
+                    .list(chunk, "int8")
+                    .push(" ORDER BY occurred_at, id");
+                rows.extend(self.db().query_all_raw(q.build()).await?);
+            }
             let mut events: HashMap<i64, Vec<PendingEvent>> = HashMap::new();
             let mut broken: HashMap<i64, Vec<String>> = HashMap::new();
             for r in rows {
@@ -296,9 +308,4 @@ impl Store {
         }
         Ok(())
     }
-}
-
-/// `(1, 2, 3)` for integers (safe to inline: they are numbers).
-fn literal_list_i64(ids: &[i64]) -> String {
-    format!("({})", ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", "))
 }

@@ -2,17 +2,15 @@
 //! daemon's warnings): one `GROUP BY` over the `reason` column the store writes with every error
 //! (see `schema::reason`), so the groups and counts are the database's own.
 
+use super::Sql;
 use super::Store;
+use super::StoreError;
 use super::selection::Selection;
-use super::sql::{Sql, literal_list};
 use schema::WorkflowState;
 use schema::reason::Reason;
-use sea_orm::{ConnectionTrait, DbErr};
+use sea_orm::ConnectionTrait;
 use serde::Serialize;
 use std::collections::BTreeMap;
-
-/// The states an item lands in when it fails: what `failures` lists.
-pub(crate) const PARKED_BY_FAILURE: [WorkflowState; 2] = [WorkflowState::Failed, WorkflowState::Rejected];
 
 /// Sample A2 ids per group.
 const SAMPLES: u64 = 3;
@@ -75,7 +73,7 @@ impl Store {
         within: &Selection,
         since: Option<i64>,
         limit: Option<usize>,
-    ) -> Result<Failures, DbErr> {
+    ) -> Result<Failures, StoreError> {
         let mut out = self.failure_groups(within, since, limit).await?;
         for g in &mut out.groups {
             g.sample_a2_ids = self.samples(within, g, since).await?;
@@ -90,7 +88,7 @@ impl Store {
         within: &Selection,
         since: Option<i64>,
         limit: Option<usize>,
-    ) -> Result<Failures, DbErr> {
+    ) -> Result<Failures, StoreError> {
         let mut q = Sql::new(self.backend());
         q.push(
             "SELECT reason, state, COUNT(*) AS n, MIN(updated_at) AS first_seen, MAX(updated_at) AS last_seen \
@@ -112,8 +110,7 @@ impl Store {
             }
             let key: Option<String> = r.try_get("", "reason")?;
             let state: String = r.try_get("", "state")?;
-            let state: WorkflowState =
-                state.parse().map_err(|e: schema::ParseStateError| DbErr::Custom(e.to_string()))?;
+            let state: WorkflowState = state.parse()?;
             let parts = key.as_deref().and_then(Reason::parse_key).unwrap_or_else(|| Reason {
                 step: "-".into(),
                 endpoint: None,
@@ -137,7 +134,7 @@ impl Store {
     }
 
     /// A few A2 ids of `group` (from [`Store::failure_groups`]), the latest first.
-    pub async fn failure_samples(&self, group: &FailureGroup) -> Result<Vec<i64>, DbErr> {
+    pub async fn failure_samples(&self, group: &FailureGroup) -> Result<Vec<i64>, StoreError> {
         self.samples(&Selection::all(), group, None).await
     }
 
@@ -147,7 +144,7 @@ impl Store {
         within: &Selection,
         group: &FailureGroup,
         since: Option<i64>,
-    ) -> Result<Vec<i64>, DbErr> {
+    ) -> Result<Vec<i64>, StoreError> {
         // Items without a recorded reason form the group whose key is "".
         let reason = Some(group.reason.as_str()).filter(|r| !r.is_empty());
         let state = group.state;
@@ -165,7 +162,13 @@ impl Store {
         }
         within.push_predicate(&mut q);
         q.push(" ORDER BY updated_at DESC LIMIT ").param(SAMPLES as i64, "int8");
-        self.db().query_all_raw(q.build()).await?.iter().map(|r| r.try_get::<i64>("", "a2_id")).collect()
+        Ok(self
+            .db()
+            .query_all_raw(q.build())
+            .await?
+            .iter()
+            .map(|r| r.try_get::<i64>("", "a2_id"))
+            .collect::<Result<_, _>>()?)
     }
 
     /// Failed and Rejected items of `within`, by state; only those that failed at or after `since`
@@ -174,7 +177,7 @@ impl Store {
         &self,
         within: &Selection,
         since: Option<i64>,
-    ) -> Result<BTreeMap<WorkflowState, u64>, DbErr> {
+    ) -> Result<BTreeMap<WorkflowState, u64>, StoreError> {
         let mut q = Sql::new(self.backend());
         q.push("SELECT state, COUNT(*) AS n FROM workflows WHERE state IN ").push(&parked_list());
         if let Some(since) = since {
@@ -182,7 +185,8 @@ impl Store {
         }
         within.push_predicate(&mut q);
         q.push(" GROUP BY state");
-        let mut out: BTreeMap<WorkflowState, u64> = PARKED_BY_FAILURE.iter().map(|s| (*s, 0)).collect();
+        let mut out: BTreeMap<WorkflowState, u64> =
+            WorkflowState::PARKED_BY_FAILURE.iter().map(|s| (*s, 0)).collect();
         for r in self.db().query_all_raw(q.build()).await? {
             let state: String = r.try_get("", "state")?;
             if let Ok(s) = state.parse() {
@@ -194,7 +198,7 @@ impl Store {
 
     /// The failure group a `--reason` text means: a key exactly, else the one key that contains
     /// it (case aside).
-    pub async fn resolve_reason(&self, text: &str) -> Result<ReasonMatch, DbErr> {
+    pub async fn resolve_reason(&self, text: &str) -> Result<ReasonMatch, StoreError> {
         let mut q = Sql::new(self.backend());
         q.push("SELECT DISTINCT reason FROM workflows WHERE state IN ")
             .push(&parked_list())
@@ -222,5 +226,5 @@ impl Store {
 }
 
 fn parked_list() -> String {
-    literal_list(PARKED_BY_FAILURE.iter().map(|s| s.as_str()))
+    WorkflowState::sql_list(&WorkflowState::PARKED_BY_FAILURE)
 }

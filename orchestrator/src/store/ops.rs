@@ -1,11 +1,12 @@
 //! What operators ask of the store: status counts, stuck items, one item with its history, and
 //! retry / cancel by ids, by filter or by failure reason. Transitions still go through the state machine.
 
+use super::StoreError;
 use super::{Applied, Fence, Store};
 use crate::state_machine::{Event, Facts, TransitionError, decide};
 use schema::WorkflowState;
 use schema::entity::{workflow, workflow_history};
-use sea_orm::{ColumnTrait, Condition, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -25,7 +26,7 @@ pub struct Selector {
 }
 
 impl Selector {
-    fn condition(&self) -> Result<Condition, DbErr> {
+    fn condition(&self) -> Result<Condition, StoreError> {
         let mut cond = Condition::all();
         if !self.keys.is_empty() {
             let mut ids = Vec::new();
@@ -36,7 +37,7 @@ impl Selector {
                 } else if let Ok(n) = k.parse::<i64>() {
                     a2.push(n);
                 } else {
-                    return Err(DbErr::Custom(format!(
+                    return Err(StoreError::Invalid(format!(
                         "`{k}` is neither a workflow id (UUID) nor an A2 id (integer)"
                     )));
                 }
@@ -54,7 +55,7 @@ impl Selector {
         if let Some(r) = &self.reason {
             cond = cond.add(workflow::Column::Reason.eq(r.clone()));
             if self.state.is_none() {
-                cond = cond.add(workflow::Column::State.is_in(super::failures::PARKED_BY_FAILURE));
+                cond = cond.add(workflow::Column::State.is_in(WorkflowState::PARKED_BY_FAILURE));
             }
         }
         Ok(cond)
@@ -124,7 +125,7 @@ pub struct OperateReport {
 
 impl Store {
     /// Counts by state and import batch.
-    pub async fn status(&self) -> Result<StatusReport, DbErr> {
+    pub async fn status(&self) -> Result<StatusReport, StoreError> {
         let rows: Vec<(String, WorkflowState, i64)> = workflow::Entity::find()
             .select_only()
             .column(workflow::Column::Batch)
@@ -155,14 +156,9 @@ impl Store {
 
     /// Items whose lease expired, or that sat in a non-final state without moving for
     /// `older_than_ms`, and then Failed items (they wait for an operator), up to `limit` in all.
-    pub async fn stuck(&self, older_than_ms: i64, limit: u64) -> Result<Vec<StuckItem>, DbErr> {
+    pub async fn stuck(&self, older_than_ms: i64, limit: u64) -> Result<Vec<StuckItem>, StoreError> {
         let now = self.clock().now_ms();
-        let not_final = [
-            WorkflowState::CreatedInA2,
-            WorkflowState::Migrated,
-            WorkflowState::DialogCreated,
-            WorkflowState::SyncPending,
-        ];
+        let not_final = WorkflowState::RUNNABLE;
         let rows = workflow::Entity::find()
             .filter(
                 Condition::any().add(workflow::Column::LeaseUntil.lt(now)).add(
@@ -200,7 +196,7 @@ impl Store {
     }
 
     /// One item by workflow id or A2 id, with its history.
-    pub async fn show(&self, key: &str) -> Result<Option<ShowItem>, DbErr> {
+    pub async fn show(&self, key: &str) -> Result<Option<ShowItem>, StoreError> {
         let sel = Selector { keys: vec![key.to_string()], ..Selector::default() };
         let Some(item) = workflow::Entity::find().filter(sel.condition()?).one(self.db()).await? else {
             return Ok(None);
@@ -215,9 +211,9 @@ impl Store {
 
     /// Applies an operator event (`OperatorRetry` or `OperatorCancel`) to every selected item,
     /// through the state machine, in pages.
-    pub async fn operate(&self, selector: &Selector, event: Event) -> Result<OperateReport, DbErr> {
+    pub async fn operate(&self, selector: &Selector, event: Event) -> Result<OperateReport, StoreError> {
         if selector.is_empty() {
-            return Err(DbErr::Custom("refusing to act on every item: give ids or a filter".into()));
+            return Err(StoreError::Invalid("refusing to act on every item: give ids or a filter".into()));
         }
         let cond = selector.condition()?;
         let mut report = OperateReport::default();

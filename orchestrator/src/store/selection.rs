@@ -1,10 +1,11 @@
 //! Which items a phase covers (A2 creation range, service owners, resources) and in which order
 //! its claims take them, as SQL over the `workflows` row's copies of those record fields.
 
+use super::Sql;
 use super::Store;
-use super::sql::{Sql, literal_list};
+use super::StoreError;
 use schema::WorkflowState;
-use sea_orm::{ConnectionTrait, DbErr};
+use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -87,7 +88,10 @@ impl Selection {
 
 impl Store {
     /// Items of `selection` per state (what `plan` shows).
-    pub async fn count_selected(&self, selection: &Selection) -> Result<BTreeMap<WorkflowState, u64>, DbErr> {
+    pub async fn count_selected(
+        &self,
+        selection: &Selection,
+    ) -> Result<BTreeMap<WorkflowState, u64>, StoreError> {
         let mut q = Sql::new(self.backend());
         q.push("SELECT state, COUNT(*) AS n FROM workflows WHERE 1 = 1");
         selection.push_predicate(&mut q);
@@ -96,20 +100,23 @@ impl Store {
         for row in self.db().query_all_raw(q.build()).await? {
             let state: String = row.try_get("", "state")?;
             let n: i64 = row.try_get("", "n")?;
-            let state = state.parse().map_err(|e: schema::ParseStateError| DbErr::Custom(e.to_string()))?;
+            let state = state.parse()?;
             out.insert(state, n as u64);
         }
         Ok(out)
     }
 
     /// Items of `selection` in any of `states`, whenever due (a phase is done when this is zero).
-    pub async fn count_waiting(&self, selection: &Selection, states: &[WorkflowState]) -> Result<u64, DbErr> {
+    pub async fn count_waiting(
+        &self,
+        selection: &Selection,
+        states: &[WorkflowState],
+    ) -> Result<u64, StoreError> {
         if states.is_empty() {
             return Ok(0);
         }
         let mut q = Sql::new(self.backend());
-        q.push("SELECT COUNT(*) AS n FROM workflows WHERE state IN ")
-            .push(&literal_list(states.iter().map(|s| s.as_str())));
+        q.push("SELECT COUNT(*) AS n FROM workflows WHERE state IN ").push(&WorkflowState::sql_list(states));
         selection.push_predicate(&mut q);
         let row = self.db().query_one_raw(q.build()).await?;
         Ok(row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0) as u64)

@@ -76,12 +76,6 @@ impl Sql {
     }
 }
 
-/// `('a', 'b')` for a list of known-safe identifiers-as-literals (state names from the enum).
-pub(crate) fn literal_list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
-    let inner: Vec<String> = items.into_iter().map(|s| format!("'{}'", s.replace('\'', "''"))).collect();
-    format!("({})", inner.join(", "))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,6 +88,5 @@ mod tests {
         let mut lite = Sql::new(DbBackend::Sqlite);
         lite.row(vec![(1i64.into(), "int8"), ("x".into(), "text")]);
         assert_eq!(lite.build().sql, "(?, ?)");
-        assert_eq!(literal_list(["a", "b'c"]), "('a', 'b''c')");
     }
 }

@@ -2,7 +2,9 @@
 
 pub mod a2_event;
 pub mod a2_record;
+pub mod import_file;
 pub mod node;
+pub mod phase_control;
 pub mod schedule_run;
 pub mod workflow;
 pub mod workflow_history;

@@ -10,9 +10,6 @@ use sea_orm_migration::prelude::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-/// The runnable states, as the claim query lists them. Keep in step with `WorkflowState::RUNNABLE`.
-const RUNNABLE: &str = "('created_in_a2', 'migrated', 'dialog_created', 'sync_pending')";
-
 fn statements(backend: DbBackend) -> Vec<String> {
     let (uuid, serial) = match backend {
         DbBackend::Postgres => ("UUID", "BIGSERIAL PRIMARY KEY"),
@@ -40,7 +37,8 @@ fn statements(backend: DbBackend) -> Vec<String> {
         // The claim: one state's due rows in due order. Partial, so the hundreds of millions of
         // finished items are not in it. Leased rows stay in it; the claim predicate skips them.
         format!(
-            "CREATE INDEX IF NOT EXISTS workflows_claim ON workflows (state, next_run_at) WHERE state IN {RUNNABLE}"
+            "CREATE INDEX IF NOT EXISTS workflows_claim ON workflows (state, next_run_at) WHERE state IN {}",
+            crate::WorkflowState::sql_list(&crate::WorkflowState::RUNNABLE)
         ),
         "CREATE INDEX IF NOT EXISTS workflows_lease ON workflows (lease_owner) WHERE lease_owner IS NOT NULL"
             .into(),

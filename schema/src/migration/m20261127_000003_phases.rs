@@ -9,9 +9,6 @@ use sea_orm_migration::prelude::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-/// The runnable states, as the claim query lists them. Keep in step with `WorkflowState::RUNNABLE`.
-const RUNNABLE: &str = "('created_in_a2', 'migrated', 'dialog_created', 'sync_pending')";
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -34,7 +31,8 @@ impl MigrationTrait for Migration {
         // The phase claim: one state's rows in creation order (newest- or oldest-first), only the
         // runnable ones.
         db.execute_unprepared(&format!(
-            "CREATE INDEX IF NOT EXISTS workflows_created_claim ON workflows (state, a2_created) WHERE state IN {RUNNABLE}"
+            "CREATE INDEX IF NOT EXISTS workflows_created_claim ON workflows (state, a2_created) WHERE state IN {}",
+            crate::WorkflowState::sql_list(&crate::WorkflowState::RUNNABLE)
         ))
         .await?;
         let paused = if db.get_database_backend() == DbBackend::Postgres { "BOOLEAN" } else { "INTEGER" };

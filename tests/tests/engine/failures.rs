@@ -11,7 +11,7 @@ use orchestrator::store::{Selection, Selector, Store};
 use schema::WorkflowState;
 use schema::entity::{workflow, workflow_history};
 use schema::reason::Reason;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -75,14 +75,8 @@ async fn migrator(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> (Option<i
     crate::process::output(c).await
 }
 
-async fn state_of(store: &Store, a2_id: i64) -> WorkflowState {
-    workflow::Entity::find()
-        .filter(workflow::Column::A2Id.eq(a2_id))
-        .one(store.db())
-        .await
-        .unwrap()
-        .unwrap()
-        .state
+async fn state_of(conn: &DatabaseConnection, a2_id: i64) -> WorkflowState {
+    workflow::Entity::find().filter(workflow::Column::A2Id.eq(a2_id)).one(conn).await.unwrap().unwrap().state
 }
 
 async fn failures_are_grouped_as_the_database_counts_them(db: &TestDb) {
@@ -104,20 +98,20 @@ async fn failures_are_grouped_as_the_database_counts_them(db: &TestDb) {
         let n = workflow::Entity::find()
             .filter(workflow::Column::State.eq(g.state))
             .filter(workflow::Column::Reason.eq(g.reason.clone()))
-            .count(store.db())
+            .count(&db.conn)
             .await
             .unwrap();
         assert_eq!(n, g.count, "{}", g.reason);
         assert_eq!(g.sample_a2_ids.len(), 3);
         for a2 in &g.sample_a2_ids {
-            assert_eq!(state_of(&store, *a2).await, g.state);
+            assert_eq!(state_of(&db.conn, *a2).await, g.state);
         }
         assert!(g.first_seen <= g.last_seen);
         assert_eq!(Reason::parse_key(&g.reason).unwrap().step, g.step);
     }
     let parked = workflow::Entity::find()
         .filter(workflow::Column::State.is_in([WorkflowState::Failed, WorkflowState::Rejected]))
-        .all(store.db())
+        .all(&db.conn)
         .await
         .unwrap();
     assert_eq!(parked.len() as u64, f.items);
@@ -180,7 +174,7 @@ async fn retry_and_cancel_by_reason_act_on_one_group(db: &TestDb) {
             2 => WorkflowState::CreatedInA2,
             _ => WorkflowState::Synced,
         };
-        assert_eq!(state_of(&store, a2).await, want, "a2={a2}");
+        assert_eq!(state_of(&db.conn, a2).await, want, "a2={a2}");
     }
     let retried = store.show("1002").await.unwrap().unwrap();
     let last = retried.history.last().unwrap();
@@ -201,7 +195,7 @@ async fn retry_and_cancel_by_reason_act_on_one_group(db: &TestDb) {
     assert!(out.starts_with("cancel: 10 changed"), "{out}");
     let cancelled = workflow::Entity::find()
         .filter(workflow::Column::State.eq(WorkflowState::Cancelled))
-        .count(store.db())
+        .count(&db.conn)
         .await
         .unwrap();
     assert_eq!(cancelled, 10);
@@ -214,7 +208,7 @@ async fn retry_and_cancel_by_reason_act_on_one_group(db: &TestDb) {
         .unwrap();
     assert_eq!((r.changed, r.skipped.len()), (10, 0));
     assert_eq!(store.failures(&Selection::all(), None, None).await.unwrap().items, 0);
-    tests::assert_history_consistent(store.db()).await;
+    tests::assert_history_consistent(&db.conn).await;
 }
 on_both_backends!(retry_and_cancel_by_reason_act_on_one_group);
 
@@ -261,7 +255,7 @@ async fn identical_server_errors_fail_an_item_early(db: &TestDb) {
     let report = run_with_clock(&store, &clock, vec![Arc::new(ServerErrors(calls.clone()))]).await;
     assert_eq!(report.failed, 10);
     let calls = calls.lock().unwrap().clone();
-    let rows = workflow::Entity::find().order_by_asc(workflow::Column::A2Id).all(store.db()).await.unwrap();
+    let rows = workflow::Entity::find().order_by_asc(workflow::Column::A2Id).all(&db.conn).await.unwrap();
     for row in &rows {
         let error = row.last_error.as_deref().unwrap();
         assert_eq!(row.state, WorkflowState::Failed);
@@ -281,7 +275,7 @@ async fn identical_server_errors_fail_an_item_early(db: &TestDb) {
         // History shows the streak: 1, 2 identical errors, then the failure.
         let history = workflow_history::Entity::find()
             .filter(workflow_history::Column::WorkflowId.eq(row.id))
-            .count(store.db())
+            .count(&db.conn)
             .await
             .unwrap();
         assert_eq!(history, 1 + calls[&row.a2_id] as u64);
@@ -311,7 +305,7 @@ async fn identical_server_errors_fail_an_item_early(db: &TestDb) {
     assert_eq!(r.changed, 1);
     let row = workflow::Entity::find()
         .filter(workflow::Column::A2Id.eq(1000))
-        .one(store.db())
+        .one(&db.conn)
         .await
         .unwrap()
         .unwrap();
@@ -370,7 +364,7 @@ async fn run_once_exits_6_when_items_failed(db: &TestDb) {
     let key = json["top_reasons"][0]["reason"].as_str().unwrap().to_string();
     assert_eq!(json["top_reasons"][0]["count"], 12);
     assert!(key.starts_with("migrate | - | - | "), "{key}");
-    let stored = workflow::Entity::find().one(store.db()).await.unwrap().unwrap().reason;
+    let stored = workflow::Entity::find().one(&db.conn).await.unwrap().unwrap().reason;
     assert_eq!(stored.as_deref(), Some(key.as_str()));
 
     // Half of them again: the text report names the group and the count.
@@ -423,7 +417,7 @@ async fn migrations_backfill_reasons_and_rename_the_batch(db: &TestDb) {
     schema::Migrator::up(&db.conn, None).await.unwrap();
     schema::Migrator::up(&db.conn, None).await.unwrap();
 
-    let rows = workflow::Entity::find().order_by_asc(workflow::Column::A2Id).all(store.db()).await.unwrap();
+    let rows = workflow::Entity::find().order_by_asc(workflow::Column::A2Id).all(&db.conn).await.unwrap();
     assert!(rows.iter().all(|r| r.batch == "old-label"));
     let reasons: Vec<Option<&str>> = rows.iter().map(|r| r.reason.as_deref()).collect();
     let key = "migrate | correspondence | 404 | no correspondence for <a2id> (<uuid>)";

@@ -73,6 +73,6 @@ async fn status_stuck_show_cancel_retry(db: &TestDb) {
     );
     assert!(store.show("not-an-id").await.is_err());
     assert!(store.show("424242").await.unwrap().is_none());
-    tests::assert_history_consistent(store.db()).await;
+    tests::assert_history_consistent(&db.conn).await;
 }
 on_both_backends!(status_stuck_show_cancel_retry);

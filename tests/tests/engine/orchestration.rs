@@ -14,7 +14,9 @@ use orchestrator::state_machine::{Event, Facts, decide};
 use orchestrator::store::{Applied, ClaimOrder, Fence, Selection, Store};
 use schema::WorkflowState;
 use schema::entity::{workflow, workflow_history};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -237,8 +239,8 @@ async fn wait_until(what: &str, mut done: impl AsyncFnMut() -> bool) {
     }
 }
 
-async fn count_in(store: &Store, state: WorkflowState) -> u64 {
-    workflow::Entity::find().filter(workflow::Column::State.eq(state)).count(store.db()).await.unwrap()
+async fn count_in(conn: &DatabaseConnection, state: WorkflowState) -> u64 {
+    workflow::Entity::find().filter(workflow::Column::State.eq(state)).count(conn).await.unwrap()
 }
 
 async fn a_night_window_claims_nothing_at_noon_and_works_at_23(db: &TestDb) {
@@ -252,10 +254,10 @@ async fn a_night_window_claims_nothing_at_noon_and_works_at_23(db: &TestDb) {
     let run = tokio::spawn(d.run(cancel.clone()));
     wait_until("20 claim cycles passed", async || stats.cycles.load(Ordering::Relaxed) >= 20).await;
     assert_eq!(stats.claimed.load(Ordering::Relaxed), 0, "nothing is claimed at 12:00");
-    assert_eq!(count_in(&store, WorkflowState::CreatedInA2).await, 50);
+    assert_eq!(count_in(&db.conn, WorkflowState::CreatedInA2).await, 50);
 
     clock.set(oslo(2026, 11, 27, 23, 0));
-    wait_until("all 50 are Synced", async || count_in(&store, WorkflowState::Synced).await == 50).await;
+    wait_until("all 50 are Synced", async || count_in(&db.conn, WorkflowState::Synced).await == 50).await;
     // 06:00: closed again; new items wait for the next night.
     clock.set(oslo(2026, 11, 28, 6, 0));
     store.insert_items(&items(51..61, "p")).await.unwrap();
@@ -293,12 +295,14 @@ async fn a_pause_stops_claims_within_one_cycle(db: &TestDb) {
     assert!(after_one_cycle - at_pause <= 4, "at most the claim in progress: {at_pause} → {after_one_cycle}");
     wait_until("many more cycles", async || stats.cycles.load(Ordering::Relaxed) >= c0 + 50).await;
     assert_eq!(stats.claimed.load(Ordering::Relaxed), after_one_cycle, "no claims while paused");
-    let waiting = count_in(&store, WorkflowState::CreatedInA2).await;
+    let waiting = count_in(&db.conn, WorkflowState::CreatedInA2).await;
     assert!(waiting > 200, "paused with work left: {waiting}");
 
     phase::set_paused(&store, "live", false).await.unwrap();
-    wait_until("all migrated after resume", async || count_in(&store, WorkflowState::Migrated).await == 300)
-        .await;
+    wait_until("all migrated after resume", async || {
+        count_in(&db.conn, WorkflowState::Migrated).await == 300
+    })
+    .await;
     cancel.cancel();
     run.await.unwrap().unwrap();
 }
@@ -325,7 +329,7 @@ async fn make_available_runs_newest_first_on_the_simulator(db: &TestDb) {
         .run(CancellationToken::new())
         .await
         .unwrap();
-    assert_eq!(count_in(&store, WorkflowState::Migrated).await, 60);
+    assert_eq!(count_in(&db.conn, WorkflowState::Migrated).await, 60);
     assert!(sim.sim.inventory().made_available_order.is_empty());
     let available = Phase {
         order: ClaimOrder::NewestFirst,
@@ -389,7 +393,7 @@ async fn plan_counts_match_the_database_and_the_estimate_spans_windows(db: &Test
     let p = plan::plan_phase(&store, &night, false, chrono_tz::Europe::Oslo).await.unwrap();
 
     // The counts, straight from the rows.
-    let rows = workflow::Entity::find().all(store.db()).await.unwrap();
+    let rows = workflow::Entity::find().all(&db.conn).await.unwrap();
     let mut expected: BTreeMap<WorkflowState, u64> = BTreeMap::new();
     for w in rows.iter().filter(|w| {
         w.service_owner == owner
@@ -487,7 +491,7 @@ async fn rescue_sweep_and_prune(db: &TestDb) {
     );
     let d = StepKind::ALL.iter().fold(d, |d, k| d.with_step(Arc::new(NoopStep::new(*k, Duration::ZERO)), 4));
     d.run(CancellationToken::new()).await.unwrap();
-    assert_eq!(count_in(&store, WorkflowState::Synced).await, 10);
+    assert_eq!(count_in(&db.conn, WorkflowState::Synced).await, 10);
 
     // Sync sweep: an unsynced event of a Synced item (stored in the moment the item reached
     // Synced on another node) is found and the item made SyncPending.
@@ -502,16 +506,16 @@ async fn rescue_sweep_and_prune(db: &TestDb) {
         imported_at: sea_orm::ActiveValue::Set(clock.now_ms()),
         ..Default::default()
     }
-    .insert(store.db())
+    .insert(&db.conn)
     .await
     .unwrap();
     assert_eq!(store.sync_sweep().await.unwrap(), 1);
-    assert_eq!(count_in(&store, WorkflowState::SyncPending).await, 1);
+    assert_eq!(count_in(&db.conn, WorkflowState::SyncPending).await, 1);
     // (Its history row is not pruned below: the item is not finished.)
 
     // Prune: 100 days later, finished items keep only their final state and last error.
     clock.advance(Duration::from_secs(100 * 86_400));
-    let before: u64 = workflow_history::Entity::find().count(store.db()).await.unwrap();
+    let before: u64 = workflow_history::Entity::find().count(&db.conn).await.unwrap();
     assert_eq!(before, 10 * 4 + 1 + 1, "four transitions each, one retry, one sweep");
     let pruned = store.prune_history(clock.now_ms() - 90 * 86_400_000).await.unwrap();
     // Item 7 is SyncPending (not finished): its five rows stay. The other nine keep one row each,
@@ -519,7 +523,7 @@ async fn rescue_sweep_and_prune(db: &TestDb) {
     assert_eq!(pruned, 9 * 4 + 1 - 9 - 1);
     let kept = workflow_history::Entity::find()
         .order_by_asc(workflow_history::Column::Id)
-        .all(store.db())
+        .all(&db.conn)
         .await
         .unwrap();
     assert_eq!(kept.len() as u64, before - pruned);
@@ -575,13 +579,13 @@ async fn run_once_exits_with_what_happened() {
     assert_eq!(migrator(&["phase", "pause", "now"]).await.0, Some(0));
     let (code, out, err) = migrator(&["run", "--once", "--phase", "now"]).await;
     assert_eq!(code, Some(5), "{out}{err}");
-    assert_eq!(count_in(&store, WorkflowState::CreatedInA2).await, 30, "nothing ran while paused");
+    assert_eq!(count_in(&db.conn, WorkflowState::CreatedInA2).await, 30, "nothing ran while paused");
     assert_eq!(migrator(&["phase", "resume", "now"]).await.0, Some(0));
 
     let (code, out, err) = migrator(&["--json", "run", "--once", "--phase", "now"]).await;
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("\"end\": \"done\""), "{out}");
-    assert_eq!(count_in(&store, WorkflowState::Synced).await, 30);
+    assert_eq!(count_in(&db.conn, WorkflowState::Synced).await, 30);
     assert_eq!(sim.sim.inventory().dialogs, 30);
 
     let (code, out, _) = migrator(&["--json", "runs", "--schedule", "once:now"]).await;

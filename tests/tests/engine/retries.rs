@@ -9,7 +9,7 @@ use orchestrator::state_machine::Event;
 use orchestrator::store::{Selector, Store};
 use schema::WorkflowState;
 use schema::entity::workflow;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -112,7 +112,12 @@ async fn run_with_config(
 /// Runs a dispatcher to the end, driving the manual clock from here: whenever no item is leased
 /// and none is due, the clock jumps to exactly the earliest due time, so every step runs at the
 /// instant its item became due (a retry due late shows as a longer gap, not a hidden one).
-async fn run_stepping_clock(store: &Store, clock: &ManualClock, steps: Vec<Arc<dyn Step>>) -> RunReport {
+async fn run_stepping_clock(
+    conn: &DatabaseConnection,
+    store: &Store,
+    clock: &ManualClock,
+    steps: Vec<Arc<dyn Step>>,
+) -> RunReport {
     let cfg = DispatcherConfig {
         step_timeout: Duration::from_secs(30),
         exit_when_idle: true,
@@ -134,7 +139,7 @@ async fn run_stepping_clock(store: &Store, clock: &ManualClock, steps: Vec<Arc<d
         assert!(tokio::time::Instant::now() < deadline, "the dispatcher did not finish");
         let runnable = workflow::Entity::find()
             .filter(workflow::Column::State.is_in(WorkflowState::RUNNABLE))
-            .all(store.db())
+            .all(conn)
             .await
             .unwrap();
         let now = clock.now_ms();
@@ -156,14 +161,14 @@ async fn retries_follow_the_policy(db: &TestDb) {
         .into_iter()
         .map(|kind| Arc::new(Scripted { kind, clock: clock.clone(), calls: calls.clone() }) as Arc<dyn Step>)
         .collect();
-    let report = run_stepping_clock(&store, &clock, steps).await;
+    let report = run_stepping_clock(&db.conn, &store, &clock, steps).await;
     assert_eq!(report.lease_lost, 0);
     assert_eq!(report.failed, 20, "10 permanent + 10 out of attempts");
     assert_eq!(report.rejected, 10);
 
     let rows: HashMap<i64, workflow::Model> = workflow::Entity::find()
         .order_by_asc(workflow::Column::A2Id)
-        .all(store.db())
+        .all(&db.conn)
         .await
         .unwrap()
         .into_iter()
@@ -220,13 +225,13 @@ async fn retries_follow_the_policy(db: &TestDb) {
         .into_iter()
         .map(|k| Arc::new(NoopStep::new(k, Duration::ZERO)) as Arc<dyn Step>)
         .collect();
-    run_stepping_clock(&store, &clock, fine).await;
+    run_stepping_clock(&db.conn, &store, &clock, fine).await;
     let status = store.status().await.unwrap();
     assert_eq!(status.by_state.get(&WorkflowState::Synced), Some(&40));
     assert_eq!(status.by_state.get(&WorkflowState::Rejected), Some(&10));
     assert_eq!(status.leased, 0);
     let _ = clock.now_ms();
-    tests::assert_history_consistent(store.db()).await;
+    tests::assert_history_consistent(&db.conn).await;
 }
 on_both_backends!(retries_follow_the_policy);
 

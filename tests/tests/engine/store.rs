@@ -57,7 +57,7 @@ async fn claim_is_exclusive_and_fenced(db: &TestDb) {
     let r = store.apply(&first.iter().map(done).collect::<Vec<_>>(), Fence::Lease(a), Some(a)).await.unwrap();
     assert_eq!((r.committed.len(), r.lost.len()), (0, 5));
 
-    let row = workflow::Entity::find_by_id(first[0].id).one(store.db()).await.unwrap().unwrap();
+    let row = workflow::Entity::find_by_id(first[0].id).one(&db.conn).await.unwrap().unwrap();
     assert_eq!(row.state, WorkflowState::Migrated);
     assert_eq!(row.lease_owner, None);
     assert!(row.a3_correspondence_id.is_some());
@@ -67,7 +67,7 @@ async fn claim_is_exclusive_and_fenced(db: &TestDb) {
     assert_eq!(next.len(), 5);
     assert!(next.iter().all(|i| i.state == WorkflowState::Migrated && i.a3_correspondence_id.is_some()));
 
-    let histories = tests::assert_history_consistent(store.db()).await;
+    let histories = tests::assert_history_consistent(&db.conn).await;
     assert_eq!(histories.len(), 12);
     assert_eq!(histories[&first[0].id].len(), 2);
 }
@@ -112,7 +112,7 @@ async fn expired_leases_are_claimable_again(db: &TestDb) {
     assert_eq!(held.len(), 3);
     assert_eq!(store.release(alive).await.unwrap(), 3);
     assert_eq!(store.claim_any(dead, lease, 10, &WorkflowState::RUNNABLE).await.unwrap().len(), 3);
-    tests::assert_history_consistent(store.db()).await;
+    tests::assert_history_consistent(&db.conn).await;
 }
 on_both_backends!(expired_leases_are_claimable_again);
 
@@ -135,7 +135,7 @@ async fn claims_due_items_in_due_order(db: &TestDb) {
         .apply(&[Applied::plain(first[0].id, first[0].a2_id, t)], Fence::Lease(owner), Some(owner))
         .await
         .unwrap();
-    let row = workflow::Entity::find_by_id(first[0].id).one(store.db()).await.unwrap().unwrap();
+    let row = workflow::Entity::find_by_id(first[0].id).one(&db.conn).await.unwrap().unwrap();
     assert_eq!(row.next_run_at, clock.now_ms() + 1000, "first retry after the initial interval");
     assert_eq!(row.attempt, 1);
     assert_eq!(row.last_error.as_deref(), Some("503"));

@@ -1,0 +1,52 @@
+//! Leases: the heartbeat that extends this node's leases, releasing items a node will not run,
+//! and returning expired leases (of dead or stalled nodes) to the queue.
+
+use super::StoreError;
+use super::{CHUNK, Sql, Store};
+use sea_orm::ConnectionTrait;
+use std::time::Duration;
+use uuid::Uuid;
+
+impl Store {
+    /// Extends every lease `owner` holds (the node heartbeat), so slow steps keep their items.
+    pub async fn renew(&self, owner: Uuid, lease: Duration) -> Result<u64, StoreError> {
+        let until = self.clock.now_ms() + lease.as_millis() as i64;
+        let mut q = Sql::new(self.backend());
+        q.push("UPDATE workflows SET lease_until = ")
+            .param(until, "int8")
+            .push(" WHERE lease_owner = ")
+            .param(owner, "uuid");
+        Ok(self.db.execute_raw(q.build()).await?.rows_affected())
+    }
+
+    /// Drops `owner`'s leases on `ids` (items it claimed but will not run).
+    pub async fn release_items(&self, owner: Uuid, ids: &[Uuid]) -> Result<u64, StoreError> {
+        let mut released = 0;
+        for chunk in ids.chunks(CHUNK) {
+            let mut q = Sql::new(self.backend());
+            q.push("UPDATE workflows SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ")
+                .param(owner, "uuid")
+                .push(" AND id IN ");
+            q.list(chunk, "uuid");
+            released += self.db.execute_raw(q.build()).await?.rows_affected();
+        }
+        Ok(released)
+    }
+
+    /// Drops every lease `owner` holds: its items are claimable again at once.
+    pub async fn release(&self, owner: Uuid) -> Result<u64, StoreError> {
+        let mut q = Sql::new(self.backend());
+        q.push("UPDATE workflows SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ")
+            .param(owner, "uuid");
+        Ok(self.db.execute_raw(q.build()).await?.rows_affected())
+    }
+
+    /// Drops leases that expired (their node died or stalled): the items are claimable at once
+    /// and no longer look leased to operators. Returns how many.
+    pub async fn release_expired(&self) -> Result<u64, StoreError> {
+        let mut q = Sql::new(self.backend());
+        q.push("UPDATE workflows SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL AND lease_until < ")
+            .param(self.clock().now_ms(), "int8");
+        Ok(self.db().execute_raw(q.build()).await?.rows_affected())
+    }
+}

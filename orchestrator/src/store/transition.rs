@@ -1,0 +1,199 @@
+//! Writing transitions: a batch of decisions of the state machine, each written only if its fence
+//! still holds, with its history row, the events it delivered marked synced, and the follow-up
+//! to SyncPending for items that reach Synced while newer events wait — all in one transaction.
+
+use super::StoreError;
+use super::history::{HistoryRow, insert_history};
+use super::{CHUNK, Sql, Store};
+use crate::state_machine::{Due, Event, Facts, Transition, decide};
+use schema::WorkflowState;
+use sea_orm::{ConnectionTrait, DbBackend};
+use std::collections::HashSet;
+use uuid::Uuid;
+
+/// A decided transition for one item, with the ids its step learnt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// Workflow id.
+    pub id: Uuid,
+    /// A2 id.
+    pub a2_id: i64,
+    /// The state machine's decision.
+    pub transition: Transition,
+    /// A3 id to store (kept if None).
+    pub a3_correspondence_id: Option<Uuid>,
+    /// Dialog id to store (kept if None).
+    pub dialog_id: Option<Uuid>,
+    /// `a2_events` rows A3 now holds: marked synced with the transition.
+    pub synced_events: Vec<i64>,
+}
+
+impl Applied {
+    /// A transition that carries no ids and no events.
+    pub fn plain(id: Uuid, a2_id: i64, transition: Transition) -> Self {
+        Self { id, a2_id, transition, a3_correspondence_id: None, dialog_id: None, synced_events: Vec::new() }
+    }
+}
+
+/// The condition that must still hold for a transition to be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fence {
+    /// The item is still leased by this node and in the expected state (worker completions).
+    Lease(Uuid),
+    /// The item is still in the expected state (operator actions); any lease is dropped.
+    State,
+}
+
+/// The result of applying a batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApplyReport {
+    /// Items whose transition was written.
+    pub committed: Vec<Uuid>,
+    /// Items whose fence no longer held: their result was dropped.
+    pub lost: Vec<Uuid>,
+}
+
+impl Store {
+    /// Writes a batch of decided transitions, each only if its fence still holds, with one history
+    /// row per written transition, in one transaction per chunk. Events a step delivered are
+    /// marked synced in the same transaction; an item that reaches Synced while newer events wait
+    /// goes straight on to SyncPending (decided by the state machine, recorded in history).
+    pub async fn apply(
+        &self,
+        batch: &[Applied],
+        fence: Fence,
+        node: Option<Uuid>,
+    ) -> Result<ApplyReport, StoreError> {
+        let mut report = ApplyReport::default();
+        let now = self.clock.now_ms();
+        for chunk in batch.chunks(CHUNK) {
+            let txn = self.begin().await?;
+            let written = self.apply_chunk(&txn, chunk, fence, node, now).await?;
+            let mut synced_events = Vec::new();
+            let mut reached_synced = Vec::new();
+            for a in chunk {
+                if written.contains(&a.id) {
+                    report.committed.push(a.id);
+                    synced_events.extend_from_slice(&a.synced_events);
+                    if a.transition.to() == WorkflowState::Synced {
+                        reached_synced.push(a);
+                    }
+                } else {
+                    report.lost.push(a.id);
+                }
+            }
+            self.mark_synced(&txn, &synced_events, now).await?;
+            if !reached_synced.is_empty() {
+                let waiting = self.with_pending_events(&txn, reached_synced.iter().map(|a| a.a2_id)).await?;
+                let follow: Vec<Applied> = reached_synced
+                    .iter()
+                    .filter(|a| waiting.contains(&a.a2_id))
+                    .filter_map(|a| {
+                        let facts = Facts::new(WorkflowState::Synced, 0, None, &self.policy);
+                        decide(facts, &Event::NewA2Event).ok().map(|t| Applied::plain(a.id, a.a2_id, t))
+                    })
+                    .collect();
+                if !follow.is_empty() {
+                    self.apply_chunk(&txn, &follow, Fence::State, node, now).await?;
+                }
+            }
+            txn.commit().await?;
+        }
+        Ok(report)
+    }
+
+    /// One fenced bulk UPDATE plus the history rows of what it wrote; returns the written ids.
+    async fn apply_chunk(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        chunk: &[Applied],
+        fence: Fence,
+        node: Option<Uuid>,
+        now: i64,
+    ) -> Result<HashSet<Uuid>, StoreError> {
+        let mut q = Sql::new(self.backend());
+        q.push(
+            "WITH v (id, from_state, to_state, resume_state, attempt, next_run_at, last_error, reason, \
+             same_error_count, keep_error, a3_id, dialog_id) AS (VALUES ",
+        );
+        for (i, a) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            let t = &a.transition;
+            q.row(vec![
+                (a.id.into(), "uuid"),
+                (t.from().as_str().into(), "text"),
+                (t.to().as_str().into(), "text"),
+                (t.resume_state().map(|s| s.as_str().to_string()).into(), "text"),
+                (t.attempt().into(), "int4"),
+                (self.due_at(now, t.due()).into(), "int8"),
+                (t.error().map(str::to_string).into(), "text"),
+                (reason_of(a, t).into(), "text"),
+                (t.same_error_count().into(), "int4"),
+                (i32::from(t.by_operator()).into(), "int4"),
+                (a.a3_correspondence_id.into(), "uuid"),
+                (a.dialog_id.into(), "uuid"),
+            ]);
+        }
+        q.push(") UPDATE workflows");
+        // SQLite: look rows up by id, whatever the statistics say. Taken while nothing was leased
+        // (after an import), they make the lease index look free to scan, and the planner then
+        // scans every row this node holds for each row of the batch: 4k instead of 67k
+        // transitions/s. `sqlite_autoindex_workflows_1` is the primary key's index (`id` is the
+        // table's first constraint).
+        if self.backend() == DbBackend::Sqlite {
+            q.push(" INDEXED BY sqlite_autoindex_workflows_1");
+        }
+        q.push(
+            " SET state = v.to_state, resume_state = v.resume_state, attempt = v.attempt, \
+             next_run_at = v.next_run_at, \
+             last_error = CASE WHEN v.keep_error = 1 THEN workflows.last_error ELSE v.last_error END, \
+             reason = CASE WHEN v.keep_error = 1 THEN workflows.reason ELSE v.reason END, \
+             same_error_count = v.same_error_count, \
+             a3_correspondence_id = COALESCE(v.a3_id, workflows.a3_correspondence_id), \
+             dialog_id = COALESCE(v.dialog_id, workflows.dialog_id), \
+             lease_owner = NULL, lease_until = NULL, updated_at = ",
+        )
+        .param(now, "int8")
+        .push(" FROM v WHERE workflows.id = v.id AND workflows.state = v.from_state");
+        if let Fence::Lease(owner) = fence {
+            q.push(" AND workflows.lease_owner = ").param(owner, "uuid");
+        }
+        q.push(" RETURNING workflows.id");
+        let rows = txn.query_all_raw(q.build()).await?;
+        let written: HashSet<Uuid> =
+            rows.iter().map(|r| r.try_get::<Uuid>("", "id")).collect::<Result<_, _>>()?;
+        let history: Vec<HistoryRow> = chunk
+            .iter()
+            .filter(|a| written.contains(&a.id))
+            .map(|a| HistoryRow {
+                workflow_id: a.id,
+                from: Some(a.transition.from()),
+                to: a.transition.to(),
+                attempt: a.transition.attempt(),
+                node,
+                error: a.transition.error().map(str::to_string),
+            })
+            .collect();
+        insert_history(txn, self.backend(), &history, now).await?;
+        Ok(written)
+    }
+
+    /// When a transition's item is next due, in epoch ms.
+    pub fn due_at(&self, now: i64, due: Due) -> i64 {
+        match due {
+            Due::Now | Due::Never => now,
+            Due::Backoff { attempt, at_least } => {
+                now + self.policy.delay(attempt).max(at_least).as_millis() as i64
+            }
+        }
+    }
+}
+
+/// The reason stored with a transition's error: the error reduced to its group, by the step of
+/// the state it happened in (operator notes keep the item's reason; see `apply_chunk`).
+fn reason_of(a: &Applied, t: &Transition) -> Option<String> {
+    let error = t.error().filter(|_| !t.by_operator())?;
+    Some(schema::reason::Reason::of(t.from(), a.a2_id, error).key())
+}
