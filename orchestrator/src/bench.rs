@@ -102,7 +102,7 @@ pub async fn run(
         dispatcher = dispatcher.with_step(Arc::new(NoopStep::new(kind, opts.step_delay)), opts.concurrency);
     }
     let started = Instant::now();
-    let report = dispatcher.run(cancel).await?;
+    let report = dispatcher.drive(cancel).await?;
     let run_secs = started.elapsed().as_secs_f64();
     let synced = workflow::Entity::find()
         .filter(workflow::Column::State.eq(schema::WorkflowState::Synced))
