@@ -51,7 +51,7 @@ impl fmt::Display for Outcome {
 
 /// A stored outcome this version does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown schedule run outcome {0:?}")]
+#[error("unknown firing outcome {0:?}")]
 pub struct UnknownOutcome(pub String);
 
 impl FromStr for Outcome {
@@ -124,7 +124,7 @@ impl WindowCounts {
 }
 
 impl RunRecord {
-    /// The outcome, typed (None while the firing runs, or for an outcome this version does not
+    /// The outcome, typed (None while the firing is going, or for an outcome this version does not
     /// know).
     pub fn ended(&self) -> Option<Outcome> {
         self.outcome.as_deref().and_then(|o| o.parse().ok())
@@ -173,10 +173,14 @@ mod tests {
     fn window_counts_keep_the_stored_keys() {
         let c = WindowCounts::new("night", 100, 40, 3.5);
         let v = serde_json::to_value(&c).unwrap();
-        assert_eq!(
-            v,
-            json!({ "phase": "night", "work_at_open": 100, "work_at_close": 40, "done": 60, "open_secs": 3.5 })
-        );
+        let keys = json!({
+            "phase": "night",
+            "work_at_open": 100,
+            "work_at_close": 40,
+            "done": 60,
+            "open_secs": 3.5,
+        });
+        assert_eq!(v, keys);
         // Extra keys (`end` of a `run --once`) are ignored, missing ones read as zero.
         let read: WindowCounts =
             serde_json::from_value(json!({ "done": 30, "open_secs": 600.0, "end": "done" })).unwrap();
