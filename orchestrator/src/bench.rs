@@ -94,7 +94,7 @@ pub async fn run(
         dispatcher = dispatcher.with_step(Arc::new(NoopStep::new(kind, opts.step_delay)), opts.concurrency);
     }
     let started = Instant::now();
-    let report = dispatcher.run(cancel).await?;
+    let report = dispatcher.drive(cancel).await?;
     let run_secs = started.elapsed().as_secs_f64();
     let synced = store.status().await?.by_state.get(&schema::WorkflowState::Synced).copied().unwrap_or(0);
     Ok(BenchReport {

@@ -7,6 +7,7 @@ pub mod bench;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod cron;
 pub mod daemon;
 pub mod db;
 pub mod demo;

@@ -8,9 +8,10 @@
 
 mod raw;
 
+use crate::cron::{Cron, parse_tz};
 use crate::phase::{Phase, Window};
 use crate::retry::RetryPolicy;
-use crate::schedule::{Action, Cron, Missed, ScheduleSpec, parse_tz, window_schedule_name};
+use crate::schedule::{Action, Missed, ScheduleSpec, window_schedule_name};
 use crate::store::{ClaimOrder, Selection};
 use chrono::TimeZone;
 use chrono_tz::Tz;

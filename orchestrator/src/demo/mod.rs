@@ -264,7 +264,7 @@ async fn dispatch(
             bar.finish();
         }
     });
-    let report = dispatcher.run(cancel).await;
+    let report = dispatcher.drive(cancel).await;
     stop.cancel();
     let _ = watcher.await;
     Ok(report?)

@@ -125,13 +125,13 @@ async fn run_item(
         )),
     };
     drop(slot);
-    if let Some(applied) = decide_outcome(&item, outcome, &run.policy) {
+    if let Some(applied) = applied_for(&item, outcome, &run.policy) {
         let _ = run.out.send(writer::Finished { applied, _slot: room }).await;
     }
 }
 
 /// The state machine's decision for a finished step, as a row to apply.
-fn decide_outcome(item: &WorkItem, outcome: StepOutcome, policy: &RetryPolicy) -> Option<Applied> {
+fn applied_for(item: &WorkItem, outcome: StepOutcome, policy: &RetryPolicy) -> Option<Applied> {
     let (a3, dialog, synced_events) = match &outcome {
         StepOutcome::Done { a3_correspondence_id, dialog_id, synced_events } => {
             (*a3_correspondence_id, *dialog_id, synced_events.clone())
@@ -321,12 +321,12 @@ mod tests {
     fn a_failed_step_is_decided_by_the_state_machine() {
         let item = WorkItem::bare(Uuid::now_v7(), 7, "t".into(), WorkflowState::Migrated, 0);
         let policy = RetryPolicy::default();
-        let retry = decide_outcome(&item, StepOutcome::Retryable("503".into()), &policy).unwrap();
+        let retry = applied_for(&item, StepOutcome::Retryable("503".into()), &policy).unwrap();
         assert_eq!(
             (retry.transition.from(), retry.transition.to()),
             (WorkflowState::Migrated, WorkflowState::Migrated)
         );
-        let failed = decide_outcome(&item, StepOutcome::Permanent("400".into()), &policy).unwrap();
+        let failed = applied_for(&item, StepOutcome::Permanent("400".into()), &policy).unwrap();
         assert_eq!(failed.transition.to(), WorkflowState::Failed);
         assert_eq!(failed.a2_id, 7);
     }

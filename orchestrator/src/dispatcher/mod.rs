@@ -200,8 +200,9 @@ impl Dispatcher {
         Ok(n)
     }
 
-    /// Runs until `cancel` fires or, with `exit_when_idle`, no runnable item is left.
-    pub async fn run(self, cancel: CancellationToken) -> Result<RunReport, crate::store::StoreError> {
+    /// Claims items and drives them through their steps until `cancel` fires or, with
+    /// `exit_when_idle`, no runnable item is left.
+    pub async fn drive(self, cancel: CancellationToken) -> Result<RunReport, crate::store::StoreError> {
         let started = Instant::now();
         let own_node = self.node.is_none();
         let node = match self.node {

@@ -9,7 +9,7 @@ pub mod plan;
 
 pub use controls::{PhaseControl, paused, set_paused};
 
-use crate::schedule::Cron;
+use crate::cron::Cron;
 use crate::store::{ClaimOrder, Selection};
 use schema::WorkflowState;
 use serde::Serialize;

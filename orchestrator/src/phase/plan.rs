@@ -4,10 +4,10 @@
 //! The rate is per step (each of a phase's steps may start `rate` items per second; the steps run
 //! side by side), so a phase with N items left needs N / rate seconds of open window. When the
 //! phase has run windows before, the measured rate (items finished per open second, from its
-//! window runs) is used instead of the configured one.
+//! window firings) is used instead of the configured one.
 
 use super::{Phase, Window, WindowState};
-use crate::schedule::{RunRecord, once_schedule_name, window_schedule_name};
+use crate::schedule::{RunRecord, list_runs, once_schedule_name, window_schedule_name};
 use crate::store::Store;
 use crate::store::StoreError;
 use chrono::TimeZone;
@@ -44,7 +44,7 @@ pub struct PhasePlan {
     pub ready: u64,
     /// Items per second per step, as configured.
     pub rate_configured: Option<f64>,
-    /// Items finished per open second in its recorded runs, if it has run.
+    /// Items finished per open second in its recorded firings, if it has had any.
     pub rate_measured: Option<f64>,
     /// The rate the estimate uses (measured if known, else configured).
     pub rate_used: Option<f64>,
@@ -75,33 +75,24 @@ pub fn states_needing(steps: &[StepKind]) -> Vec<WorkflowState> {
         .collect()
 }
 
-/// Items of `phase` that still need one of its steps.
-pub async fn remaining_work(store: &Store, phase: &Phase) -> Result<u64, StoreError> {
-    store.count_waiting(&phase.selection, &states_needing(&phase.steps)).await
-}
-
 /// Items of `phase` its steps can advance now (the rest wait for another phase's steps).
 pub async fn ready_work(store: &Store, phase: &Phase) -> Result<u64, StoreError> {
     store.count_waiting(&phase.selection, &phase.states()).await
 }
 
-/// Items finished per open second over `phase`'s last recorded runs (window and `--once` runs).
-pub async fn measured_rate(store: &Store, phase: &str) -> Result<Option<f64>, StoreError> {
-    let mut runs: Vec<RunRecord> =
-        crate::schedule::list_runs(store, Some(&window_schedule_name(phase)), 5).await?;
-    runs.extend(crate::schedule::list_runs(store, Some(&once_schedule_name(phase)), 5).await?);
+/// Items finished per open second over `phase`'s last recorded firings (window and `--once`
+/// ones).
+async fn measured_rate(store: &Store, phase: &str) -> Result<Option<f64>, StoreError> {
+    let mut firings: Vec<RunRecord> = list_runs(store, Some(&window_schedule_name(phase)), 5).await?;
+    firings.extend(list_runs(store, Some(&once_schedule_name(phase)), 5).await?);
     let (mut done, mut secs) = (0.0, 0.0);
-    // Runs that did their work (a window that closed with work left did too); not failed,
+    // Firings that did their work (a window that closed with work left did too); not failed,
     // abandoned or skipped ones.
-    let worked =
-        |o: &str| !(o.starts_with("error") || o.starts_with("abandoned") || o.starts_with("skipped"));
-    for r in runs.iter().filter(|r| r.outcome.as_deref().is_some_and(worked)) {
-        let Some(c) = &r.counts else { continue };
-        let d = c.get("done").and_then(|v| v.as_f64()).unwrap_or(0.0);
-        let s = c.get("open_secs").and_then(|v| v.as_f64()).unwrap_or(0.0);
-        if d > 0.0 && s > 0.0 {
-            done += d;
-            secs += s;
+    for r in firings.iter().filter(|r| r.ended().is_some_and(|o| o.did_work())) {
+        let Some(c) = r.window_counts() else { continue };
+        if c.done > 0 && c.open_secs > 0.0 {
+            done += c.done as f64;
+            secs += c.open_secs;
         }
     }
     Ok((secs > 0.0).then(|| done / secs))
@@ -191,7 +182,7 @@ fn local(tz: chrono_tz::Tz, ms: i64) -> Option<String> {
 }
 
 /// A window in words.
-pub fn describe(window: &Window) -> String {
+fn describe(window: &Window) -> String {
     match window {
         Window::Always => "always".into(),
         Window::Scheduled { cron, duration } => {
@@ -203,7 +194,7 @@ pub fn describe(window: &Window) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schedule::Cron;
+    use crate::cron::Cron;
     use std::time::Duration;
 
     #[test]

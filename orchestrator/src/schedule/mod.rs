@@ -1,19 +1,29 @@
 //! Schedules: cron expressions in a time zone that fire actions (open a phase's window, discover
 //! new export files, sweep pending sync events, rescue expired leases, prune history, report).
 //!
-//! **A firing runs once across all nodes**: the node that inserts the `(schedule, fire_time)` row
-//! runs it; the others see the row and do nothing. A fire missed while no node was up follows the
-//! schedule's policy: skip it, or run it once late within a catch-up limit. Runs of one schedule
-//! never overlap: while one runs, the next fire waits and then counts as missed.
+//! This module decides *when* and claims *who*; it does not know how an action is done. **A
+//! firing happens once across all nodes**: the node that inserts the `(schedule, fire_time)` row
+//! hands the action to the [`ActionRunner`] it was given (the daemon's); the others see the row
+//! and do nothing. A fire missed while no node was up follows the schedule's policy: skip it, or
+//! fire it once late within a catch-up limit. Firings of one schedule never overlap: while one is
+//! going, the next fire waits and then counts as missed.
+//!
+//! Each firing is recorded as a row of `schedule_runs` (what `migrator runs` lists, hence
+//! [`RunRecord`], [`claim_run`], [`finish_run`]) with a typed [`Outcome`].
 
-mod cron;
+mod outcome;
 mod runs;
 mod scheduler;
 
-pub use cron::{Cron, parse_tz};
-pub use runs::{RunRecord, list as list_runs};
+use crate::cron::Cron;
+use serde::Serialize;
+use std::time::Duration;
 
-/// Records the start of a run of `schedule` at `fire_time` (None if that firing is taken).
+pub use outcome::{Outcome, UnknownOutcome, WindowCounts};
+pub use runs::{RunRecord, list as list_runs};
+pub use scheduler::{ActionRunner, FiringHandle, Scheduler};
+
+/// Records the start of a firing of `schedule` at `fire_time` (None if that firing is taken).
 pub async fn claim_run(
     store: &crate::store::Store,
     schedule: &str,
@@ -23,7 +33,7 @@ pub async fn claim_run(
     runs::claim(store, schedule, fire_time, node, None).await
 }
 
-/// Records the end of a run.
+/// Records the end of a firing (`outcome` as [`Outcome`] displays it).
 pub async fn finish_run(
     store: &crate::store::Store,
     id: i64,
@@ -32,15 +42,20 @@ pub async fn finish_run(
 ) -> Result<(), crate::store::StoreError> {
     runs::finish(store, id, outcome, counts).await
 }
-pub use scheduler::{ActionContext, Decision, Scheduler};
 
-use serde::Serialize;
-use std::time::Duration;
+/// Closes unfinished firings whose node stopped or has not beaten its heartbeat since
+/// `alive_since` (epoch ms): their work died with the node. Returns how many.
+pub async fn abandon_dead_runs(
+    store: &crate::store::Store,
+    alive_since: i64,
+) -> Result<u64, crate::store::StoreError> {
+    runs::abandon_dead(store, alive_since).await
+}
 
 /// A named schedule.
 #[derive(Debug, Clone)]
 pub struct ScheduleSpec {
-    /// Name (unique; the key of its runs).
+    /// Name (unique; the key of its firings).
     pub name: String,
     /// When it fires.
     pub cron: Cron,
@@ -61,7 +76,7 @@ pub enum Action {
     Discover,
     /// Make Synced items with unsynced events SyncPending.
     SyncSweep,
-    /// Return expired leases to the queue; close runs of nodes that died.
+    /// Return expired leases to the queue; close firings of nodes that died.
     Rescue,
     /// Delete history older than the retention age of finished items (keeping each item's final
     /// state and last error).
@@ -89,11 +104,11 @@ impl Action {
 pub enum Missed {
     /// Record it as skipped; wait for the next one.
     Skip,
-    /// Run it once, late, if no more than this late (older fires are skipped).
+    /// Fire it once, late, if no more than this late (older fires are skipped).
     RunOnceLate(Duration),
 }
 
-/// The schedule name under which a phase's window runs are recorded.
+/// The schedule name under which a phase's window firings are recorded.
 pub fn window_schedule_name(phase: &str) -> String {
     format!("window:{phase}")
 }

@@ -40,7 +40,8 @@ pub(crate) async fn running(store: &Store, schedule: &str) -> Result<Vec<schedul
 
 /// Closes unfinished runs whose node stopped or has not beaten its heartbeat since `alive_since`.
 pub(crate) async fn abandon_dead(store: &Store, alive_since: i64) -> Result<u64, StoreError> {
-    store.abandon_dead_firings(alive_since).await
+    let outcome = super::Outcome::Abandoned("its node stopped before the run finished".into());
+    store.abandon_dead_firings(alive_since, &outcome.to_string()).await
 }
 
 /// The latest runs, newest first, optionally of one schedule.

@@ -1,50 +1,41 @@
 //! The scheduler loop: at each tick, for every schedule, the latest fire time that has come is
-//! compared with the latest one recorded; a new one is claimed (once, across nodes) and its
-//! action runs in its own task, or, if it is too late, handled by the missed-fire policy.
+//! compared with the latest one recorded; a new one is claimed (once, across nodes) and handed
+//! to the [`ActionRunner`] in its own task, or, if it is too late, handled by the missed-fire
+//! policy. What an action does is the runner's business, not the scheduler's.
 
 use super::runs;
-use super::{Action, Missed, ScheduleSpec};
-use crate::import::ImportOptions;
-use crate::phase::{Phase, Window, plan};
+use super::{Action, Missed, Outcome, ScheduleSpec};
 use crate::store::Store;
 use crate::store::StoreError;
 use serde_json::json;
-use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-/// What actions need besides the store.
-#[derive(Debug, Default)]
-pub struct ActionContext {
-    /// The configured phases (for open-window).
-    pub phases: Vec<Phase>,
-    /// Where `discover` finds export files.
-    pub inbox: Option<PathBuf>,
-    /// How `discover` imports them.
-    pub import: ImportOptions,
-    /// How long finished items keep their full history.
-    pub history_retention: Duration,
-    /// How often a long run (open-window) looks at the clock and the work left.
-    pub poll: Duration,
-    /// A node without a heartbeat for this long is dead: rescue closes its runs.
-    pub dead_after: Duration,
-    /// File sizes seen by the last `discover` run (a file is taken once its size held still
-    /// from one run to the next).
-    pub sizes: tokio::sync::Mutex<HashMap<PathBuf, u64>>,
+/// Carries out the action of a firing this node claimed. Supplied from above (the daemon), so
+/// the scheduler only decides and claims.
+#[async_trait::async_trait]
+pub trait ActionRunner: Send + Sync {
+    /// Does `action` for the fire at `fire_time` (epoch ms), stopping early on `cancel`.
+    /// Returns what it counted (recorded with the firing), or why it failed.
+    async fn execute(
+        &self,
+        action: &Action,
+        fire_time: i64,
+        cancel: &CancellationToken,
+    ) -> Result<serde_json::Value, String>;
 }
 
 /// What to do about one schedule now.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
+pub enum Verdict {
     /// No new fire time has come.
     Nothing,
-    /// A run of this schedule is still going; the fire waits (and may become late).
+    /// A firing of this schedule is still going; the fire waits (and may become late).
     Wait,
-    /// Run it (late by this many ms; 0 on time).
+    /// Fire it (late by this many ms; 0 on time).
     Fire {
         /// The fire time.
         fire_time: i64,
@@ -55,44 +46,45 @@ pub enum Decision {
     Skip {
         /// The fire time.
         fire_time: i64,
-        /// Why.
+        /// Why (recorded as [`Outcome::Skipped`]).
         reason: String,
     },
 }
 
-/// Decides about `spec` at `now` given the latest recorded fire time and whether a run is still
-/// going. A fire up to `on_time` late is on time. Pure, so the policies are tested directly.
-pub fn decide(
+/// The verdict on `spec` at `now` given the latest recorded fire time and whether a firing is
+/// still going. A fire up to `on_time` late is on time. Pure, so the policies are tested
+/// directly.
+pub fn verdict(
     spec: &ScheduleSpec,
     now: i64,
     last_recorded: Option<i64>,
-    running: bool,
+    going: bool,
     on_time: Duration,
-) -> Decision {
-    let Some(due) = spec.cron.last_at_or_before(now) else { return Decision::Nothing };
+) -> Verdict {
+    let Some(due) = spec.cron.last_at_or_before(now) else { return Verdict::Nothing };
     if last_recorded.is_some_and(|last| last >= due) {
-        return Decision::Nothing;
+        return Verdict::Nothing;
     }
-    if running {
-        return Decision::Wait;
+    if going {
+        return Verdict::Wait;
     }
     let late_by = now - due;
     if late_by <= on_time.as_millis() as i64 {
-        return Decision::Fire { fire_time: due, late_by };
+        return Verdict::Fire { fire_time: due, late_by };
     }
     let late = humantime::format_duration(Duration::from_secs((late_by / 1000) as u64));
     match spec.missed {
         Missed::RunOnceLate(limit) if late_by <= limit.as_millis() as i64 => {
-            Decision::Fire { fire_time: due, late_by }
+            Verdict::Fire { fire_time: due, late_by }
         }
-        Missed::RunOnceLate(limit) => Decision::Skip {
+        Missed::RunOnceLate(limit) => Verdict::Skip {
             fire_time: due,
             reason: format!(
-                "skipped: missed by {late}, beyond the catch-up limit of {}",
+                "missed by {late}, beyond the catch-up limit of {}",
                 humantime::format_duration(limit)
             ),
         },
-        Missed::Skip => Decision::Skip { fire_time: due, reason: format!("skipped: missed by {late}") },
+        Missed::Skip => Verdict::Skip { fire_time: due, reason: format!("missed by {late}") },
     }
 }
 
@@ -101,30 +93,35 @@ pub struct Scheduler {
     store: Store,
     node: Uuid,
     schedules: Vec<ScheduleSpec>,
-    ctx: Arc<ActionContext>,
+    runner: Arc<dyn ActionRunner>,
+    /// A node without a heartbeat for this long is dead: its unfinished firings are closed
+    /// before they hold back the next fire.
+    dead_after: Duration,
     /// A fire taken this late or less is on time (ticks are not instantaneous).
     pub on_time: Duration,
 }
 
-/// A fired run in progress.
-pub type RunHandle = JoinHandle<()>;
+/// A firing in progress.
+pub type FiringHandle = JoinHandle<()>;
 
 impl Scheduler {
-    /// A scheduler for `node`.
-    pub fn new(store: Store, node: Uuid, schedules: Vec<ScheduleSpec>, ctx: ActionContext) -> Self {
-        Self { store, node, schedules, ctx: Arc::new(ctx), on_time: Duration::from_secs(60) }
+    /// A scheduler for `node` that hands its firings to `runner`; a node silent for `dead_after`
+    /// is dead.
+    pub fn new(
+        store: Store,
+        node: Uuid,
+        schedules: Vec<ScheduleSpec>,
+        runner: Arc<dyn ActionRunner>,
+        dead_after: Duration,
+    ) -> Self {
+        Self { store, node, schedules, runner, dead_after, on_time: Duration::from_secs(60) }
     }
 
-    /// The schedules.
-    pub fn schedules(&self) -> &[ScheduleSpec] {
-        &self.schedules
-    }
-
-    /// Handles every schedule at the clock's now: claims and starts due runs, records skips.
-    /// Returns the runs this node started (the caller may await them).
-    pub async fn tick(&self, cancel: &CancellationToken) -> Result<Vec<RunHandle>, StoreError> {
+    /// Handles every schedule at the clock's now: claims and starts due firings, records skips.
+    /// Returns the firings this node started (the caller may await them).
+    pub async fn tick(&self, cancel: &CancellationToken) -> Result<Vec<FiringHandle>, StoreError> {
         let now = self.store.clock().now_ms();
-        // Alive as far as other nodes can tell (they close runs of dead nodes).
+        // Alive as far as other nodes can tell (they close firings of dead nodes).
         if let Err(e) = crate::node::beat(&self.store, self.node).await {
             tracing::warn!(error = %e, "heartbeat failed");
         }
@@ -136,66 +133,77 @@ impl Scheduler {
             }
             let mut open = runs::running(&self.store, &spec.name).await?;
             if !open.is_empty() {
-                let alive_since = now - self.ctx.dead_after.as_millis() as i64;
+                let alive_since = now - self.dead_after.as_millis() as i64;
                 runs::abandon_dead(&self.store, alive_since).await?;
                 open = runs::running(&self.store, &spec.name).await?;
             }
-            match decide(spec, now, last, !open.is_empty(), self.on_time) {
-                Decision::Nothing => {}
-                Decision::Wait => {
-                    tracing::info!(schedule = %spec.name, "previous run still going; this fire waits")
+            match verdict(spec, now, last, !open.is_empty(), self.on_time) {
+                Verdict::Nothing => {}
+                Verdict::Wait => {
+                    tracing::info!(schedule = %spec.name, "previous firing still going; this fire waits")
                 }
-                Decision::Skip { fire_time, reason } => {
-                    if runs::claim(&self.store, &spec.name, fire_time, self.node, Some(&reason))
+                Verdict::Skip { fire_time, reason } => {
+                    let outcome = Outcome::Skipped(reason).to_string();
+                    if runs::claim(&self.store, &spec.name, fire_time, self.node, Some(&outcome))
                         .await?
                         .is_some()
                     {
-                        tracing::warn!(schedule = %spec.name, fire_time, %reason, "fire skipped");
+                        tracing::warn!(schedule = %spec.name, fire_time, reason = %outcome, "fire skipped");
                     }
                 }
-                Decision::Fire { fire_time, late_by } => {
+                Verdict::Fire { fire_time, late_by } => {
                     let Some(id) = runs::claim(&self.store, &spec.name, fire_time, self.node, None).await?
                     else {
                         continue; // another node took it
                     };
                     tracing::info!(schedule = %spec.name, action = spec.action.name(), late_by_ms = late_by, "fired");
-                    let (store, ctx, action, cancel) =
-                        (self.store.clone(), self.ctx.clone(), spec.action.clone(), cancel.clone());
-                    let name = spec.name.clone();
-                    started.push(tokio::spawn(async move {
-                        let (outcome, counts) = match execute(&store, &ctx, &action, fire_time, &cancel).await
-                        {
-                            Ok(counts) => ("ok".to_string(), counts),
-                            Err(e) => (format!("error: {e}"), json!({})),
-                        };
-                        if outcome != "ok" {
-                            tracing::error!(schedule = %name, %outcome, "run failed");
-                        }
-                        if let Err(e) = runs::finish(&store, id, &outcome, &counts).await {
-                            tracing::error!(schedule = %name, error = %e, "cannot record the end of a run");
-                        }
-                    }));
+                    started.push(self.start(id, spec, fire_time, cancel));
                 }
             }
         }
         Ok(started)
     }
 
+    /// Hands the claimed firing `id` to the runner in its own task, which records its end.
+    fn start(
+        &self,
+        id: i64,
+        spec: &ScheduleSpec,
+        fire_time: i64,
+        cancel: &CancellationToken,
+    ) -> FiringHandle {
+        let (store, runner, action, cancel) =
+            (self.store.clone(), self.runner.clone(), spec.action.clone(), cancel.clone());
+        let name = spec.name.clone();
+        tokio::spawn(async move {
+            let (outcome, counts) = match runner.execute(&action, fire_time, &cancel).await {
+                Ok(counts) => (Outcome::Ok, counts),
+                Err(e) => (Outcome::Error(e), json!({})),
+            };
+            if outcome != Outcome::Ok {
+                tracing::error!(schedule = %name, %outcome, "firing failed");
+            }
+            if let Err(e) = runs::finish(&store, id, &outcome.to_string(), &counts).await {
+                tracing::error!(schedule = %name, error = %e, "cannot record the end of a firing");
+            }
+        })
+    }
+
     /// The next instant any schedule fires after `now` (epoch ms).
-    pub fn next_fire(&self, now: i64) -> Option<i64> {
+    fn next_fire(&self, now: i64) -> Option<i64> {
         self.schedules.iter().filter_map(|s| s.cron.next_after(now)).min()
     }
 
     /// Ticks until `cancel`: at each fire time, and at least every `max_sleep` (other nodes'
-    /// runs end, clocks get adjusted). Waits for started runs before returning.
-    pub async fn run(self, max_sleep: Duration, cancel: CancellationToken) {
-        let mut runs: Vec<RunHandle> = Vec::new();
+    /// firings end, clocks get adjusted). Waits for started firings before returning.
+    pub async fn drive(self, max_sleep: Duration, cancel: CancellationToken) {
+        let mut firings: Vec<FiringHandle> = Vec::new();
         while !cancel.is_cancelled() {
             match self.tick(&cancel).await {
-                Ok(started) => runs.extend(started),
+                Ok(started) => firings.extend(started),
                 Err(e) => tracing::warn!(error = %e, "scheduler tick failed; retrying"),
             }
-            runs.retain(|h| !h.is_finished());
+            firings.retain(|h| !h.is_finished());
             let now = self.store.clock().now_ms();
             let until_next = self.next_fire(now).map(|t| (t - now).max(0) as u64).unwrap_or(u64::MAX);
             let sleep = Duration::from_millis(until_next).min(max_sleep);
@@ -205,88 +213,8 @@ impl Scheduler {
                 _ = tokio::time::sleep(sleep + Duration::from_millis(5)) => {}
             }
         }
-        for h in runs {
+        for h in firings {
             let _ = h.await;
-        }
-    }
-}
-
-/// Runs one action; returns what it counted.
-async fn execute(
-    store: &Store,
-    ctx: &ActionContext,
-    action: &Action,
-    fire_time: i64,
-    cancel: &CancellationToken,
-) -> Result<serde_json::Value, String> {
-    let db = |e: StoreError| e.to_string();
-    match action {
-        Action::OpenWindow(name) => {
-            let phase =
-                ctx.phases.iter().find(|p| &p.name == name).ok_or(format!("no phase named {name:?}"))?;
-            let Window::Scheduled { duration, .. } = &phase.window else {
-                return Err(format!("phase {name:?} is always on; it has no window to open"));
-            };
-            let close = fire_time + duration.as_millis() as i64;
-            let opened = store.clock().now_ms();
-            let at_open = plan::ready_work(store, phase).await.map_err(db)?;
-            let mut left = at_open;
-            let mut interrupted = false;
-            loop {
-                let now = store.clock().now_ms();
-                if now >= close || left == 0 {
-                    break;
-                }
-                let nap = ctx.poll.min(Duration::from_millis((close - now) as u64));
-                tokio::select! {
-                    _ = cancel.cancelled() => { interrupted = true; }
-                    _ = tokio::time::sleep(nap) => {}
-                }
-                left = plan::ready_work(store, phase).await.map_err(db)?;
-                if interrupted {
-                    break;
-                }
-            }
-            let secs = (store.clock().now_ms() - opened).max(0) as f64 / 1000.0;
-            let counts = json!({
-                "phase": name,
-                "work_at_open": at_open,
-                "work_at_close": left,
-                "done": at_open.saturating_sub(left),
-                "open_secs": secs,
-            });
-            if interrupted { Err(format!("interrupted: this node stopped; {counts}")) } else { Ok(counts) }
-        }
-        Action::Discover => {
-            let dir = ctx.inbox.as_ref().ok_or("no inbox directory configured (discover.inbox)")?;
-            // One scan at a time on this node (two discover schedules must not race on a file).
-            let mut sizes = ctx.sizes.lock().await;
-            let reports = crate::import::scan(store, dir, &ctx.import, &mut sizes, cancel).await;
-            drop(sizes);
-            let reports = reports.map_err(|e| e.to_string())?;
-            Ok(json!({
-                "files": reports.len(),
-                "lines": reports.iter().map(|r| r.lines).sum::<u64>(),
-                "new_items": reports.iter().map(|r| r.workflows_created).sum::<u64>(),
-                "rejected": reports.iter().map(|r| r.rejected).sum::<u64>(),
-            }))
-        }
-        Action::SyncSweep => Ok(json!({ "made_pending": store.sync_sweep().await.map_err(db)? })),
-        Action::Rescue => {
-            let released = store.release_expired().await.map_err(db)?;
-            let alive_since = store.clock().now_ms() - ctx.dead_after.as_millis() as i64;
-            let abandoned = runs::abandon_dead(store, alive_since).await.map_err(db)?;
-            Ok(json!({ "leases_released": released, "runs_abandoned": abandoned }))
-        }
-        Action::Prune => {
-            let before = store.clock().now_ms() - ctx.history_retention.as_millis() as i64;
-            Ok(
-                json!({ "history_rows_deleted": store.prune_history(before).await.map_err(db)?, "before": before }),
-            )
-        }
-        Action::Report => {
-            let s = store.status().await.map_err(db)?;
-            Ok(json!({ "total": s.total, "leased": s.leased, "by_state": s.by_state }))
         }
     }
 }
@@ -294,7 +222,7 @@ async fn execute(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schedule::Cron;
+    use crate::cron::Cron;
 
     /// An hour boundary (epoch ms); the schedules below fire on every hour.
     const H: i64 = 1_789_999_200_000;
@@ -309,61 +237,55 @@ mod tests {
         }
     }
 
-    fn fire(late_by: i64) -> Decision {
-        Decision::Fire { fire_time: H, late_by }
+    fn fire(late_by: i64) -> Verdict {
+        Verdict::Fire { fire_time: H, late_by }
     }
 
-    fn skip(reason: &str) -> Decision {
-        Decision::Skip { fire_time: H, reason: reason.into() }
+    fn skip(reason: &str) -> Verdict {
+        Verdict::Skip { fire_time: H, reason: reason.into() }
     }
 
-    /// Every policy at and around its boundaries: (missed, now, last recorded, running, decision).
+    /// Every policy at and around its boundaries: (missed, now, last recorded, going, verdict).
     #[test]
     fn every_policy_at_its_boundaries() {
         let catch_up = Missed::RunOnceLate(Duration::from_secs(300));
-        let cases: Vec<(Missed, i64, Option<i64>, bool, Decision)> = vec![
-            // This hour's fire is recorded (or a later one is): nothing to do, running or not.
-            (Missed::Skip, H, Some(H), false, Decision::Nothing),
-            (Missed::Skip, H + 5 * S, Some(H), true, Decision::Nothing),
-            (Missed::Skip, H + 5 * S, Some(H + 3_600 * S), false, Decision::Nothing),
+        let cases: Vec<(Missed, i64, Option<i64>, bool, Verdict)> = vec![
+            // This hour's fire is recorded (or a later one is): nothing to do, going or not.
+            (Missed::Skip, H, Some(H), false, Verdict::Nothing),
+            (Missed::Skip, H + 5 * S, Some(H), true, Verdict::Nothing),
+            (Missed::Skip, H + 5 * S, Some(H + 3_600 * S), false, Verdict::Nothing),
             // Only the previous hour's fire is recorded: this one has come.
             (Missed::Skip, H, Some(H - 3_600 * S), false, fire(0)),
             (Missed::Skip, H, None, false, fire(0)),
             // One ms before the hour, the previous fire is the latest, and it is recorded.
-            (Missed::Skip, H - 1, Some(H - 3_600 * S), false, Decision::Nothing),
-            // A run still going: the fire waits, on time or not, whatever the policy.
-            (Missed::Skip, H, None, true, Decision::Wait),
-            (Missed::Skip, H + 3_000 * S, None, true, Decision::Wait),
-            (catch_up, H + 3_000 * S, None, true, Decision::Wait),
+            (Missed::Skip, H - 1, Some(H - 3_600 * S), false, Verdict::Nothing),
+            // A firing still going: the fire waits, on time or not, whatever the policy.
+            (Missed::Skip, H, None, true, Verdict::Wait),
+            (Missed::Skip, H + 3_000 * S, None, true, Verdict::Wait),
+            (catch_up, H + 3_000 * S, None, true, Verdict::Wait),
             // Up to `on_time` (10 s) late is on time.
             (Missed::Skip, H + 10 * S, None, false, fire(10_000)),
-            (Missed::Skip, H + 10 * S + 1, None, false, skip("skipped: missed by 10s")),
-            (Missed::Skip, H + 125 * S, None, false, skip("skipped: missed by 2m 5s")),
-            // Run once late: within the catch-up limit (5 min) it fires, late; beyond it, skipped.
+            (Missed::Skip, H + 10 * S + 1, None, false, skip("missed by 10s")),
+            (Missed::Skip, H + 125 * S, None, false, skip("missed by 2m 5s")),
+            // Fire once late: within the catch-up limit (5 min) it fires, late; beyond it, skipped.
             (catch_up, H + 10 * S + 1, None, false, fire(10_001)),
             (catch_up, H + 300 * S, None, false, fire(300_000)),
-            (
-                catch_up,
-                H + 300 * S + 1,
-                None,
-                false,
-                skip("skipped: missed by 5m, beyond the catch-up limit of 5m"),
-            ),
+            (catch_up, H + 300 * S + 1, None, false, skip("missed by 5m, beyond the catch-up limit of 5m")),
             // The latest fire is the one that counts: an hour and a bit later, the next hour's.
             (
                 Missed::Skip,
                 H + 3_605 * S,
                 Some(H - 3_600 * S),
                 false,
-                Decision::Fire { fire_time: H + 3_600 * S, late_by: 5_000 },
+                Verdict::Fire { fire_time: H + 3_600 * S, late_by: 5_000 },
             ),
         ];
-        for (k, (missed, now, last, running, want)) in cases.into_iter().enumerate() {
-            let got = decide(&hourly(missed), now, last, running, Duration::from_secs(10));
+        for (k, (missed, now, last, going, want)) in cases.into_iter().enumerate() {
+            let got = verdict(&hourly(missed), now, last, going, Duration::from_secs(10));
             assert_eq!(
                 got,
                 want,
-                "case {k}: {missed:?}, now = H{:+} ms, last = {:?}, running = {running}",
+                "case {k}: {missed:?}, now = H{:+} ms, last = {:?}, going = {going}",
                 now - H,
                 last.map(|l| l - H)
             );

@@ -114,7 +114,7 @@ impl Store {
 
     /// Closes unfinished runs whose node stopped or has not beaten its heartbeat since
     /// `alive_since` (epoch ms): their work died with the node. Returns how many.
-    pub async fn abandon_dead_firings(&self, alive_since: i64) -> Result<u64, StoreError> {
+    pub async fn abandon_dead_firings(&self, alive_since: i64, outcome: &str) -> Result<u64, StoreError> {
         let open = schedule_run::Entity::find()
             .filter(schedule_run::Column::FinishedAt.is_null())
             .all(self.db())
@@ -127,12 +127,7 @@ impl Store {
                 Some(n) => n.stopped_at.is_some() || n.last_heartbeat < alive_since,
             };
             if dead {
-                self.finish_firing(
-                    run.id,
-                    "abandoned: its node stopped before the run finished",
-                    &serde_json::json!({}),
-                )
-                .await?;
+                self.finish_firing(run.id, outcome, &serde_json::json!({})).await?;
                 closed += 1;
             }
         }

@@ -57,7 +57,7 @@ async fn a_later_event_makes_a_synced_item_pending_once(db: &TestDb) {
     };
     let root = std::env::current_dir().unwrap();
     let run =
-        || a3_dispatcher(&store, cfg.clone(), &client, 8, 10, root.clone()).run(CancellationToken::new());
+        || a3_dispatcher(&store, cfg.clone(), &client, 8, 10, root.clone()).drive(CancellationToken::new());
     run().await.unwrap();
     let target = records[3].altinn2_correspondence_id;
     assert_eq!(store.show(&target.to_string()).await.unwrap().unwrap().item.state, WorkflowState::Synced);

@@ -158,7 +158,7 @@ async fn reimport_changes_nothing_and_new_events_make_items_pending(db: &TestDb)
     for k in StepKind::ALL {
         d = d.with_step(Arc::new(NoopStep::new(k, Duration::ZERO)), 8);
     }
-    d.run(CancellationToken::new()).await.unwrap();
+    d.drive(CancellationToken::new()).await.unwrap();
     s.operate(&sel, orchestrator::state_machine::Event::OperatorRetry).await.unwrap();
 
     // An updated record: replaces the payload of an unmigrated item, not of a migrated one.

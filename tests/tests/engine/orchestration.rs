@@ -5,11 +5,13 @@
 use crate::store::{items, store_at};
 use chrono::TimeZone;
 use orchestrator::clock::{Clock, ManualClock};
+use orchestrator::cron::Cron;
+use orchestrator::daemon::actions::{ActionContext, Actions};
 use orchestrator::db;
 use orchestrator::dispatcher::{Dispatcher, DispatcherConfig, Stats, a3_dispatcher};
 use orchestrator::phase::{self, Phase, Window, plan};
 use orchestrator::retry::RetryPolicy;
-use orchestrator::schedule::{self, Action, ActionContext, Cron, Missed, RunRecord, ScheduleSpec, Scheduler};
+use orchestrator::schedule::{self, Action, Missed, Outcome, RunRecord, ScheduleSpec, Scheduler};
 use orchestrator::state_machine::{Event, Facts, decide};
 use orchestrator::store::{Applied, ClaimOrder, Fence, Selection, Store};
 use schema::WorkflowState;
@@ -45,9 +47,10 @@ fn nightly(name: &str, missed: Missed) -> ScheduleSpec {
 }
 
 async fn scheduler(store: &Store, specs: Vec<ScheduleSpec>) -> Scheduler {
-    let ctx = ActionContext { dead_after: Duration::from_secs(180), ..ActionContext::default() };
+    let dead_after = Duration::from_secs(180);
+    let actions = Actions::new(store.clone(), ActionContext { dead_after, ..ActionContext::default() });
     let node = orchestrator::node::register(store).await.unwrap();
-    Scheduler::new(store.clone(), node, specs, ctx)
+    Scheduler::new(store.clone(), node, specs, Arc::new(actions), dead_after)
 }
 
 /// Ticks and waits for the runs it started; returns how many it started.
@@ -173,7 +176,9 @@ async fn a_running_run_holds_back_the_next_fire(db: &TestDb) {
     assert_eq!(tick(&s).await, 1);
     let runs = runs_of(&store, "s").await;
     assert!(runs[2].outcome.as_deref().unwrap().starts_with("abandoned"), "{runs:?}");
+    assert!(matches!(runs[2].ended(), Some(Outcome::Abandoned(_))), "{runs:?}");
     assert_eq!(runs[3].outcome.as_deref(), Some("ok"));
+    assert_eq!(runs[3].ended(), Some(Outcome::Ok));
 }
 on_both_backends!(a_running_run_holds_back_the_next_fire);
 
@@ -251,7 +256,7 @@ async fn a_night_window_claims_nothing_at_noon_and_works_at_23(db: &TestDb) {
         noop_dispatcher(&store, vec![phase("night", night_window(8), &StepKind::ALL)], Duration::ZERO, 20);
     let stats: Arc<Stats> = d.stats();
     let cancel = CancellationToken::new();
-    let run = tokio::spawn(d.run(cancel.clone()));
+    let run = tokio::spawn(d.drive(cancel.clone()));
     wait_until("20 claim cycles passed", async || stats.cycles.load(Ordering::Relaxed) >= 20).await;
     assert_eq!(stats.claimed.load(Ordering::Relaxed), 0, "nothing is claimed at 12:00");
     assert_eq!(count_in(&db.conn, WorkflowState::CreatedInA2).await, 50);
@@ -283,7 +288,7 @@ async fn a_pause_stops_claims_within_one_cycle(db: &TestDb) {
     );
     let stats = d.stats();
     let cancel = CancellationToken::new();
-    let run = tokio::spawn(d.run(cancel.clone()));
+    let run = tokio::spawn(d.drive(cancel.clone()));
     wait_until("some items claimed", async || stats.claimed.load(Ordering::Relaxed) >= 20).await;
 
     phase::set_paused(&store, "live", true).await.unwrap();
@@ -326,7 +331,7 @@ async fn make_available_runs_newest_first_on_the_simulator(db: &TestDb) {
     let migrate = Phase { concurrency: 8, ..phase("migrate", Window::Always, &[StepKind::Migrate]) };
     a3_dispatcher(&store, cfg.clone(), &client, 8, 1, std::env::current_dir().unwrap())
         .with_phases(vec![migrate])
-        .run(CancellationToken::new())
+        .drive(CancellationToken::new())
         .await
         .unwrap();
     assert_eq!(count_in(&db.conn, WorkflowState::Migrated).await, 60);
@@ -338,7 +343,7 @@ async fn make_available_runs_newest_first_on_the_simulator(db: &TestDb) {
     };
     a3_dispatcher(&store, cfg, &client, 8, 1, std::env::current_dir().unwrap())
         .with_phases(vec![available])
-        .run(CancellationToken::new())
+        .drive(CancellationToken::new())
         .await
         .unwrap();
     let order = sim.sim.inventory().made_available_order.clone();
@@ -376,7 +381,7 @@ async fn plan_counts_match_the_database_and_the_estimate_spans_windows(db: &Test
         selection: Selection { created_to: Some(oslo(2024, 1, 1, 0, 0)), ..selection.clone() },
         ..phase("early", Window::Always, &[StepKind::Migrate])
     }]);
-    run.run(CancellationToken::new()).await.unwrap();
+    run.drive(CancellationToken::new()).await.unwrap();
 
     let night = Phase {
         selection: selection.clone(),
@@ -490,7 +495,7 @@ async fn rescue_sweep_and_prune(db: &TestDb) {
         },
     );
     let d = StepKind::ALL.iter().fold(d, |d, k| d.with_step(Arc::new(NoopStep::new(*k, Duration::ZERO)), 4));
-    d.run(CancellationToken::new()).await.unwrap();
+    d.drive(CancellationToken::new()).await.unwrap();
     assert_eq!(count_in(&db.conn, WorkflowState::Synced).await, 10);
 
     // Sync sweep: an unsynced event of a Synced item (stored in the moment the item reached

@@ -93,7 +93,7 @@ async fn run_with_config(
     for s in steps {
         d = d.with_step(s, 4);
     }
-    let handle = tokio::spawn(d.run(CancellationToken::new()));
+    let handle = tokio::spawn(d.drive(CancellationToken::new()));
     let ticker = {
         let clock = clock.clone();
         tokio::spawn(async move {
@@ -129,7 +129,7 @@ async fn run_stepping_clock(
     for s in steps {
         d = d.with_step(s, 4);
     }
-    let mut handle = tokio::spawn(d.run(CancellationToken::new()));
+    let mut handle = tokio::spawn(d.drive(CancellationToken::new()));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     loop {
         tokio::select! {

@@ -3,14 +3,21 @@
 //! that schedule from outside (systemd timers, Kubernetes CronJobs): work one phase until its
 //! window closes or its work is done, then exit with a code that says which, or that items
 //! failed on the way.
+//!
+//! The daemon sits above the scheduler: it supplies the bodies of the scheduled actions
+//! ([`actions`]) that the scheduler hands its firings to.
+
+pub mod actions;
 
 use crate::config::Settings;
 use crate::dispatcher::{Dispatcher, DispatcherConfig, RunReport, a3_dispatcher};
 use crate::phase::{self, Phase, plan};
-use crate::schedule::{self, ActionContext, Scheduler, once_schedule_name};
+use crate::schedule::{self, Outcome, Scheduler, WindowCounts, once_schedule_name};
 use crate::store::{FailureGroup, Store};
+use actions::{ActionContext, Actions};
 use serde::Serialize;
 use serde_json::json;
+use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use workers::a3::{A3Client, ClientConfig};
 
@@ -37,6 +44,26 @@ pub enum OnceEnd {
     Paused,
     /// A signal stopped it: exit 130.
     Interrupted,
+}
+
+impl From<OnceEnd> for Outcome {
+    /// The outcome a `run --once` records.
+    fn from(end: OnceEnd) -> Outcome {
+        match end {
+            OnceEnd::Done => Outcome::Ok,
+            OnceEnd::WindowClosed => Outcome::WindowClosed,
+            OnceEnd::Paused => Outcome::Paused,
+            OnceEnd::Interrupted => Outcome::Interrupted,
+        }
+    }
+}
+
+/// What a `run --once` records as its counts: a window's, and how it ended.
+#[derive(Debug, Serialize)]
+struct OnceCounts {
+    #[serde(flatten)]
+    window: WindowCounts,
+    end: OnceEnd,
 }
 
 /// Failure groups a `run --once` report shows.
@@ -78,7 +105,7 @@ fn dispatcher(store: &Store, settings: &Settings, client: &A3Client, exit_when_i
 }
 
 /// The dispatcher settings from the config.
-pub fn dispatcher_config(settings: &Settings, exit_when_idle: bool) -> DispatcherConfig {
+fn dispatcher_config(settings: &Settings, exit_when_idle: bool) -> DispatcherConfig {
     let n = &settings.node;
     DispatcherConfig {
         claim_batch: n.claim_batch,
@@ -131,8 +158,10 @@ pub async fn run(
         dead_after: settings.node.dead_after,
         ..ActionContext::default()
     };
-    let scheduler = Scheduler::new(store.clone(), node, settings.schedules.clone(), ctx);
-    let sched = tokio::spawn(scheduler.run(settings.node.scheduler_poll, cancel.clone()));
+    let actions = Arc::new(Actions::new(store.clone(), ctx));
+    let scheduler =
+        Scheduler::new(store.clone(), node, settings.schedules.clone(), actions, settings.node.dead_after);
+    let sched = tokio::spawn(scheduler.drive(settings.node.scheduler_poll, cancel.clone()));
     let watch = tokio::spawn(crate::failure_watch::run(
         store.clone(),
         // Between 5 and 10 s: a group query per node and poll must stay cheap.
@@ -147,7 +176,7 @@ pub async fn run(
     }
     let dispatcher =
         dispatcher(&store, settings, &client, false).with_phases(settings.phases.clone()).with_node(node);
-    let report = dispatcher.run(cancel.clone()).await;
+    let report = dispatcher.drive(cancel.clone()).await;
     cancel.cancel();
     let _ = sched.await;
     let _ = watch.await;
@@ -155,8 +184,8 @@ pub async fn run(
     Ok(report?)
 }
 
-/// One phase until its window closes, it is paused, or its work is done. Recorded as a run of
-/// `once:<phase>` (what `plan` measures throughput from).
+/// One phase until its window closes, it is paused, or its work is done. Recorded as a firing
+/// of `once:<phase>` (what `plan` measures throughput from).
 pub async fn run_once(
     store: Store,
     settings: &Settings,
@@ -192,7 +221,7 @@ pub async fn run_once(
     let client = client(settings)?;
     let node = crate::node::register(&store).await?;
     let started = store.clock().now_ms();
-    let run_id = schedule::claim_run(&store, &once_schedule_name(&phase.name), started, node).await?;
+    let firing = schedule::claim_run(&store, &once_schedule_name(&phase.name), started, node).await?;
 
     // Watch the window and the pause switch; either stops the dispatcher (gracefully).
     let stop = cancel.child_token();
@@ -216,15 +245,16 @@ pub async fn run_once(
     });
     let dispatcher =
         dispatcher(&store, settings, &client, true).with_phases(vec![phase.clone()]).with_node(node);
-    let report = dispatcher.run(stop.clone()).await;
+    let report = dispatcher.drive(stop.clone()).await;
     stop.cancel();
     let stopped_by = watcher.await.ok().flatten();
     crate::node::stopped(&store, node).await?;
     let report = match report {
         Ok(r) => r,
         Err(e) => {
-            if let Some(id) = run_id {
-                schedule::finish_run(&store, id, &format!("error: {e}"), &json!({})).await?;
+            if let Some(id) = firing {
+                schedule::finish_run(&store, id, &Outcome::Error(e.to_string()).to_string(), &json!({}))
+                    .await?;
             }
             return Err(e.into());
         }
@@ -235,22 +265,11 @@ pub async fn run_once(
         Some(end) => end,
         None => OnceEnd::Done,
     };
-    if let Some(id) = run_id {
-        let counts = json!({
-            "phase": phase.name,
-            "work_at_open": work_at_start,
-            "work_at_close": work_at_end,
-            "done": work_at_start.saturating_sub(work_at_end),
-            "open_secs": report.elapsed_ms as f64 / 1000.0,
-            "end": end,
-        });
-        let outcome = match end {
-            OnceEnd::Done => "ok",
-            OnceEnd::WindowClosed => "window closed",
-            OnceEnd::Paused => "paused",
-            OnceEnd::Interrupted => "interrupted",
-        };
-        schedule::finish_run(&store, id, outcome, &counts).await?;
+    if let Some(id) = firing {
+        let window =
+            WindowCounts::new(&phase.name, work_at_start, work_at_end, report.elapsed_ms as f64 / 1000.0);
+        let counts = serde_json::to_value(OnceCounts { window, end }).unwrap_or_default();
+        schedule::finish_run(&store, id, &Outcome::from(end).to_string(), &counts).await?;
     }
     // The same grouping as `migrator failures`, over the items that failed since the start.
     // Only this phase's items: other phases or nodes may be failing items at the same time.

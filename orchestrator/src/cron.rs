@@ -14,7 +14,7 @@ use std::str::FromStr;
 /// A parsed cron expression and the time zone it is read in.
 #[derive(Debug, Clone)]
 pub struct Cron {
-    schedule: std::sync::Arc<cron::Schedule>,
+    schedule: std::sync::Arc<::cron::Schedule>,
     tz: Tz,
 }
 
@@ -32,7 +32,7 @@ impl Cron {
             ));
         }
         let full = if fields.len() == 5 { format!("0 {expr}") } else { expr.to_string() };
-        let schedule = cron::Schedule::from_str(&full).map_err(|e| {
+        let schedule = ::cron::Schedule::from_str(&full).map_err(|e| {
             // The crate's message draws a caret diagram over several lines; its last line says why.
             let why = e.to_string();
             format!("invalid cron expression {expr:?}: {}", why.lines().last().unwrap_or_default().trim())
