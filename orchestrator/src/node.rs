@@ -3,10 +3,10 @@
 //! store; this module knows who "this process" is.
 
 use crate::store::{Store, StoreError};
-use uuid::Uuid;
+use schema::NodeId;
 
 /// Registers this process as a new node and returns its id.
-pub async fn register(store: &Store) -> Result<Uuid, StoreError> {
+pub async fn register(store: &Store) -> Result<NodeId, StoreError> {
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "unknown".into());
@@ -14,11 +14,11 @@ pub async fn register(store: &Store) -> Result<Uuid, StoreError> {
 }
 
 /// Records a heartbeat.
-pub async fn beat(store: &Store, id: Uuid) -> Result<(), StoreError> {
+pub async fn beat(store: &Store, id: NodeId) -> Result<(), StoreError> {
     store.node_beat(id).await
 }
 
 /// Records a clean stop.
-pub async fn stopped(store: &Store, id: Uuid) -> Result<(), StoreError> {
+pub async fn stopped(store: &Store, id: NodeId) -> Result<(), StoreError> {
     store.node_stopped(id).await
 }

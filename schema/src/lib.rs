@@ -5,11 +5,13 @@
 //! PostgreSQL. The CLI renders them as RFC 3339.
 
 pub mod entity;
+mod id;
 mod lifecycle;
 pub mod migration;
 pub mod reason;
 mod state;
 
+pub use id::{A2Id, NodeId, WorkflowId};
 pub use lifecycle::{LIFECYCLE, Rest, Stage, StepKind};
 pub use migration::Migrator;
 pub use state::{ParseStateError, WorkflowState};

@@ -2,7 +2,7 @@
 
 use crate::a2::{A2Correspondence, A2EventBody};
 pub use schema::StepKind;
-use schema::WorkflowState;
+use schema::{A2Id, WorkflowId, WorkflowState};
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
@@ -11,9 +11,9 @@ use uuid::Uuid;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkItem {
     /// Workflow id.
-    pub id: Uuid,
+    pub id: WorkflowId,
     /// `Altinn2CorrespondenceId`.
-    pub a2_id: i64,
+    pub a2_id: A2Id,
     /// The import batch it came with (a label; not a config phase).
     pub batch: String,
     /// State at claim time.
@@ -40,7 +40,7 @@ pub struct WorkItem {
 
 impl WorkItem {
     /// An item with no inputs loaded.
-    pub fn bare(id: Uuid, a2_id: i64, batch: String, state: WorkflowState, attempt: i32) -> Self {
+    pub fn bare(id: WorkflowId, a2_id: A2Id, batch: String, state: WorkflowState, attempt: i32) -> Self {
         Self {
             id,
             a2_id,

@@ -9,6 +9,7 @@ use crate::retry::RetryPolicy;
 use crate::state_machine::{Event, Facts, decide};
 use crate::store::{Applied, Store};
 use futures::FutureExt;
+use schema::NodeId;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -16,14 +17,13 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
-use uuid::Uuid;
 use workers::{Step, StepOutcome, WorkItem};
 
 /// What every item task of a run shares.
 #[derive(Clone)]
 pub(super) struct Shared {
     pub(super) store: Store,
-    pub(super) node: Uuid,
+    pub(super) node: NodeId,
     pub(super) out: mpsc::Sender<writer::Finished>,
     pub(super) stopping: CancellationToken,
     pub(super) grace: Duration,
@@ -77,8 +77,7 @@ pub(super) async fn feed(lane: Lane, mut rx: mpsc::UnboundedReceiver<Fed>, run: 
             }
             continue;
         }
-        let span =
-            tracing::info_span!("item", workflow = %item.id, a2_id = item.a2_id, step = %lane.step.kind());
+        let span = tracing::info_span!("item", workflow = %item.id, a2_id = item.a2_id.get(), step = %lane.step.kind());
         tasks.spawn(run_item(lane.step.clone(), item, room, slot, run.clone()).instrument(span));
     }
     if run.stopping.is_cancelled() && !tasks.is_empty() {
@@ -166,6 +165,7 @@ mod tests {
     use super::*;
     use crate::clock::SystemClock;
     use schema::WorkflowState;
+    use schema::{A2Id, WorkflowId};
     use std::sync::Mutex;
     use std::sync::atomic::AtomicUsize;
     use tokio::sync::Semaphore;
@@ -202,7 +202,7 @@ mod tests {
         }
 
         async fn run(&self, item: &WorkItem) -> StepOutcome {
-            self.started.lock().unwrap().push(item.a2_id);
+            self.started.lock().unwrap().push(item.a2_id.get());
             let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
             self.most.fetch_max(now, Ordering::SeqCst);
             let outcome = self.inner.run(item).await;
@@ -223,7 +223,7 @@ mod tests {
         let policy = *store.policy();
         let run = Shared {
             store,
-            node: Uuid::now_v7(),
+            node: NodeId::new(),
             out,
             stopping,
             grace: Duration::from_secs(5),
@@ -237,7 +237,8 @@ mod tests {
     fn queue(lane: &Lane, a2_ids: impl IntoIterator<Item = i64>) -> mpsc::UnboundedReceiver<Fed> {
         let (tx, rx) = mpsc::unbounded_channel();
         for a2_id in a2_ids {
-            let item = WorkItem::bare(Uuid::now_v7(), a2_id, "t".into(), WorkflowState::CreatedInA2, 0);
+            let item =
+                WorkItem::bare(WorkflowId::new(), A2Id(a2_id), "t".into(), WorkflowState::CreatedInA2, 0);
             let room = lane.room.clone().try_acquire_owned().unwrap();
             tx.send((item, room)).unwrap();
         }
@@ -263,7 +264,7 @@ mod tests {
         }
         // The room is freed only once the writer is done with the outcomes.
         assert_eq!(lane.room.available_permits(), lane.capacity - 40);
-        let mut done: Vec<i64> = outcomes.iter().map(|f| f.applied.a2_id).collect();
+        let mut done: Vec<i64> = outcomes.iter().map(|f| f.applied.a2_id.get()).collect();
         done.sort_unstable();
         assert_eq!(done, (1..=40).collect::<Vec<_>>(), "every outcome went to the writer");
         assert!(outcomes.iter().all(|f| f.applied.transition.to() == WorkflowState::Migrated));
@@ -319,7 +320,7 @@ mod tests {
 
     #[test]
     fn a_failed_step_is_decided_by_the_state_machine() {
-        let item = WorkItem::bare(Uuid::now_v7(), 7, "t".into(), WorkflowState::Migrated, 0);
+        let item = WorkItem::bare(WorkflowId::new(), A2Id(7), "t".into(), WorkflowState::Migrated, 0);
         let policy = RetryPolicy::default();
         let retry = applied_for(&item, StepOutcome::Retryable("503".into()), &policy).unwrap();
         assert_eq!(
@@ -328,6 +329,6 @@ mod tests {
         );
         let failed = applied_for(&item, StepOutcome::Permanent("400".into()), &policy).unwrap();
         assert_eq!(failed.transition.to(), WorkflowState::Failed);
-        assert_eq!(failed.a2_id, 7);
+        assert_eq!(failed.a2_id, A2Id(7));
     }
 }

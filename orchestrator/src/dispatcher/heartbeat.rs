@@ -5,12 +5,12 @@
 
 use crate::node;
 use crate::store::Store;
+use schema::NodeId;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 /// Beats the node's heartbeat and extends its leases, every third of the lease, until `stop`.
-pub(super) async fn beat(store: Store, node: Uuid, lease: Duration, stop: CancellationToken) {
+pub(super) async fn beat(store: Store, node: NodeId, lease: Duration, stop: CancellationToken) {
     let mut tick = tokio::time::interval(lease / 3);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

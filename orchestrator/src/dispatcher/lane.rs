@@ -6,13 +6,13 @@
 use super::feeder::Fed;
 use crate::phase::Phase;
 use crate::store::{ClaimOrder, Selection, Store};
+use schema::{NodeId, WorkflowId};
 use std::collections::HashSet;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::Semaphore;
-use uuid::Uuid;
 use workers::Step;
 
 /// A step with its concurrency limit and its share of in-flight room; for a phase, one of its
@@ -89,7 +89,7 @@ impl Lane {
     pub(super) async fn claim(
         &self,
         store: &Store,
-        node: Uuid,
+        node: NodeId,
         lease: Duration,
         want: usize,
     ) -> (usize, Vec<Fed>) {
@@ -107,7 +107,7 @@ impl Lane {
         if let Err(e) = store.load_inputs(&mut items, self.step.inputs()).await {
             // The leases expire and the items come back if the release fails too.
             tracing::warn!(error = %e, step = %self.step.kind(), "loading inputs failed; releasing the claim");
-            let ids: Vec<Uuid> = items.iter().map(|i| i.id).collect();
+            let ids: Vec<WorkflowId> = items.iter().map(|i| i.id).collect();
             if let Err(e) = store.release_items(node, &ids).await {
                 tracing::warn!(error = %e, "release failed; the leases expire after the node stops");
             }

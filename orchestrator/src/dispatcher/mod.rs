@@ -22,6 +22,7 @@ use crate::state_machine::Transition;
 use crate::store::Store;
 use feeder::Fed;
 use lane::Lane;
+use schema::NodeId;
 use schema::WorkflowState;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -29,7 +30,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 use workers::Step;
 
 /// How the dispatcher behaves.
@@ -104,7 +104,7 @@ impl Stats {
     }
 
     /// The report of a run that ended with these counts.
-    fn report(&self, node: Uuid, released: u64, elapsed: Duration, interrupted: bool) -> RunReport {
+    fn report(&self, node: NodeId, released: u64, elapsed: Duration, interrupted: bool) -> RunReport {
         RunReport {
             node,
             claimed: self.claimed.load(Ordering::Relaxed),
@@ -124,7 +124,7 @@ impl Stats {
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct RunReport {
     /// This node's id.
-    pub node: Uuid,
+    pub node: NodeId,
     /// Items claimed.
     pub claimed: u64,
     /// Transitions committed.
@@ -151,7 +151,7 @@ pub struct Dispatcher {
     cfg: DispatcherConfig,
     lanes: Vec<Lane>,
     phases: Vec<Phase>,
-    node: Option<Uuid>,
+    node: Option<NodeId>,
     stats: Arc<Stats>,
 }
 
@@ -170,7 +170,7 @@ impl Dispatcher {
     }
 
     /// Runs as `node` (registered and stopped by the caller, who shares it with the scheduler).
-    pub fn with_node(mut self, node: Uuid) -> Self {
+    pub fn with_node(mut self, node: NodeId) -> Self {
         self.node = Some(node);
         self
     }
@@ -294,7 +294,7 @@ impl Dispatcher {
 
     /// One pass over every lane: each open lane with room claims and hands its items to its
     /// feeder. Returns how many items were claimed.
-    async fn claim_cycle(&self, node: Uuid, lanes: &[Lane], feeds: &[mpsc::UnboundedSender<Fed>]) -> usize {
+    async fn claim_cycle(&self, node: NodeId, lanes: &[Lane], feeds: &[mpsc::UnboundedSender<Fed>]) -> usize {
         self.stats.cycles.fetch_add(1, Ordering::Relaxed);
         // Pauses are read on every cycle, so one takes effect on every node within a cycle.
         let paused: HashSet<String> = if self.phases.is_empty() {

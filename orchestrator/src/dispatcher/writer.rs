@@ -3,12 +3,12 @@
 
 use super::Stats;
 use crate::store::{Applied, Fence, Store};
+use schema::NodeId;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc};
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 /// A finished item on its way to the database. The permit is the item's in-flight slot, freed once
 /// the outcome is committed (or given up on).
@@ -27,7 +27,7 @@ pub(super) struct WriterConfig {
 /// Runs until every sender is gone, then returns after the last commit.
 pub(super) async fn run(
     store: Store,
-    node: Uuid,
+    node: NodeId,
     mut rx: mpsc::Receiver<Finished>,
     cfg: WriterConfig,
     stats: Arc<Stats>,
@@ -63,7 +63,7 @@ pub(super) async fn run(
 /// again when their leases expire (steps are idempotent).
 async fn commit(
     store: &Store,
-    node: Uuid,
+    node: NodeId,
     buf: &mut Vec<Finished>,
     stats: &Stats,
     stopping: &CancellationToken,

@@ -28,7 +28,7 @@ pub async fn claim_run(
     store: &crate::store::Store,
     schedule: &str,
     fire_time: i64,
-    node: uuid::Uuid,
+    node: schema::NodeId,
 ) -> Result<Option<i64>, crate::store::StoreError> {
     runs::claim(store, schedule, fire_time, node, None).await
 }

@@ -2,7 +2,6 @@
 
 use crate::store::{Store, StoreError};
 use schema::entity::schedule_run;
-use uuid::Uuid;
 
 pub use crate::store::RunRecord;
 
@@ -12,7 +11,7 @@ pub(crate) async fn claim(
     store: &Store,
     schedule: &str,
     fire_time: i64,
-    node: Uuid,
+    node: schema::NodeId,
     finished: Option<&str>,
 ) -> Result<Option<i64>, StoreError> {
     store.claim_firing(schedule, fire_time, node, finished).await

@@ -7,12 +7,12 @@ use super::runs;
 use super::{Action, Missed, Outcome, ScheduleSpec};
 use crate::store::Store;
 use crate::store::StoreError;
+use schema::NodeId;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 /// Carries out the action of a firing this node claimed. Supplied from above (the daemon), so
 /// the scheduler only decides and claims.
@@ -91,7 +91,7 @@ pub fn verdict(
 /// Fires schedules for one node.
 pub struct Scheduler {
     store: Store,
-    node: Uuid,
+    node: NodeId,
     schedules: Vec<ScheduleSpec>,
     runner: Arc<dyn ActionRunner>,
     /// A node without a heartbeat for this long is dead: its unfinished firings are closed
@@ -109,7 +109,7 @@ impl Scheduler {
     /// is dead.
     pub fn new(
         store: Store,
-        node: Uuid,
+        node: NodeId,
         schedules: Vec<ScheduleSpec>,
         runner: Arc<dyn ActionRunner>,
         dead_after: Duration,

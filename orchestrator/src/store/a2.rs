@@ -251,7 +251,7 @@ impl Store {
         if items.is_empty() || inputs == Inputs::default() {
             return Ok(());
         }
-        let ids: Vec<i64> = items.iter().map(|i| i.a2_id).collect();
+        let ids: Vec<i64> = items.iter().map(|i| i.a2_id.get()).collect();
         if inputs.record {
             let mut rows = Vec::with_capacity(ids.len());
             for chunk in ids.chunks(CHUNK) {
@@ -274,8 +274,8 @@ impl Store {
                 }
             }
             for item in items.iter_mut() {
-                item.record = records.get(&item.a2_id).cloned();
-                item.input_errors.extend(broken_records.remove(&item.a2_id));
+                item.record = records.get(&item.a2_id.get()).cloned();
+                item.input_errors.extend(broken_records.remove(&item.a2_id.get()));
             }
         }
         if inputs.events {
@@ -302,8 +302,8 @@ impl Store {
                 }
             }
             for item in items.iter_mut() {
-                item.events = events.remove(&item.a2_id).unwrap_or_default();
-                item.input_errors.extend(broken.remove(&item.a2_id).unwrap_or_default());
+                item.events = events.remove(&item.a2_id.get()).unwrap_or_default();
+                item.input_errors.extend(broken.remove(&item.a2_id.get()).unwrap_or_default());
             }
         }
         Ok(())

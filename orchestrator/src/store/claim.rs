@@ -3,17 +3,17 @@
 
 use super::StoreError;
 use super::{ClaimOrder, Selection, Sql, Store};
+use schema::NodeId;
 use schema::WorkflowState;
 use sea_orm::{ConnectionTrait, DbBackend, QueryResult};
 use std::time::Duration;
-use uuid::Uuid;
 use workers::WorkItem;
 
 impl Store {
     /// Claims up to `limit` due items in `state` for `owner`, leased for `lease`, in due order.
     pub async fn claim(
         &self,
-        owner: Uuid,
+        owner: NodeId,
         lease: Duration,
         limit: usize,
         state: WorkflowState,
@@ -31,7 +31,7 @@ impl Store {
     /// `order`, so they start in it.
     pub async fn claim_in(
         &self,
-        owner: Uuid,
+        owner: NodeId,
         lease: Duration,
         limit: usize,
         state: WorkflowState,
@@ -85,7 +85,7 @@ impl Store {
     /// Claims up to `limit` due items across `states`, each state in turn.
     pub async fn claim_any(
         &self,
-        owner: Uuid,
+        owner: NodeId,
         lease: Duration,
         limit: usize,
         states: &[WorkflowState],
@@ -96,7 +96,7 @@ impl Store {
     /// Claims up to `limit` due items of `selection` across `states`, each state in turn.
     pub async fn claim_any_in(
         &self,
-        owner: Uuid,
+        owner: NodeId,
         lease: Duration,
         limit: usize,
         states: &[WorkflowState],

@@ -4,6 +4,7 @@
 use super::StoreError;
 use super::history::{HistoryRow, insert_history};
 use super::{CHUNK, Sql, Store};
+use schema::WorkflowId;
 use schema::WorkflowState;
 use sea_orm::ConnectionTrait;
 use uuid::Uuid;
@@ -53,7 +54,7 @@ impl Store {
                     q.push(", ");
                 }
                 q.row(vec![
-                    (Uuid::now_v7().into(), "uuid"),
+                    (WorkflowId::new().into(), "uuid"),
                     (item.a2_id.into(), "int8"),
                     (item.batch.clone().into(), "text"),
                     (WorkflowState::CreatedInA2.as_str().into(), "text"),
@@ -68,8 +69,8 @@ impl Store {
             }
             q.push(" ON CONFLICT (a2_id) DO NOTHING RETURNING id");
             let rows = txn.query_all_raw(q.build()).await?;
-            let ids: Vec<Uuid> =
-                rows.iter().map(|r| r.try_get::<Uuid>("", "id")).collect::<Result<_, _>>()?;
+            let ids: Vec<WorkflowId> =
+                rows.iter().map(|r| r.try_get::<Uuid>("", "id").map(WorkflowId)).collect::<Result<_, _>>()?;
             let history: Vec<HistoryRow> = ids
                 .iter()
                 .map(|id| HistoryRow {

@@ -3,16 +3,16 @@
 use super::StoreError;
 use super::{CHUNK, Sql};
 use schema::WorkflowState;
+use schema::{NodeId, WorkflowId};
 use sea_orm::{ConnectionTrait, DbBackend};
-use uuid::Uuid;
 
 /// One history row to write.
 pub(super) struct HistoryRow {
-    pub(super) workflow_id: Uuid,
+    pub(super) workflow_id: WorkflowId,
     pub(super) from: Option<WorkflowState>,
     pub(super) to: WorkflowState,
     pub(super) attempt: i32,
-    pub(super) node: Option<Uuid>,
+    pub(super) node: Option<NodeId>,
     pub(super) error: Option<String>,
 }
 
@@ -35,7 +35,7 @@ pub(super) async fn insert_history(
                 (h.to.as_str().into(), "text"),
                 (h.attempt.into(), "int4"),
                 (at.into(), "int8"),
-                (h.node.into(), "uuid"),
+                (h.node.map(NodeId::get).into(), "uuid"),
                 (h.error.clone().into(), "text"),
             ]);
         }

@@ -3,13 +3,13 @@
 
 use super::StoreError;
 use super::{CHUNK, Sql, Store};
+use schema::{NodeId, WorkflowId};
 use sea_orm::ConnectionTrait;
 use std::time::Duration;
-use uuid::Uuid;
 
 impl Store {
     /// Extends every lease `owner` holds (the node heartbeat), so slow steps keep their items.
-    pub async fn renew(&self, owner: Uuid, lease: Duration) -> Result<u64, StoreError> {
+    pub async fn renew(&self, owner: NodeId, lease: Duration) -> Result<u64, StoreError> {
         let until = self.clock.now_ms() + lease.as_millis() as i64;
         let mut q = Sql::new(self.backend());
         q.push("UPDATE workflows SET lease_until = ")
@@ -20,7 +20,7 @@ impl Store {
     }
 
     /// Drops `owner`'s leases on `ids` (items it claimed but will not run).
-    pub async fn release_items(&self, owner: Uuid, ids: &[Uuid]) -> Result<u64, StoreError> {
+    pub async fn release_items(&self, owner: NodeId, ids: &[WorkflowId]) -> Result<u64, StoreError> {
         let mut released = 0;
         for chunk in ids.chunks(CHUNK) {
             let mut q = Sql::new(self.backend());
@@ -34,7 +34,7 @@ impl Store {
     }
 
     /// Drops every lease `owner` holds: its items are claimable again at once.
-    pub async fn release(&self, owner: Uuid) -> Result<u64, StoreError> {
+    pub async fn release(&self, owner: NodeId) -> Result<u64, StoreError> {
         let mut q = Sql::new(self.backend());
         q.push("UPDATE workflows SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ")
             .param(owner, "uuid");

@@ -6,6 +6,7 @@ use super::{Applied, Fence, Store};
 use crate::state_machine::{Event, Facts, TransitionError, decide};
 use schema::WorkflowState;
 use schema::entity::{workflow, workflow_history};
+use schema::{A2Id, WorkflowId};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -235,7 +236,9 @@ impl Store {
                 seen_ids.push(item.id.to_string());
                 let facts = Facts::new(item.state, item.attempt, item.resume_state, self.policy());
                 match decide(facts, &event) {
-                    Ok(transition) => batch.push(Applied::plain(item.id, item.a2_id, transition)),
+                    Ok(transition) => {
+                        batch.push(Applied::plain(WorkflowId(item.id), A2Id(item.a2_id), transition))
+                    }
                     Err(e @ (TransitionError::NotAllowed { .. } | TransitionError::Unchanged { .. })) => {
                         report.skipped.push(Skipped {
                             id: item.id,
@@ -249,9 +252,9 @@ impl Store {
             let applied = self.apply(&batch, Fence::State, None).await?;
             report.changed += applied.committed.len() as u64;
             for id in applied.lost {
-                if let Some(item) = page.iter().find(|i| i.id == id) {
+                if let Some(item) = page.iter().find(|i| i.id == id.get()) {
                     report.skipped.push(Skipped {
-                        id,
+                        id: id.get(),
                         a2_id: item.a2_id,
                         state: item.state,
                         reason: "changed state while the command ran; run it again".into(),

@@ -3,6 +3,7 @@
 
 use super::StoreError;
 use super::{Sql, Store};
+use schema::NodeId;
 use schema::entity::{node, schedule_run};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Serialize;
@@ -51,7 +52,7 @@ impl Store {
         &self,
         schedule: &str,
         fire_time: i64,
-        node: Uuid,
+        node: NodeId,
         finished: Option<&str>,
     ) -> Result<Option<i64>, StoreError> {
         let now = self.clock().now_ms();

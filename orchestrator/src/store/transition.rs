@@ -7,6 +7,7 @@ use super::history::{HistoryRow, insert_history};
 use super::{CHUNK, Sql, Store};
 use crate::state_machine::{Due, Event, Facts, Transition, decide};
 use schema::WorkflowState;
+use schema::{A2Id, NodeId, WorkflowId};
 use sea_orm::{ConnectionTrait, DbBackend};
 use std::collections::HashSet;
 use uuid::Uuid;
@@ -15,9 +16,9 @@ use uuid::Uuid;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applied {
     /// Workflow id.
-    pub id: Uuid,
+    pub id: WorkflowId,
     /// A2 id.
-    pub a2_id: i64,
+    pub a2_id: A2Id,
     /// The state machine's decision.
     pub transition: Transition,
     /// A3 id to store (kept if None).
@@ -30,7 +31,7 @@ pub struct Applied {
 
 impl Applied {
     /// A transition that carries no ids and no events.
-    pub fn plain(id: Uuid, a2_id: i64, transition: Transition) -> Self {
+    pub fn plain(id: WorkflowId, a2_id: A2Id, transition: Transition) -> Self {
         Self { id, a2_id, transition, a3_correspondence_id: None, dialog_id: None, synced_events: Vec::new() }
     }
 }
@@ -39,7 +40,7 @@ impl Applied {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fence {
     /// The item is still leased by this node and in the expected state (worker completions).
-    Lease(Uuid),
+    Lease(NodeId),
     /// The item is still in the expected state (operator actions); any lease is dropped.
     State,
 }
@@ -48,9 +49,9 @@ pub enum Fence {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ApplyReport {
     /// Items whose transition was written.
-    pub committed: Vec<Uuid>,
+    pub committed: Vec<WorkflowId>,
     /// Items whose fence no longer held: their result was dropped.
-    pub lost: Vec<Uuid>,
+    pub lost: Vec<WorkflowId>,
 }
 
 impl Store {
@@ -62,7 +63,7 @@ impl Store {
         &self,
         batch: &[Applied],
         fence: Fence,
-        node: Option<Uuid>,
+        node: Option<NodeId>,
     ) -> Result<ApplyReport, StoreError> {
         let mut report = ApplyReport::default();
         let now = self.clock.now_ms();
@@ -84,10 +85,11 @@ impl Store {
             }
             self.mark_synced(&txn, &synced_events, now).await?;
             if !reached_synced.is_empty() {
-                let waiting = self.with_pending_events(&txn, reached_synced.iter().map(|a| a.a2_id)).await?;
+                let waiting =
+                    self.with_pending_events(&txn, reached_synced.iter().map(|a| a.a2_id.get())).await?;
                 let follow: Vec<Applied> = reached_synced
                     .iter()
-                    .filter(|a| waiting.contains(&a.a2_id))
+                    .filter(|a| waiting.contains(&a.a2_id.get()))
                     .filter_map(|a| {
                         let facts = Facts::new(WorkflowState::Synced, 0, None, &self.policy);
                         decide(facts, &Event::NewA2Event).ok().map(|t| Applied::plain(a.id, a.a2_id, t))
@@ -108,9 +110,9 @@ impl Store {
         txn: &sea_orm::DatabaseTransaction,
         chunk: &[Applied],
         fence: Fence,
-        node: Option<Uuid>,
+        node: Option<NodeId>,
         now: i64,
-    ) -> Result<HashSet<Uuid>, StoreError> {
+    ) -> Result<HashSet<WorkflowId>, StoreError> {
         let mut q = Sql::new(self.backend());
         q.push(
             "WITH v (id, from_state, to_state, resume_state, attempt, next_run_at, last_error, reason, \
@@ -162,8 +164,8 @@ impl Store {
         }
         q.push(" RETURNING workflows.id");
         let rows = txn.query_all_raw(q.build()).await?;
-        let written: HashSet<Uuid> =
-            rows.iter().map(|r| r.try_get::<Uuid>("", "id")).collect::<Result<_, _>>()?;
+        let written: HashSet<WorkflowId> =
+            rows.iter().map(|r| r.try_get::<Uuid>("", "id").map(WorkflowId)).collect::<Result<_, _>>()?;
         let history: Vec<HistoryRow> = chunk
             .iter()
             .filter(|a| written.contains(&a.id))
@@ -195,5 +197,5 @@ impl Store {
 /// the state it happened in (operator notes keep the item's reason; see `apply_chunk`).
 fn reason_of(a: &Applied, t: &Transition) -> Option<String> {
     let error = t.error().filter(|_| !t.by_operator())?;
-    Some(schema::reason::Reason::of(t.from(), a.a2_id, error).key())
+    Some(schema::reason::Reason::of(t.from(), a.a2_id.get(), error).key())
 }

@@ -393,8 +393,8 @@ mod h {
     /// A work item for the migrate step: `r` with `events` pending.
     pub(crate) fn work_item(r: &A2Correspondence, events: Vec<A2EventBody>) -> WorkItem {
         let mut w = WorkItem::bare(
-            Uuid::now_v7(),
-            r.altinn2_correspondence_id,
+            schema::WorkflowId::new(),
+            schema::A2Id(r.altinn2_correspondence_id),
             "contract".into(),
             WorkflowState::CreatedInA2,
             0,

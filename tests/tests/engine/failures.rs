@@ -40,7 +40,7 @@ impl Step for Failing {
         if self.0 != StepKind::Migrate {
             return StepOutcome::done();
         }
-        match item.a2_id % 4 {
+        match item.a2_id.get() % 4 {
             0 => StepOutcome::Permanent(format!(
                 "correspondence: HTTP 404: no correspondence {}",
                 Uuid::now_v7()
@@ -225,11 +225,11 @@ impl Step for ServerErrors {
     async fn run(&self, item: &WorkItem) -> StepOutcome {
         let n = {
             let mut calls = self.0.lock().unwrap();
-            let n = calls.entry(item.a2_id).or_default();
+            let n = calls.entry(item.a2_id.get()).or_default();
             *n += 1;
             *n
         };
-        StepOutcome::Retryable(if item.a2_id % 2 == 0 {
+        StepOutcome::Retryable(if item.a2_id.get() % 2 == 0 {
             format!("attachment: HTTP 500: Internal Server Error (trace {})", Uuid::now_v7())
         } else if n % 2 == 1 {
             "attachment: HTTP 500: boom".into()
@@ -395,12 +395,12 @@ async fn migrations_backfill_reasons_and_rename_the_batch(db: &TestDb) {
     let clock = ManualClock::new(T0);
     let store = store_at(db, &clock, RetryPolicy::default());
     store.insert_items(&items(1000..1004, "old-label")).await.unwrap();
-    let owner = Uuid::now_v7();
+    let owner = schema::NodeId::new();
     let claimed =
         store.claim_any(owner, Duration::from_secs(60), 10, &WorkflowState::RUNNABLE).await.unwrap();
     let failed: Vec<Applied> = claimed
         .iter()
-        .filter(|i| i.a2_id % 2 == 0)
+        .filter(|i| i.a2_id.get() % 2 == 0)
         .map(|i| {
             let error =
                 format!("correspondence: HTTP 404: no correspondence for {} ({})", i.a2_id, Uuid::now_v7());

@@ -8,7 +8,6 @@ use orchestrator::store::Selector;
 use schema::WorkflowState;
 use std::time::Duration;
 use tests::{TestDb, on_both_backends};
-use uuid::Uuid;
 
 async fn status_stuck_show_cancel_retry(db: &TestDb) {
     let clock = ManualClock::new(1_790_000_000_000);
@@ -22,7 +21,7 @@ async fn status_stuck_show_cancel_retry(db: &TestDb) {
     assert_eq!(s.by_batch["2024"][&WorkflowState::CreatedInA2], 3);
 
     // A node claims two items and dies: after the lease they show as stuck.
-    let owner = Uuid::now_v7();
+    let owner = schema::NodeId::new();
     let claimed = store.claim_any(owner, Duration::from_secs(60), 2, &WorkflowState::RUNNABLE).await.unwrap();
     assert!(store.stuck(30 * 60_000, 100).await.unwrap().is_empty());
     clock.advance(Duration::from_secs(61));
@@ -35,7 +34,7 @@ async fn status_stuck_show_cancel_retry(db: &TestDb) {
     // Cancel by A2 id and by workflow id; a leased item's lease is dropped with it.
     // One item by A2 id (not a claimed one: claims of equally due items come in any order) and
     // one claimed item by workflow id.
-    let free = (1..6).find(|a2| !claimed.iter().any(|c| c.a2_id == *a2)).unwrap();
+    let free = (1..6).find(|a2| !claimed.iter().any(|c| c.a2_id.get() == *a2)).unwrap();
     let sel = Selector {
         keys: vec![free.to_string(), claimed[1].id.to_string(), "999".into()],
         ..Selector::default()

@@ -25,7 +25,6 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tests::{TestDb, on_both_backends};
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 use workers::noop::NoopStep;
 use workers::{StepKind, StepOutcome};
 
@@ -170,7 +169,7 @@ async fn a_running_run_holds_back_the_next_fire(db: &TestDb) {
     clock.advance(Duration::from_secs(600));
     assert_eq!(tick(&s).await, 1, "once it ended, the waiting fire runs (10 minutes late)");
     // A run whose node died is closed by the next tick that needs the schedule.
-    let dead = Uuid::now_v7();
+    let dead = schema::NodeId::new();
     schedule::claim_run(&store, "s", oslo(2026, 11, 4, 22, 0), dead).await.unwrap();
     clock.set(oslo(2026, 11, 5, 22, 0));
     assert_eq!(tick(&s).await, 1);
@@ -442,7 +441,7 @@ async fn plan_counts_match_the_database_and_the_estimate_spans_windows(db: &Test
         &store,
         &schedule::window_schedule_name("night"),
         oslo(2026, 11, 26, 22, 0),
-        Uuid::now_v7(),
+        schema::NodeId::new(),
     )
     .await
     .unwrap()
@@ -464,15 +463,15 @@ async fn rescue_sweep_and_prune(db: &TestDb) {
     store.insert_items(&items(1..11, "p")).await.unwrap();
 
     // Rescue: a dead node's expired leases go back to the queue.
-    let dead = Uuid::now_v7();
+    let dead = schema::NodeId::new();
     let claimed = store.claim_any(dead, Duration::from_secs(30), 10, &WorkflowState::RUNNABLE).await.unwrap();
     assert_eq!(store.release_expired().await.unwrap(), 0, "live leases stay");
     clock.advance(Duration::from_secs(31));
     assert_eq!(store.release_expired().await.unwrap(), 10);
 
     // Item 1 fails once (a history row with an error), then everything runs to Synced.
-    let first = claimed.iter().find(|i| i.a2_id == 1).unwrap();
-    let me = Uuid::now_v7();
+    let first = claimed.iter().find(|i| i.a2_id.get() == 1).unwrap();
+    let me = schema::NodeId::new();
     let again =
         store.claim_any(me, Duration::from_secs(30), 10, &[WorkflowState::CreatedInA2]).await.unwrap();
     assert_eq!(again.len(), 10);
@@ -483,7 +482,7 @@ async fn rescue_sweep_and_prune(db: &TestDb) {
         &RetryPolicy { max_attempts: 5, ..RetryPolicy::default() },
     );
     let t = decide(facts, &Event::Step(StepOutcome::Retryable("503 from A3".into()))).unwrap();
-    store.apply(&[Applied::plain(first.id, 1, t)], Fence::Lease(me), Some(me)).await.unwrap();
+    store.apply(&[Applied::plain(first.id, schema::A2Id(1), t)], Fence::Lease(me), Some(me)).await.unwrap();
     store.release(me).await.unwrap();
     clock.advance(Duration::from_secs(5));
     let d = Dispatcher::new(
@@ -535,7 +534,7 @@ async fn rescue_sweep_and_prune(db: &TestDb) {
     assert_eq!(kept.iter().filter(|h| h.to_state == WorkflowState::Synced).count(), 10, "final states kept");
     let errors: Vec<_> = kept.iter().filter(|h| h.error.is_some()).collect();
     assert_eq!(errors.len(), 1);
-    assert_eq!((errors[0].workflow_id, errors[0].error.as_deref()), (first.id, Some("503 from A3")));
+    assert_eq!((errors[0].workflow_id, errors[0].error.as_deref()), (first.id.get(), Some("503 from A3")));
     assert_eq!(store.prune_history(clock.now_ms()).await.unwrap(), 0, "nothing more to prune");
 }
 on_both_backends!(rescue_sweep_and_prune);

@@ -38,11 +38,11 @@ impl Step for Scripted {
     async fn run(&self, item: &WorkItem) -> StepOutcome {
         let n = {
             let mut calls = self.calls.lock().unwrap();
-            let v = calls.entry((item.a2_id, self.kind)).or_default();
+            let v = calls.entry((item.a2_id.get(), self.kind)).or_default();
             v.push(self.clock.now_ms());
             v.len()
         };
-        match (item.a2_id % 5, self.kind) {
+        match (item.a2_id.get() % 5, self.kind) {
             (0, StepKind::Migrate) => StepOutcome::Permanent("404: unknown correspondence".into()),
             (1, StepKind::MakeAvailable) => StepOutcome::Retryable("503 Service Unavailable".into()),
             (2, StepKind::Migrate) => StepOutcome::Invalid("messageTitle longer than 255".into()),

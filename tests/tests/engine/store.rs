@@ -4,8 +4,8 @@ use orchestrator::clock::{Clock, ManualClock};
 use orchestrator::retry::RetryPolicy;
 use orchestrator::state_machine::{Event, Facts, decide};
 use orchestrator::store::{Applied, Fence, NewItem, Store};
-use schema::WorkflowState;
 use schema::entity::workflow;
+use schema::{A2Id, NodeId, WorkflowState};
 use sea_orm::{EntityTrait, PaginatorTrait};
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,7 +39,7 @@ async fn claim_is_exclusive_and_fenced(db: &TestDb) {
         "known A2 ids are not enqueued twice"
     );
 
-    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    let (a, b) = (NodeId::new(), NodeId::new());
     let lease = Duration::from_secs(30);
     let first = store.claim_any(a, lease, 5, &WorkflowState::RUNNABLE).await.unwrap();
     let second = store.claim_any(b, lease, 100, &WorkflowState::RUNNABLE).await.unwrap();
@@ -57,7 +57,7 @@ async fn claim_is_exclusive_and_fenced(db: &TestDb) {
     let r = store.apply(&first.iter().map(done).collect::<Vec<_>>(), Fence::Lease(a), Some(a)).await.unwrap();
     assert_eq!((r.committed.len(), r.lost.len()), (0, 5));
 
-    let row = workflow::Entity::find_by_id(first[0].id).one(&db.conn).await.unwrap().unwrap();
+    let row = workflow::Entity::find_by_id(first[0].id.get()).one(&db.conn).await.unwrap().unwrap();
     assert_eq!(row.state, WorkflowState::Migrated);
     assert_eq!(row.lease_owner, None);
     assert!(row.a3_correspondence_id.is_some());
@@ -69,7 +69,7 @@ async fn claim_is_exclusive_and_fenced(db: &TestDb) {
 
     let histories = tests::assert_history_consistent(&db.conn).await;
     assert_eq!(histories.len(), 12);
-    assert_eq!(histories[&first[0].id].len(), 2);
+    assert_eq!(histories[&first[0].id.get()].len(), 2);
 }
 on_both_backends!(claim_is_exclusive_and_fenced);
 
@@ -77,7 +77,7 @@ async fn expired_leases_are_claimable_again(db: &TestDb) {
     let clock = ManualClock::new(T0);
     let store = store_at(db, &clock, RetryPolicy::default());
     store.insert_items(&items(1..4, "p")).await.unwrap();
-    let (dead, alive) = (Uuid::now_v7(), Uuid::now_v7());
+    let (dead, alive) = (NodeId::new(), NodeId::new());
     let lease = Duration::from_secs(10);
     let taken = store.claim_any(dead, lease, 10, &WorkflowState::RUNNABLE).await.unwrap();
     assert_eq!(taken.len(), 3);
@@ -122,10 +122,10 @@ async fn claims_due_items_in_due_order(db: &TestDb) {
     store.insert_items(&items(1..2, "p")).await.unwrap();
     clock.advance(Duration::from_secs(1));
     store.insert_items(&items(2..3, "p")).await.unwrap();
-    let owner = Uuid::now_v7();
+    let owner = NodeId::new();
     let lease = Duration::from_secs(10);
     let first = store.claim_any(owner, lease, 1, &WorkflowState::RUNNABLE).await.unwrap();
-    assert_eq!(first[0].a2_id, 1, "oldest due first");
+    assert_eq!(first[0].a2_id, A2Id(1), "oldest due first");
     // Nothing is claimed before it is due.
     let policy = RetryPolicy { randomization: 0.0, ..RetryPolicy::default() };
     let store = store_at(db, &clock, policy);
@@ -135,15 +135,15 @@ async fn claims_due_items_in_due_order(db: &TestDb) {
         .apply(&[Applied::plain(first[0].id, first[0].a2_id, t)], Fence::Lease(owner), Some(owner))
         .await
         .unwrap();
-    let row = workflow::Entity::find_by_id(first[0].id).one(&db.conn).await.unwrap().unwrap();
+    let row = workflow::Entity::find_by_id(first[0].id.get()).one(&db.conn).await.unwrap().unwrap();
     assert_eq!(row.next_run_at, clock.now_ms() + 1000, "first retry after the initial interval");
     assert_eq!(row.attempt, 1);
     assert_eq!(row.last_error.as_deref(), Some("503"));
     let now = store.claim_any(owner, lease, 10, &WorkflowState::RUNNABLE).await.unwrap();
-    assert_eq!(now.iter().map(|i| i.a2_id).collect::<Vec<_>>(), vec![2]);
+    assert_eq!(now.iter().map(|i| i.a2_id.get()).collect::<Vec<_>>(), vec![2]);
     clock.advance(Duration::from_millis(1000));
     let later = store.claim_any(owner, lease, 10, &WorkflowState::RUNNABLE).await.unwrap();
-    assert_eq!(later.iter().map(|i| (i.a2_id, i.attempt)).collect::<Vec<_>>(), vec![(1, 1)]);
+    assert_eq!(later.iter().map(|i| (i.a2_id.get(), i.attempt)).collect::<Vec<_>>(), vec![(1, 1)]);
 }
 on_both_backends!(claims_due_items_in_due_order);
 
