@@ -19,6 +19,5 @@ pub mod node;
 pub mod phase;
 pub mod retry;
 pub mod schedule;
-pub mod shutdown;
 pub mod state_machine;
 pub mod store;

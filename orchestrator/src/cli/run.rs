@@ -1,0 +1,81 @@
+//! `migrator run`: the daemon until stopped, or `run --once --phase NAME`: one phase until its
+//! work is done or its window closes, with an exit code that says which (see [`Exit::of_once`]).
+//! The only command that reads the A3 token.
+
+use super::output::print;
+use super::signal::cancel_on_signal;
+use super::{Exit, failures};
+use crate::config::Settings;
+use crate::daemon::{OnceEnd, OnceReport};
+use crate::dispatcher::RunReport;
+use crate::store::Store;
+use clap::Args;
+
+/// `run` options.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Work one phase and exit (see `--phase`).
+    #[arg(long, requires = "phase")]
+    pub once: bool,
+    /// The phase for `--once`.
+    #[arg(long, requires = "once")]
+    pub phase: Option<String>,
+}
+
+/// Runs the daemon, or one phase with `--once`, until done or a signal.
+pub(super) async fn run(store: Store, settings: Settings, args: RunArgs, json: bool) -> anyhow::Result<Exit> {
+    let cancel = cancel_on_signal()?;
+    if let Some(phase) = args.phase.as_deref().filter(|_| args.once) {
+        let r = crate::daemon::run_once(store, &settings, phase, cancel).await?;
+        print(json, &r, render_once)?;
+        return Ok(Exit::of_once(&r));
+    }
+    eprintln!(
+        "migrator running: {} phases, {} schedules; Ctrl-C stops",
+        settings.phases.len(),
+        settings.schedules.len()
+    );
+    let r = crate::daemon::run(store, &settings, cancel).await?;
+    print(json, &r, render)?;
+    Ok(Exit::Ok)
+}
+
+/// What the daemon did before it stopped.
+fn render(r: &RunReport) -> String {
+    format!("stopped: {} transitions, {} released\n", r.transitions, r.released)
+}
+
+/// How the phase ended, its work at the start and the end, the transitions, and the items that
+/// failed during the run.
+fn render_once(r: &OnceReport) -> String {
+    format!(
+        "phase {}: {} ({} items needed its steps at the start, {} now){}\n",
+        r.phase,
+        match r.end {
+            OnceEnd::Done => "done",
+            OnceEnd::WindowClosed => "window closed",
+            OnceEnd::Paused => "paused",
+            OnceEnd::Interrupted => "stopped by a signal",
+        },
+        r.work_at_start,
+        r.work_at_end,
+        r.run
+            .as_ref()
+            .map(|x| format!("; {} transitions in {:.1}s", x.transitions, x.elapsed_ms as f64 / 1000.0))
+            .unwrap_or_default()
+    ) + &once_failures(r)
+}
+
+/// What `run --once` prints about the items that failed during it.
+fn once_failures(r: &OnceReport) -> String {
+    if r.newly_failed + r.newly_rejected == 0 {
+        return String::new();
+    }
+    format!(
+        "{} items became Failed and {} Rejected during the run; the largest groups:\n{}\
+         see them all with `migrator failures --since <run length>`\n",
+        r.newly_failed,
+        r.newly_rejected,
+        failures::render_groups(&r.top_reasons)
+    )
+}
