@@ -62,12 +62,23 @@ impl Exit {
         }
     }
 
+    /// The code for a command that ended in `error`: the caller's request (a store
+    /// [`StoreError::Invalid`](crate::store::StoreError)) is a usage error, anything else an error.
+    pub fn of_error(error: &anyhow::Error) -> Exit {
+        let invalid = error
+            .chain()
+            .any(|e| e.downcast_ref::<crate::store::StoreError>().is_some_and(|s| s.is_invalid_request()));
+        if invalid { Exit::Usage } else { Exit::Error }
+    }
+
     /// When the code is returned, in a few words (`--help` and the README's table).
     pub fn meaning(self) -> &'static str {
         match self {
             Exit::Ok => "done",
             Exit::Error => "error; demo: verification failed",
-            Exit::Usage => "wrong command line",
+            Exit::Usage => {
+                "wrong command line, or a request that cannot be carried out (e.g. an id that is neither a UUID nor an A2 id)"
+            }
             Exit::NotFound => "retry/cancel: id not found, or --reason matches no group or several",
             Exit::ImportRejects => "import: some lines rejected",
             Exit::WindowClosed => "run --once: window closed (or not open) with work left",
@@ -109,6 +120,16 @@ pub(super) fn help() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invalid_requests_are_usage_errors_and_the_rest_errors() {
+        use crate::store::StoreError;
+        let invalid = anyhow::Error::new(StoreError::Invalid("bad id".into())).context("retry");
+        assert_eq!(Exit::of_error(&invalid), Exit::Usage);
+        let data = anyhow::Error::new(StoreError::Data("unknown state".into()));
+        assert_eq!(Exit::of_error(&data), Exit::Error);
+        assert_eq!(Exit::of_error(&anyhow::anyhow!("disk full")), Exit::Error);
+    }
 
     #[test]
     fn the_readme_table_lists_every_exit() {

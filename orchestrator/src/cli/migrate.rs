@@ -6,7 +6,6 @@ use super::Exit;
 use super::output::print;
 use crate::db;
 use crate::store::Store;
-use sea_orm_migration::MigratorTrait;
 use serde::Serialize;
 
 /// The migrated database.
@@ -20,7 +19,7 @@ struct Migrated {
 
 /// Reports the schema of the database `target` names, which the caller opened for writing.
 pub(super) async fn run(store: &Store, target: &str, json: bool) -> anyhow::Result<Exit> {
-    let applied = schema::Migrator::get_applied_migrations(store.db()).await?.len();
+    let applied = store.applied_migrations().await?;
     print(json, &Migrated { database: db::redact(target), migrations_applied: applied }, render)?;
     Ok(Exit::Ok)
 }

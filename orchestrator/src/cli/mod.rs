@@ -157,7 +157,7 @@ pub fn run_main() -> std::process::ExitCode {
         Ok(exit) => exit.into(),
         Err(e) => {
             eprintln!("error: {e:#}");
-            Exit::Error.into()
+            Exit::of_error(&e).into()
         }
     }
 }

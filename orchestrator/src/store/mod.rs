@@ -68,6 +68,12 @@ impl Store {
         Self { db: self.db.clone(), clock, policy }
     }
 
+    /// How many schema migrations the database has applied.
+    pub async fn applied_migrations(&self) -> Result<usize, StoreError> {
+        use sea_orm_migration::MigratorTrait;
+        Ok(schema::Migrator::get_applied_migrations(&self.db).await?.len())
+    }
+
     /// The connection: only the store's own modules use it.
     fn db(&self) -> &DatabaseConnection {
         &self.db

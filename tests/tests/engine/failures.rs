@@ -161,6 +161,10 @@ async fn retry_and_cancel_by_reason_act_on_one_group(db: &TestDb) {
     let (code, _, err) = migrator(db, &["retry", "--reason", "no such thing"], &[]).await;
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("no failure group matches"), "{err}");
+    // A key that is neither kind of id is the caller's mistake (exit 2), not a database error.
+    let (code, _, err) = migrator(db, &["cancel", "not-an-id"], &[]).await;
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("`not-an-id` is neither a workflow id (UUID) nor an A2 id"), "{err}");
 
     // A part of one key: exactly that group goes back to its step.
     let (code, out, err) = migrator(db, &["retry", "--reason", "already MIGRATED"], &[]).await;
