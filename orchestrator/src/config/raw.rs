@@ -1,4 +1,4 @@
-//! The configuration as written: strings and numbers, with the built-in defaults. `mod.rs`
+//! The configuration as written: strings and numbers, with the built-in defaults. `check.rs`
 //! checks and converts it, naming the key of every bad value.
 
 use serde::Deserialize;

@@ -2,7 +2,10 @@
 //! may panic. Plus the layering (file over defaults, environment over file).
 
 use super::*;
+use chrono::TimeZone;
+use std::collections::HashMap;
 use std::io::Write;
+use workers::StepKind;
 
 fn load(toml: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
     let mut file = tempfile::NamedTempFile::new().unwrap();

@@ -1,0 +1,198 @@
+//! Turning the raw configuration into [`Settings`]: the database, Altinn 3, retry, node and
+//! retention values and the schedules (plus one `window:<phase>` per windowed phase), each bad
+//! value named by its key.
+
+use super::checker::Checker;
+use super::phases::phase;
+use super::raw::Raw;
+use super::{
+    Action, Altinn3Settings, ConfigError, Missed, NodeSettings, Phase, RetryPolicy, ScheduleSpec, Settings,
+    Window, window_schedule_name,
+};
+use std::time::Duration;
+use workers::a3::{Limit, Secret};
+
+pub(super) fn check(raw: Raw) -> Result<Settings, ConfigError> {
+    let mut c = Checker::default();
+    let time_zone = c.tz("time_zone", &raw.time_zone);
+
+    if raw.database.url.as_deref().is_some_and(|u| u.trim().is_empty()) {
+        c.issue("database.url", "is empty");
+    }
+
+    let a = &raw.altinn3;
+    if let Some(url) = &a.base_url {
+        let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+        if rest.is_none_or(|r| r.is_empty() || r.contains(char::is_whitespace)) {
+            c.issue("altinn3.base_url", format!("{url:?} is not an http(s) URL"));
+        }
+    }
+    let token = match (&a.token, &a.token_file) {
+        (Some(_), Some(_)) => {
+            c.issue("altinn3.token_file", "give the token in the environment or in a file, not both");
+            None
+        }
+        (Some(t), None) if t.trim().is_empty() => {
+            c.issue("altinn3.token", "is empty");
+            None
+        }
+        (Some(t), None) => Some(Secret::new(t.trim().to_string())),
+        (None, Some(path)) => match Secret::from_file(path) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                c.issue("altinn3.token_file", e.to_string());
+                None
+            }
+        },
+        (None, None) => None,
+    };
+    let altinn3 = Altinn3Settings {
+        base_url: a.base_url.clone(),
+        token,
+        timeout: c.duration("altinn3.timeout", &a.timeout, Duration::from_millis(1)),
+        limit: Limit {
+            per_second: a.per_second,
+            burst: c.at_least("altinn3.burst", a.burst, 1),
+            concurrency: c.at_least("altinn3.concurrency", a.concurrency, 1),
+        },
+        make_available_batch: c.at_least("altinn3.make_available_batch", a.make_available_batch, 1),
+    };
+    if altinn3.make_available_batch > 1000 {
+        c.issue(
+            "altinn3.make_available_batch",
+            format!("{} is too large (at most 1000)", altinn3.make_available_batch),
+        );
+    }
+
+    let r = &raw.retry;
+    let retry = RetryPolicy {
+        initial: c.duration("retry.initial", &r.initial, Duration::from_millis(1)),
+        multiplier: r.multiplier,
+        max_interval: c.duration("retry.max_interval", &r.max_interval, Duration::from_millis(1)),
+        randomization: r.randomization,
+        max_attempts: c.at_least("retry.max_attempts", r.max_attempts, 1),
+        max_identical_server_errors: c.at_least(
+            "retry.max_identical_server_errors",
+            r.max_identical_server_errors,
+            1,
+        ),
+    };
+    if !(r.multiplier.is_finite() && r.multiplier >= 1.0) {
+        c.issue("retry.multiplier", format!("{} must be a number of at least 1", r.multiplier));
+    }
+    if !(0.0..=1.0).contains(&r.randomization) {
+        c.issue("retry.randomization", format!("{} must be between 0 and 1", r.randomization));
+    }
+    if retry.max_interval < retry.initial {
+        c.issue("retry.max_interval", "is shorter than retry.initial");
+    }
+
+    let n = &raw.node;
+    let node = NodeSettings {
+        claim_batch: c.at_least("node.claim_batch", n.claim_batch, 1),
+        lease: c.duration("node.lease", &n.lease, Duration::from_secs(1)),
+        write_batch: c.at_least("node.write_batch", n.write_batch, 1),
+        idle_poll: c.duration("node.idle_poll", &n.idle_poll, Duration::from_millis(1)),
+        shutdown_grace: c.duration("node.shutdown_grace", &n.shutdown_grace, Duration::ZERO),
+        step_timeout: c.duration("node.step_timeout", &n.step_timeout, Duration::from_millis(1)),
+        dead_after: c.duration("node.dead_after", &n.dead_after, Duration::from_secs(1)),
+        scheduler_poll: c.duration("node.scheduler_poll", &n.scheduler_poll, Duration::from_millis(10)),
+    };
+    if node.claim_batch > 10_000 {
+        c.issue("node.claim_batch", format!("{} is too large (at most 10000)", node.claim_batch));
+    }
+    if node.dead_after < node.lease {
+        c.issue("node.dead_after", "is shorter than node.lease (live nodes would be taken for dead)");
+    }
+    let history_retention =
+        c.duration("retention.history", &raw.retention.history, Duration::from_secs(3600));
+
+    let phases: Vec<Phase> = raw.phases.iter().map(|(name, p)| phase(&mut c, name, p, time_zone)).collect();
+    let mut schedules = Vec::new();
+    for (name, s) in &raw.schedules {
+        let key = |k: &str| format!("schedules.{name}.{k}");
+        if name.contains(':') {
+            c.issue(
+                format!("schedules.{name}"),
+                "schedule names may not contain ':' (reserved for window: and once:)",
+            );
+        }
+        let tz = s.time_zone.as_deref().map(|z| c.tz(&key("time_zone"), z)).unwrap_or(time_zone);
+        let cron = c.cron(&key("cron"), &s.cron, tz);
+        let action = match s.action.as_str() {
+            "open-window" => match &s.phase {
+                Some(p) if raw.phases.contains_key(p) => Some(Action::OpenWindow(p.clone())),
+                Some(p) => {
+                    c.issue(key("phase"), format!("no phase named {p:?}"));
+                    None
+                }
+                None => {
+                    c.issue(key("phase"), "open-window needs the phase it opens");
+                    None
+                }
+            },
+            "discover" => Some(Action::Discover),
+            "sync-sweep" => Some(Action::SyncSweep),
+            "rescue" => Some(Action::Rescue),
+            "prune" => Some(Action::Prune),
+            "report" => Some(Action::Report),
+            other => {
+                c.issue(
+                    key("action"),
+                    format!(
+                        "unknown action {other:?} (open-window, discover, sync-sweep, rescue, prune, report)"
+                    ),
+                );
+                None
+            }
+        };
+        if action == Some(Action::Discover) && raw.discover.inbox.is_none() {
+            c.issue(
+                "discover.inbox",
+                format!("schedule {name:?} discovers files but no inbox directory is set"),
+            );
+        }
+        if s.phase.is_some() && !matches!(action, Some(Action::OpenWindow(_)) | None) {
+            c.issue(key("phase"), format!("action {:?} takes no phase", s.action));
+        }
+        let missed = match s.missed.as_str() {
+            "skip" => Some(Missed::Skip),
+            "run-once-late" => {
+                Some(Missed::RunOnceLate(c.duration(&key("catch_up"), &s.catch_up, Duration::ZERO)))
+            }
+            other => {
+                c.issue(key("missed"), format!("unknown policy {other:?} (skip or run-once-late)"));
+                None
+            }
+        };
+        if let (Some(cron), Some(action), Some(missed)) = (cron, action, missed) {
+            schedules.push(ScheduleSpec { name: name.clone(), cron, action, missed });
+        }
+    }
+    // Each windowed phase records its windows (what `plan` measures throughput from).
+    for p in &phases {
+        if let Window::Scheduled { cron, duration } = &p.window {
+            schedules.push(ScheduleSpec {
+                name: window_schedule_name(&p.name),
+                cron: cron.clone(),
+                action: Action::OpenWindow(p.name.clone()),
+                missed: Missed::RunOnceLate(*duration),
+            });
+        }
+    }
+
+    if !c.issues.is_empty() {
+        return Err(ConfigError::Invalid(c.issues));
+    }
+    Ok(Settings {
+        time_zone,
+        database: raw.database.url,
+        altinn3,
+        retry,
+        node,
+        inbox: raw.discover.inbox,
+        history_retention,
+        schedules,
+        phases,
+    })
+}
