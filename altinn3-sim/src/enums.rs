@@ -65,21 +65,21 @@ pub(crate) fn is_transmission_type(value: &str) -> bool {
 /// Status numbers used by the rules.
 pub(crate) mod status {
     /// `Published`.
-    pub const PUBLISHED: i64 = 2;
+    pub(crate) const PUBLISHED: i64 = 2;
     /// `Read`.
-    pub const READ: i64 = 4;
+    pub(crate) const READ: i64 = 4;
     /// `Confirmed`.
-    pub const CONFIRMED: i64 = 6;
+    pub(crate) const CONFIRMED: i64 = 6;
     /// `PurgedByRecipient`.
-    pub const PURGED_BY_RECIPIENT: i64 = 7;
+    pub(crate) const PURGED_BY_RECIPIENT: i64 = 7;
     /// `PurgedByAltinn`.
-    pub const PURGED_BY_ALTINN: i64 = 8;
+    pub(crate) const PURGED_BY_ALTINN: i64 = 8;
     /// `Archived`.
-    pub const ARCHIVED: i64 = 9;
+    pub(crate) const ARCHIVED: i64 = 9;
     /// `SoftDeletedByRecipient` (Ext only).
-    pub const SOFT_DELETED: i64 = 13;
+    pub(crate) const SOFT_DELETED: i64 = 13;
     /// `RestoredByRecipient` (Ext only).
-    pub const RESTORED: i64 = 14;
+    pub(crate) const RESTORED: i64 = 14;
 }
 
 /// `CorrespondenceDeleteEventType` (`Core/Models/Enums/CorrespondenceDeleteEventType.cs`) for a

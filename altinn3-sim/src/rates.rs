@@ -131,6 +131,6 @@ mod tests {
         for s in 200..300 {
             r.record(s);
         }
-        assert!(r.recent.len() <= (KEEP_SECONDS + 1) as usize);
+        assert!(r.recent.len() <= usize::try_from(KEEP_SECONDS + 1).unwrap());
     }
 }

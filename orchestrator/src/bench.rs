@@ -76,9 +76,10 @@ pub async fn run(
             return Err(BenchError::NotABenchDatabase(foreign));
         }
         store.delete_batch(BENCH_BATCH).await?;
+        let items = i64::try_from(opts.items).unwrap_or(i64::MAX);
         let mut next = 1i64;
-        while next <= opts.items as i64 {
-            let end = (next + 50_000).min(opts.items as i64 + 1);
+        while next <= items {
+            let end = (next + 50_000).min(items + 1);
             let batch: Vec<NewItem> = (next..end).map(|a2_id| NewItem::new(a2_id, BENCH_BATCH)).collect();
             enqueued += store.insert_items(&batch).await? as u64;
             next = end;

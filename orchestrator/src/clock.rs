@@ -32,7 +32,7 @@ impl ManualClock {
 
     /// Move forward by `by`.
     pub fn advance(&self, by: Duration) {
-        self.0.fetch_add(by.as_millis() as i64, Ordering::SeqCst);
+        self.0.fetch_add(millis(by), Ordering::SeqCst);
     }
 
     /// Jump to `ms`.
@@ -45,6 +45,17 @@ impl Clock for ManualClock {
     fn now_ms(&self) -> i64 {
         self.0.load(Ordering::SeqCst)
     }
+}
+
+/// `d` in whole milliseconds as the engine's `i64` epoch-ms arithmetic uses them, saturating at
+/// `i64::MAX` (about 292 million years).
+pub fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// `d` in whole milliseconds as a `u64` (for reports and logs), saturating at `u64::MAX`.
+pub fn millis_u64(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Renders epoch milliseconds as RFC 3339 (UTC) for operators.

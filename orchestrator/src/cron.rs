@@ -138,7 +138,9 @@ mod tests {
             let start = oslo(2026, from.0, from.1, 12, 0);
             let end = oslo(2026, to.0, to.1, 12, 0);
             let fires: Vec<i64> = cron.fires_after(start).take_while(|t| *t < end).collect();
-            let nights = (to.1 as i64 - from.1 as i64 + if to.0 != from.0 { 31 } else { 0 }) as usize;
+            let nights =
+                usize::try_from(i64::from(to.1) - i64::from(from.1) + if to.0 != from.0 { 31 } else { 0 })
+                    .unwrap();
             assert_eq!(fires.len(), nights, "{:?}", fires.iter().map(|t| local(*t)).collect::<Vec<_>>());
             for t in &fires {
                 assert!(local(*t).contains(" 22:00:00 "), "{}", local(*t));

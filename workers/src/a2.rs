@@ -224,7 +224,7 @@ pub fn synthetic_bytes(attachment_id: &str, len: usize) -> Vec<u8> {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
-            state as u8
+            state.to_le_bytes()[0]
         })
         .collect()
 }

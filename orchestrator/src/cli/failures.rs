@@ -23,7 +23,7 @@ pub struct FailuresArgs {
 
 /// Lists the groups.
 pub(super) async fn run(store: &Store, args: FailuresArgs, json: bool) -> anyhow::Result<super::Exit> {
-    let since = args.since.map(|d| store.clock().now_ms() - d.as_millis() as i64);
+    let since = args.since.map(|d| store.clock().now_ms() - crate::clock::millis(d));
     let r = store.failures(&Selection::all(), since, Some(args.limit)).await?;
     print(json, &r, render)?;
     Ok(super::Exit::Ok)

@@ -87,9 +87,13 @@ fn render(plans: &[PhasePlan], tz: Tz) -> String {
         match (&p.no_estimate, &p.finishes_local, p.work_secs) {
             (Some(why), _, _) => out += &format!("  estimate         none: {why}\n"),
             (None, Some(at), Some(secs)) => {
+                // `as` saturates: a work estimate is a finite, non-negative number of seconds
+                // (remaining items / a positive rate); rounded up to whole seconds for display.
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                let whole_secs = secs.ceil() as u64;
                 out += &format!(
                     "  estimate         {} of work, {} window(s), done {} (in the window from {})\n",
-                    humantime::format_duration(Duration::from_secs(secs.ceil() as u64)),
+                    humantime::format_duration(Duration::from_secs(whole_secs)),
                     p.windows_needed.unwrap_or(0),
                     at,
                     p.finishing_window.as_deref().unwrap_or("-")

@@ -3,7 +3,7 @@
 
 use super::output::print;
 use super::{Exit, failures};
-use crate::clock::format_ms;
+use crate::clock::{format_ms, millis};
 use crate::store::{Selection, Store, StuckItem};
 use clap::Args;
 use schema::WorkflowState;
@@ -24,7 +24,7 @@ pub struct StuckArgs {
 /// Lists the stuck items. `--json` gives the items; the text adds the Failed and Rejected
 /// totals under them.
 pub(super) async fn run(store: &Store, args: StuckArgs, json: bool) -> anyhow::Result<Exit> {
-    let items = store.stuck(args.older_than.as_millis() as i64, args.limit).await?;
+    let items = store.stuck(millis(args.older_than), args.limit).await?;
     let parked = store.failure_counts(&Selection::all(), None).await?;
     print(json, &items, |items| render(items, &parked))?;
     Ok(Exit::Ok)

@@ -3,6 +3,7 @@
 //! They live here, above `schedule`, because they reach into phases, imports and the store; the
 //! scheduler only decides and claims firings and hands each to [`Actions`].
 
+use crate::clock::millis;
 use crate::import::ImportOptions;
 use crate::phase::{Phase, Window, plan};
 use crate::schedule::{Action, ActionRunner, WindowCounts};
@@ -77,12 +78,12 @@ impl ActionRunner for Actions {
             Action::SyncSweep => Ok(json!({ "made_pending": store.sync_sweep().await.map_err(db)? })),
             Action::Rescue => {
                 let released = store.release_expired().await.map_err(db)?;
-                let alive_since = store.clock().now_ms() - ctx.dead_after.as_millis() as i64;
+                let alive_since = store.clock().now_ms() - millis(ctx.dead_after);
                 let abandoned = crate::schedule::abandon_dead_runs(store, alive_since).await.map_err(db)?;
                 Ok(json!({ "leases_released": released, "runs_abandoned": abandoned }))
             }
             Action::Prune => {
-                let before = store.clock().now_ms() - ctx.history_retention.as_millis() as i64;
+                let before = store.clock().now_ms() - millis(ctx.history_retention);
                 let deleted = store.prune_history(before).await.map_err(db)?;
                 Ok(json!({ "history_rows_deleted": deleted, "before": before }))
             }
@@ -108,7 +109,7 @@ async fn open_window(
     let Window::Scheduled { duration, .. } = &phase.window else {
         return Err(format!("phase {name:?} is always on; it has no window to open"));
     };
-    let close = fire_time + duration.as_millis() as i64;
+    let close = fire_time + millis(*duration);
     let opened = store.clock().now_ms();
     let at_open = plan::ready_work(store, phase).await.map_err(db)?;
     let mut left = at_open;
@@ -118,7 +119,7 @@ async fn open_window(
         if now >= close || left == 0 {
             break;
         }
-        let nap = ctx.poll.min(Duration::from_millis((close - now) as u64));
+        let nap = ctx.poll.min(Duration::from_millis(u64::try_from(close - now).unwrap_or(0)));
         tokio::select! {
             _ = cancel.cancelled() => { interrupted = true; }
             _ = tokio::time::sleep(nap) => {}

@@ -144,11 +144,16 @@ pub(super) fn build(base: &[Lane], phases: &[Phase], claim_batch: usize) -> Vec<
             };
             // A rated lane claims about two seconds of work ahead, so a pause or a closing
             // window is not followed by a long tail of prefetched items.
+            // The rate is checked to be in 0.001..=1_000_000 (config), so `ceil(2 * rate)` is in
+            // 1..=2_000_000 and fits.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             let ahead = phase
                 .rate
                 .map(|r| ((r * 2.0).ceil() as usize).max(1))
                 .unwrap_or(claim_batch)
                 .min(claim_batch);
+            // As above: `ceil(rate)` is in 1..=1_000_000, so it fits a u32.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             let limiter = phase.rate.and_then(|r| {
                 let burst = NonZeroU32::new((r.ceil() as u32).max(1))?;
                 let quota =

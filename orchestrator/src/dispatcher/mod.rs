@@ -16,6 +16,7 @@ mod writer;
 
 pub use a3::a3_dispatcher;
 
+use crate::clock::millis_u64;
 use crate::node;
 use crate::phase::{self, Phase};
 use crate::state_machine::Transition;
@@ -114,7 +115,7 @@ impl Stats {
             rejected: self.rejected.load(Ordering::Relaxed),
             lease_lost: self.lease_lost.load(Ordering::Relaxed),
             released,
-            elapsed_ms: elapsed.as_millis() as u64,
+            elapsed_ms: millis_u64(elapsed),
             interrupted,
         }
     }

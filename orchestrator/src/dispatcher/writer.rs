@@ -2,6 +2,7 @@
 //! so the hot path makes no per-item round trip.
 
 use super::Stats;
+use crate::clock::millis_u64;
 use crate::store::{Applied, Fence, Store};
 use schema::NodeId;
 use std::sync::Arc;
@@ -86,7 +87,7 @@ async fn commit(
         let started = std::time::Instant::now();
         match store.apply(&batch, Fence::Lease(node), Some(node)).await {
             Ok(report) => {
-                tracing::debug!(items = batch.len(), ms = started.elapsed().as_millis() as u64, "committed");
+                tracing::debug!(items = batch.len(), ms = millis_u64(started.elapsed()), "committed");
                 for a in &batch {
                     if report.committed.contains(&a.id) {
                         stats.count(&a.transition);
@@ -107,7 +108,7 @@ async fn commit(
                         break;
                     }
                 }
-                tracing::warn!(error = %e, items = batch.len(), retry_in_ms = delay.as_millis() as u64, "commit failed; retrying");
+                tracing::warn!(error = %e, items = batch.len(), retry_in_ms = millis_u64(delay), "commit failed; retrying");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));
             }

@@ -9,6 +9,7 @@ pub mod plan;
 
 pub use controls::{PhaseControl, paused, set_paused};
 
+use crate::clock::millis;
 use crate::cron::Cron;
 use crate::store::{ClaimOrder, Selection};
 use schema::WorkflowState;
@@ -72,7 +73,7 @@ impl Window {
         match self {
             Window::Always => WindowState::Open(None),
             Window::Scheduled { cron, duration } => {
-                let len = duration.as_millis() as i64;
+                let len = millis(*duration);
                 // A window may have opened before the latest fire (windows longer than the gap
                 // between fires overlap): the latest fire decides, it is the one still open
                 // longest.
@@ -97,7 +98,7 @@ impl Window {
         match self {
             Window::Always => Box::new(std::iter::once((from_ms, i64::MAX))),
             Window::Scheduled { cron, duration } => {
-                let len = duration.as_millis() as i64;
+                let len = millis(*duration);
                 let current = match self.at(from_ms) {
                     WindowState::Open(Some(end)) => Some((from_ms, end)),
                     _ => None,

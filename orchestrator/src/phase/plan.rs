@@ -113,6 +113,8 @@ pub struct Finish {
 /// When `work_secs` of open window, starting at `now`, are used up. None if the window never
 /// opens again within the horizon.
 pub fn finish_time(window: &Window, now: i64, work_secs: f64) -> Option<Finish> {
+    // `as` saturates (and NaN is 0): an estimate beyond i64 ms simply outlasts the horizon.
+    #[allow(clippy::cast_possible_truncation)]
     let mut left = (work_secs * 1000.0).ceil() as i64;
     if left <= 0 {
         return Some(Finish { at: now, windows: 0, window_start: now });

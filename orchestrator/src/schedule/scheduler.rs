@@ -5,6 +5,7 @@
 
 use super::runs;
 use super::{Action, Missed, Outcome, ScheduleSpec};
+use crate::clock::millis;
 use crate::store::Store;
 use crate::store::StoreError;
 use schema::NodeId;
@@ -30,7 +31,7 @@ pub trait ActionRunner: Send + Sync {
 
 /// What to do about one schedule now.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// No new fire time has come.
     Nothing,
     /// A firing of this schedule is still going; the fire waits (and may become late).
@@ -54,7 +55,7 @@ pub enum Verdict {
 /// The verdict on `spec` at `now` given the latest recorded fire time and whether a firing is
 /// still going. A fire up to `on_time` late is on time. Pure, so the policies are tested
 /// directly.
-pub fn verdict(
+pub(crate) fn verdict(
     spec: &ScheduleSpec,
     now: i64,
     last_recorded: Option<i64>,
@@ -69,14 +70,12 @@ pub fn verdict(
         return Verdict::Wait;
     }
     let late_by = now - due;
-    if late_by <= on_time.as_millis() as i64 {
+    if late_by <= millis(on_time) {
         return Verdict::Fire { fire_time: due, late_by };
     }
-    let late = humantime::format_duration(Duration::from_secs((late_by / 1000) as u64));
+    let late = humantime::format_duration(Duration::from_secs(u64::try_from(late_by / 1000).unwrap_or(0)));
     match spec.missed {
-        Missed::RunOnceLate(limit) if late_by <= limit.as_millis() as i64 => {
-            Verdict::Fire { fire_time: due, late_by }
-        }
+        Missed::RunOnceLate(limit) if late_by <= millis(limit) => Verdict::Fire { fire_time: due, late_by },
         Missed::RunOnceLate(limit) => Verdict::Skip {
             fire_time: due,
             reason: format!(
@@ -133,7 +132,7 @@ impl Scheduler {
             }
             let mut open = runs::running(&self.store, &spec.name).await?;
             if !open.is_empty() {
-                let alive_since = now - self.dead_after.as_millis() as i64;
+                let alive_since = now - millis(self.dead_after);
                 runs::abandon_dead(&self.store, alive_since).await?;
                 open = runs::running(&self.store, &spec.name).await?;
             }
@@ -205,7 +204,8 @@ impl Scheduler {
             }
             firings.retain(|h| !h.is_finished());
             let now = self.store.clock().now_ms();
-            let until_next = self.next_fire(now).map(|t| (t - now).max(0) as u64).unwrap_or(u64::MAX);
+            let until_next =
+                self.next_fire(now).map(|t| u64::try_from(t - now).unwrap_or(0)).unwrap_or(u64::MAX);
             let sleep = Duration::from_millis(until_next).min(max_sleep);
             tokio::select! {
                 _ = cancel.cancelled() => {}

@@ -2,7 +2,8 @@
 //! runnable-state index in the order the phase asks for.
 
 use super::StoreError;
-use super::{ClaimOrder, Selection, Sql, Store};
+use super::{ClaimOrder, Selection, Sql, Store, count};
+use crate::clock::millis;
 use schema::NodeId;
 use schema::WorkflowState;
 use sea_orm::{ConnectionTrait, DbBackend, QueryResult};
@@ -48,7 +49,7 @@ impl Store {
         q.push("UPDATE workflows SET lease_owner = ")
             .param(owner, "uuid")
             .push(", lease_until = ")
-            .param(now + lease.as_millis() as i64, "int8")
+            .param(now + millis(lease), "int8")
             .push(" WHERE id IN (SELECT id FROM workflows");
         if sqlite {
             q.push(" INDEXED BY ").push(index);
@@ -63,7 +64,10 @@ impl Store {
             .param(now, "int8")
             .push(")");
         selection.push_predicate(&mut q);
-        q.push(" ORDER BY ").push(sort).push(" LIMIT ").param(limit as i64, "int8");
+        q.push(" ORDER BY ")
+            .push(sort)
+            .push(" LIMIT ")
+            .param(i64::try_from(limit).unwrap_or(i64::MAX), "int8");
         if !sqlite {
             q.push(" FOR UPDATE SKIP LOCKED");
         }
@@ -119,7 +123,7 @@ impl Store {
         q.push("SELECT COUNT(*) AS n FROM workflows WHERE state IN ")
             .push(&WorkflowState::sql_list(&WorkflowState::RUNNABLE));
         let row = self.db.query_one_raw(q.build()).await?;
-        Ok(row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0) as u64)
+        Ok(count(row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0)))
     }
 }
 

@@ -5,6 +5,7 @@
 use super::Sql;
 use super::Store;
 use super::StoreError;
+use super::count;
 use super::selection::Selection;
 use schema::WorkflowState;
 use schema::reason::Reason;
@@ -13,7 +14,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// Sample A2 ids per group.
-const SAMPLES: u64 = 3;
+const SAMPLES: i64 = 3;
 
 /// The items that failed one way.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -103,7 +104,7 @@ impl Store {
         let rows = self.db().query_all_raw(q.build()).await?;
         let mut out = Failures { total_groups: rows.len() as u64, ..Failures::default() };
         for (i, r) in rows.iter().enumerate() {
-            let n = r.try_get::<i64>("", "n")? as u64;
+            let n = count(r.try_get::<i64>("", "n")?);
             out.items += n;
             if limit.is_some_and(|l| i >= l) {
                 continue;
@@ -161,7 +162,7 @@ impl Store {
             q.push(" AND updated_at >= ").param(since, "int8");
         }
         within.push_predicate(&mut q);
-        q.push(" ORDER BY updated_at DESC LIMIT ").param(SAMPLES as i64, "int8");
+        q.push(" ORDER BY updated_at DESC LIMIT ").param(SAMPLES, "int8");
         Ok(self
             .db()
             .query_all_raw(q.build())
@@ -190,7 +191,7 @@ impl Store {
         for r in self.db().query_all_raw(q.build()).await? {
             let state: String = r.try_get("", "state")?;
             if let Ok(s) = state.parse() {
-                out.insert(s, r.try_get::<i64>("", "n")? as u64);
+                out.insert(s, count(r.try_get::<i64>("", "n")?));
             }
         }
         Ok(out)

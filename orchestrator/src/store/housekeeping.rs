@@ -21,7 +21,7 @@ impl Store {
             )
             .param(WorkflowState::Synced.as_str(), "text")
             .push(" LIMIT ")
-            .param(CHUNK as i64, "int8");
+            .param(i64::try_from(CHUNK).unwrap_or(i64::MAX), "int8");
             let ids: HashSet<i64> = self
                 .db()
                 .query_all_raw(q.build())
@@ -57,7 +57,7 @@ impl Store {
                      AND (h.error IS NULL OR EXISTS (SELECT 1 FROM workflow_history n WHERE n.workflow_id = h.workflow_id \
                      AND n.id > h.id AND n.error IS NOT NULL)) LIMIT ",
                 )
-                .param(10 * CHUNK as i64, "int8")
+                .param(i64::try_from(10 * CHUNK).unwrap_or(i64::MAX), "int8")
                 .push(")");
             let n = self.db().execute_raw(q.build()).await?.rows_affected();
             pruned += n;

@@ -3,6 +3,7 @@
 
 use super::StoreError;
 use super::{CHUNK, Sql, Store};
+use crate::clock::millis;
 use schema::{NodeId, WorkflowId};
 use sea_orm::ConnectionTrait;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use std::time::Duration;
 impl Store {
     /// Extends every lease `owner` holds (the node heartbeat), so slow steps keep their items.
     pub async fn renew(&self, owner: NodeId, lease: Duration) -> Result<u64, StoreError> {
-        let until = self.clock.now_ms() + lease.as_millis() as i64;
+        let until = self.clock.now_ms() + millis(lease);
         let mut q = Sql::new(self.backend());
         q.push("UPDATE workflows SET lease_until = ")
             .param(until, "int8")

@@ -49,6 +49,12 @@ use std::sync::Arc;
 /// Rows per bulk statement: well under SQLite's and PostgreSQL's parameter limits.
 pub(crate) const CHUNK: usize = 1000;
 
+/// A `COUNT(*)` read back as SQL's `i64`, as the `u64` the engine reports (a count is never
+/// negative; a negative one would read as 0).
+pub(crate) fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
 /// The engine's handle on the database.
 #[derive(Debug, Clone)]
 pub struct Store {

@@ -2,7 +2,7 @@
 //! retry / cancel by ids, by filter or by failure reason. Transitions still go through the state machine.
 
 use super::StoreError;
-use super::{Applied, Fence, Store};
+use super::{Applied, Fence, Store, count};
 use crate::state_machine::{Event, Facts, TransitionError, decide};
 use schema::WorkflowState;
 use schema::entity::{workflow, workflow_history};
@@ -139,19 +139,21 @@ impl Store {
             .await?;
         let mut report = StatusReport::default();
         for (batch, state, n) in rows {
-            let n = n as u64;
+            let n = count(n);
             report.total += n;
             *report.by_state.entry(state).or_default() += n;
             *report.by_batch.entry(batch).or_default().entry(state).or_default() += n;
         }
-        report.leased = workflow::Entity::find()
-            .filter(workflow::Column::LeaseOwner.is_not_null())
-            .select_only()
-            .column_as(workflow::Column::Id.count(), "n")
-            .into_tuple::<i64>()
-            .one(self.db())
-            .await?
-            .unwrap_or(0) as u64;
+        report.leased = count(
+            workflow::Entity::find()
+                .filter(workflow::Column::LeaseOwner.is_not_null())
+                .select_only()
+                .column_as(workflow::Column::Id.count(), "n")
+                .into_tuple::<i64>()
+                .one(self.db())
+                .await?
+                .unwrap_or(0),
+        );
         Ok(report)
     }
 

@@ -4,6 +4,7 @@
 use super::Sql;
 use super::Store;
 use super::StoreError;
+use super::count;
 use schema::WorkflowState;
 use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
@@ -101,7 +102,7 @@ impl Store {
             let state: String = row.try_get("", "state")?;
             let n: i64 = row.try_get("", "n")?;
             let state = state.parse()?;
-            out.insert(state, n as u64);
+            out.insert(state, count(n));
         }
         Ok(out)
     }
@@ -119,6 +120,6 @@ impl Store {
         q.push("SELECT COUNT(*) AS n FROM workflows WHERE state IN ").push(&WorkflowState::sql_list(states));
         selection.push_predicate(&mut q);
         let row = self.db().query_one_raw(q.build()).await?;
-        Ok(row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0) as u64)
+        Ok(count(row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0)))
     }
 }

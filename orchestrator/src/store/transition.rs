@@ -5,6 +5,7 @@
 use super::StoreError;
 use super::history::{HistoryRow, insert_history};
 use super::{CHUNK, Sql, Store};
+use crate::clock::millis;
 use crate::state_machine::{Due, Event, Facts, Transition, decide};
 use schema::WorkflowState;
 use schema::{A2Id, NodeId, WorkflowId};
@@ -186,9 +187,7 @@ impl Store {
     pub fn due_at(&self, now: i64, due: Due) -> i64 {
         match due {
             Due::Now | Due::Never => now,
-            Due::Backoff { attempt, at_least } => {
-                now + self.policy.delay(attempt).max(at_least).as_millis() as i64
-            }
+            Due::Backoff { attempt, at_least } => now + millis(self.policy.delay(attempt).max(at_least)),
         }
     }
 }

@@ -8,7 +8,7 @@ use sea_orm::{ConnectionTrait, DbBackend};
 use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
-pub struct Migration;
+pub(crate) struct Migration;
 
 fn statements(backend: DbBackend) -> Vec<String> {
     let (uuid, serial) = match backend {

@@ -10,7 +10,7 @@ use sea_orm_migration::prelude::*;
 use uuid::Uuid;
 
 #[derive(DeriveMigrationName)]
-pub struct Migration;
+pub(crate) struct Migration;
 
 /// Rows per backfill transaction.
 const PAGE: u64 = 1000;

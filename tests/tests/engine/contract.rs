@@ -1328,7 +1328,7 @@ async fn cor_24_purge_in_event_history_does_not_purge() {
         CorrespondenceStatus::PurgedByRecipient,
         "2024-01-08T10:00:00Z",
     )));
-    let purge_id = events.len() as i64;
+    let purge_id = i64::try_from(events.len()).unwrap();
     let out = migrate_step(&c, &rec, events).await;
     let StepOutcome::Done { a3_correspondence_id: Some(g), synced_events, .. } = &out else {
         panic!("{out:?}")

@@ -282,7 +282,7 @@ async fn identical_server_errors_fail_an_item_early(db: &TestDb) {
             .count(&db.conn)
             .await
             .unwrap();
-        assert_eq!(history, 1 + calls[&row.a2_id] as u64);
+        assert_eq!(history, 1 + u64::from(calls[&row.a2_id]));
     }
     let f = store.failures(&Selection::all(), None, None).await.unwrap();
     let got: BTreeMap<String, u64> = f.groups.iter().map(|g| (g.reason.clone(), g.count)).collect();

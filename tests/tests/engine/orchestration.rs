@@ -416,13 +416,17 @@ async fn plan_counts_match_the_database_and_the_estimate_spans_windows(db: &Test
     // The estimate: remaining / rate seconds of window, one hour a night from 22:00.
     let work = p.remaining as f64 / 0.01;
     assert_eq!(p.work_secs, Some(work));
+    // `work` is a modest positive number of seconds (the generated items at 0.01/s), so the
+    // float-to-integer conversions below cannot truncate or lose a sign.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let full_nights = ((work / 3600.0).ceil() as u32) - 1;
-    let rest_ms = (work * 1000.0) as i64 - full_nights as i64 * 3_600_000;
-    let expected_end = oslo(2026, 11, 27, 22, 0) + (full_nights as i64) * 86_400_000 + rest_ms;
-    assert_eq!(p.windows_needed, Some(full_nights as u64 + 1));
+    #[allow(clippy::cast_possible_truncation)]
+    let rest_ms = (work * 1000.0) as i64 - i64::from(full_nights) * 3_600_000;
+    let expected_end = oslo(2026, 11, 27, 22, 0) + i64::from(full_nights) * 86_400_000 + rest_ms;
+    assert_eq!(p.windows_needed, Some(u64::from(full_nights) + 1));
     assert_eq!(p.finishes_at, Some(expected_end), "{:?}", p.finishes_local);
     let last_night = chrono_tz::Europe::Oslo
-        .timestamp_millis_opt(oslo(2026, 11, 27, 22, 0) + full_nights as i64 * 86_400_000);
+        .timestamp_millis_opt(oslo(2026, 11, 27, 22, 0) + i64::from(full_nights) * 86_400_000);
     assert_eq!(p.finishing_window, Some(last_night.unwrap().format("%Y-%m-%d 22:00 %Z").to_string()));
     assert_eq!(p.ready, p.remaining, "an all-steps phase can take every remaining item now");
 

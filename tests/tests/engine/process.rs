@@ -38,7 +38,8 @@ pub(crate) async fn output(mut c: Command) -> (Option<i32>, String, String) {
 }
 
 fn signal(child: &Child, sig: nix::sys::signal::Signal) {
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).expect("send signal");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()), sig)
+        .expect("send signal");
 }
 
 /// Waits for the child to exit, at most `limit`; kills it and panics past that.
@@ -439,7 +440,7 @@ async fn three_daemons_share_schedules_and_work() {
     // Nearly every second between the first and the last run has its run. (A second can go
     // unrecorded only if all three nodes stalled past the next one; the next fire then decides.)
     let span = (fires[fires.len() - 1] - fires[0]) / 1000 + 1;
-    assert!(fires.len() as i64 * 2 >= span, "fires: {fires:?}");
+    assert!(i64::try_from(fires.len()).unwrap() * 2 >= span, "fires: {fires:?}");
     let nodes: std::collections::HashSet<_> = runs.iter().map(|r| r.node).collect();
     eprintln!("tick runs: {} over {} nodes", runs.len(), nodes.len());
     db.finish().await;

@@ -147,7 +147,7 @@ async fn run_stepping_clock(
             continue; // work to do at this instant
         }
         if let Some(next) = runnable.iter().map(|w| w.next_run_at).min() {
-            clock.advance(Duration::from_millis((next - now) as u64));
+            clock.advance(Duration::from_millis(u64::try_from(next - now).unwrap()));
         }
     }
 }
@@ -191,7 +191,8 @@ async fn retries_follow_the_policy(db: &TestDb) {
                 let times = &calls[&(*a2_id, StepKind::MakeAvailable)];
                 assert_eq!(times.len(), 4, "max attempts");
                 let gaps: Vec<i64> = times.windows(2).map(|w| w[1] - w[0]).collect();
-                let delays: Vec<i64> = (1..4).map(|k| policy().delay(k).as_millis() as i64).collect();
+                let delays: Vec<i64> =
+                    (1..4).map(|k| orchestrator::clock::millis(policy().delay(k))).collect();
                 assert_eq!(delays, [1000, 2000, 4000], "the policy doubles from 1 s");
                 assert_eq!(gaps, delays, "each retry exactly when the policy makes it due");
             }
