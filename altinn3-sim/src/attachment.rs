@@ -5,7 +5,7 @@
 
 use crate::binding::{ModelState, Query};
 use crate::db::{AttachmentRow, AttachmentStatusRow, NewAttachment};
-use crate::inventory::Store;
+use crate::inventory::Tables;
 use crate::problem::{self, Answer};
 use crate::timestamp;
 use chrono::{DateTime, Utc};
@@ -89,7 +89,7 @@ pub(crate) fn is_resource_identifier(s: &str) -> bool {
 }
 
 /// Handles one upload.
-pub(crate) fn handle(store: &mut Store, path: &str, query: Option<&str>, body: &[u8]) -> Answer {
+pub(crate) fn handle(store: &mut Tables, path: &str, query: Option<&str>, body: &[u8]) -> Answer {
     let mut ms = ModelState::default();
     let q = bind(query, &mut ms);
     if !ms.is_valid() {

@@ -6,7 +6,7 @@
 use crate::db::{DeleteEventRow, ForwardingRow, NotificationRow, StatusRow};
 use crate::enums::{self, status};
 use crate::events::{ForwardingIn, NotificationIn, StatusIn};
-use crate::inventory::Store;
+use crate::inventory::Tables;
 use crate::keys;
 use crate::timestamp::{stored, truncate_to_second};
 use chrono::Utc;
@@ -118,7 +118,7 @@ fn same_second(a: chrono::DateTime<Utc>, b: chrono::DateTime<Utc>) -> bool {
 
 /// Records an event lost on a unique index (the repository swallows the violation and the endpoint
 /// answers 200).
-fn lost(store: &mut Store, a2: i32, what: &str, index: &str) {
+fn lost(store: &mut Tables, a2: i32, what: &str, index: &str) {
     store.ledger.duplicate_events_received += 1;
     store.ledger.violations.push(format!(
         "correspondence A2 {a2}: {what} silently dropped by unique index {index} (an event of the same request already took its exact key)"
@@ -128,7 +128,7 @@ fn lost(store: &mut Store, a2: i32, what: &str, index: &str) {
 /// `FilterStatusEvents` + `FilterDeleteEvents` + `ProcessEventsInChronologicalOrder`
 /// (`CorrespondenceMigrationEventHelper.cs:158-242,751-807`); returns how many were stored.
 pub(crate) fn statuses_and_deletes(
-    store: &mut Store,
+    store: &mut Tables,
     cid: Uuid,
     a2: i32,
     statuses: &[StatusIn],
@@ -190,7 +190,7 @@ pub(crate) fn statuses_and_deletes(
 }
 
 /// `ProcessStatusEvent` / `StoreStatusEventAsCorrespondenceStatus` (`:38-131,428-441`).
-fn status_event(store: &mut Store, cid: Uuid, e: &StatusIn, op: Operation) -> bool {
+fn status_event(store: &mut Tables, cid: Uuid, e: &StatusIn, op: Operation) -> bool {
     let text = format!("{} event {} from Altinn 2", op.name(), enums::core_status_name(e.status));
     let ok = store.db.insert_status(status_row(cid, e, text, op.origin(), true)).is_ok();
     if !ok {
@@ -201,7 +201,7 @@ fn status_event(store: &mut Store, cid: Uuid, e: &StatusIn, op: Operation) -> bo
 
 /// `ProcessDeleteEvent` (`:133-156`): purges once per correspondence (`:265-273,294-311`) with a
 /// status row and a delete event (`:315-316`); soft delete/restore as a delete event (`:374-426`).
-fn delete_event(store: &mut Store, cid: Uuid, a2: i32, e: &StatusIn, op: Operation) -> bool {
+fn delete_event(store: &mut Tables, cid: Uuid, a2: i32, e: &StatusIn, op: Operation) -> bool {
     if matches!(e.status, status::PURGED_BY_RECIPIENT | status::PURGED_BY_ALTINN) {
         let purged = store.db.statuses.iter().any(|s| {
             s.correspondence_id == cid
@@ -232,7 +232,7 @@ fn delete_event(store: &mut Store, cid: Uuid, a2: i32, e: &StatusIn, op: Operati
 /// `FilterNotificationEvents` (`:531-563`: same address, channel, sent to the second, A2 id — not
 /// IsReminder) + `ProcessNotificationEvents` (`:596-674`).
 pub(crate) fn notifications(
-    store: &mut Store,
+    store: &mut Tables,
     cid: Uuid,
     a2: i32,
     items: &[NotificationIn],
@@ -271,7 +271,7 @@ pub(crate) fn notifications(
 /// `FilterForwardingEvents` (`:565-594`: same ForwardedOnDate to the second and
 /// ForwardedByPartyUuid) + `ProcessForwardingEvents` (`:676-738`).
 pub(crate) fn forwardings(
-    store: &mut Store,
+    store: &mut Tables,
     cid: Uuid,
     a2: i32,
     items: &[ForwardingIn],

@@ -28,7 +28,7 @@ pub(crate) struct Ledger {
 
 /// Tables and bookkeeping, behind one lock.
 #[derive(Debug, Default)]
-pub(crate) struct Store {
+pub(crate) struct Tables {
     pub db: Db,
     pub ledger: Ledger,
 }
@@ -117,7 +117,7 @@ fn n(x: usize) -> u64 {
     u64::try_from(x).unwrap_or(u64::MAX)
 }
 
-impl Store {
+impl Tables {
     /// The item of correspondence `id`.
     fn item_of(&self, id: Uuid) -> Option<SimItem> {
         let db = &self.db;

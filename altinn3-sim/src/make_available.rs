@@ -6,7 +6,7 @@
 use crate::binding::{self, JResult, ModelState, Obj};
 use crate::db::ExternalRefRow;
 use crate::enums::{self, status};
-use crate::inventory::Store;
+use crate::inventory::Tables;
 use crate::problem::{self, Answer};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -47,7 +47,7 @@ fn read(v: &Value) -> JResult<Option<Request>> {
 
 /// `MakeCorrespondenceAvailableInDialogportenAndApi` (`MigrateCorrespondenceHandler.cs:223-263`):
 /// `Ok(dialog id)` or the exception's `ToString()`.
-pub(crate) fn make_available(store: &mut Store, id: Uuid, _create_events: bool) -> Result<String, String> {
+pub(crate) fn make_available(store: &mut Tables, id: Uuid, _create_events: bool) -> Result<String, String> {
     let Some(c) = store.db.correspondence(id) else {
         // GetCorrespondenceById (includeIsMigrating) finds nothing (:225-229).
         return Err(format!(
@@ -97,7 +97,7 @@ fn status_json(id: Uuid, r: Result<String, String>) -> Value {
 /// `GetCandidatesForMigrationToDialogporten` (`CorrespondenceRepository.cs:285-327`): migrating,
 /// with an A2 id, not purged, `Created >= createdFrom`, `Created < createdTo`, newest first then
 /// by id; without a cursor or `createdTo` it throws.
-fn candidates(store: &Store, r: &Request, size: usize) -> Result<Vec<Uuid>, String> {
+fn candidates(store: &Tables, r: &Request, size: usize) -> Result<Vec<Uuid>, String> {
     let Some(to) = r.created_to else {
         return Err("Either cursorCreated or createdTo must be provided".into());
     };
@@ -121,7 +121,7 @@ fn candidates(store: &Store, r: &Request, size: usize) -> Result<Vec<Uuid>, Stri
 
 /// Handles one call (`MigrateCorrespondenceHandler.cs:151-211`): `correspondenceId` wins over
 /// `correspondenceIds`, which win over `batchSize`; otherwise no statuses.
-pub(crate) fn handle(store: &mut Store, path: &str, body: &[u8]) -> Answer {
+pub(crate) fn handle(store: &mut Tables, path: &str, body: &[u8]) -> Answer {
     let param = "request";
     let v = match binding::parse_body(body, param) {
         Ok(v) => v,

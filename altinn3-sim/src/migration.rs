@@ -9,7 +9,7 @@ use crate::db::{CorrespondenceRow, NewCorrespondence};
 use crate::enums::{self, status};
 use crate::events::{self, ForwardingIn, NotificationIn, StatusIn};
 use crate::history::{self, Operation};
-use crate::inventory::Store;
+use crate::inventory::Tables;
 use crate::make_available;
 use crate::problem::{self, Answer};
 use crate::timestamp::stored;
@@ -19,7 +19,7 @@ use uuid::Uuid;
 const NRE: &str = "Object reference not set to an instance of an object.";
 
 /// Handles one migrate call.
-pub(crate) fn handle(store: &mut Store, path: &str, body: &[u8]) -> Answer {
+pub(crate) fn handle(store: &mut Tables, path: &str, body: &[u8]) -> Answer {
     let param = "migrateCorrespondence";
     let v = match binding::parse_body(body, param) {
         Ok(v) => v,
@@ -64,7 +64,7 @@ fn no_nulls<T: Clone>(items: &[Option<T>]) -> Result<Vec<T>, Fail> {
     items.iter().map(|x| x.clone().ok_or_else(|| Fail::Exception(NRE.into()))).collect()
 }
 
-fn migrate(store: &mut Store, m: &MigrateIn) -> Result<Value, Fail> {
+fn migrate(store: &mut Tables, m: &MigrateIn) -> Result<Value, Fail> {
     let (Some(data), Some(events_in), Some(notes_in), Some(fwds_in)) =
         (&m.data, &m.event_history, &m.notification_history, &m.forwarding_history)
     else {
@@ -172,7 +172,7 @@ fn migrate(store: &mut Store, m: &MigrateIn) -> Result<Value, Fail> {
 }
 
 /// After `CreateCorrespondence`: delete events, `makeAvailable`, the answer (:57-98).
-fn created(store: &mut Store, m: &MigrateIn, cid: Uuid, deletes: &[StatusIn], existing: &[Uuid]) -> Value {
+fn created(store: &mut Tables, m: &MigrateIn, cid: Uuid, deletes: &[StatusIn], existing: &[Uuid]) -> Value {
     let a2 = m.altinn2_id;
     for d in deletes {
         // StoreDeleteEventForCorrespondence, one by one (:57-63); purges are stored as delete events only.
@@ -235,7 +235,7 @@ fn created(store: &mut Store, m: &MigrateIn, cid: Uuid, deletes: &[StatusIn], ex
 /// The remigration: events only, answered without attachment statuses (the correspondence is read
 /// without its content, `CorrespondenceRepository.cs:151-160`) and without a dialog id (:138-144).
 fn remigrate(
-    store: &mut Store,
+    store: &mut Tables,
     m: &MigrateIn,
     statuses: &[StatusIn],
     deletes: &[StatusIn],

@@ -3,7 +3,7 @@
 //! counting, and the public [`Simulator`]/[`RunningSim`] handles.
 
 use crate::faults::{Fault, Injector, SimConfig};
-use crate::inventory::{Inventory, SimItem, Store};
+use crate::inventory::{Inventory, SimItem, Tables};
 use crate::problem::{self, Answer};
 use crate::rates::{Endpoint, RateCounter, endpoint_of};
 use crate::{attachment, auth, lock, make_available, migration, sync};
@@ -28,7 +28,7 @@ struct Shared {
     /// Faults and their RNG.
     injector: Injector,
     /// The data.
-    store: Mutex<Store>,
+    store: Mutex<Tables>,
     /// Calls per endpoint.
     rates: Mutex<BTreeMap<Endpoint, RateCounter>>,
 }
@@ -51,7 +51,7 @@ impl Simulator {
         let shared = Shared {
             token: cfg.token,
             injector: Injector::new(cfg.faults, cfg.seed),
-            store: Mutex::new(Store::default()),
+            store: Mutex::new(Tables::default()),
             rates: Mutex::new(Endpoint::ALL.into_iter().map(|e| (e, RateCounter::default())).collect()),
         };
         Self { shared: Arc::new(shared) }

@@ -6,7 +6,7 @@
 use crate::binding::{self, JResult, ModelState, Obj};
 use crate::events::{self, ForwardingIn, NotificationIn, StatusIn};
 use crate::history::{self, Operation};
-use crate::inventory::Store;
+use crate::inventory::Tables;
 use crate::problem::{self, Answer};
 use crate::rates::Endpoint;
 use serde_json::{Value, json};
@@ -78,7 +78,7 @@ fn no_nulls<T>(items: Vec<Option<T>>, path: &str) -> Result<Vec<T>, Answer> {
 }
 
 /// The stored correspondence's A2 id, or 404 `CorrespondenceNotFound` (`SyncCorrespondence*EventHandler.cs`).
-fn find(store: &Store, id: Uuid) -> Result<i32, Answer> {
+fn find(store: &Tables, id: Uuid) -> Result<i32, Answer> {
     store
         .db
         .correspondence(id)
@@ -87,7 +87,7 @@ fn find(store: &Store, id: Uuid) -> Result<i32, Answer> {
 }
 
 /// Handles one sync call.
-pub(crate) fn handle(store: &mut Store, ep: Endpoint, path: &str, body: &[u8]) -> Answer {
+pub(crate) fn handle(store: &mut Tables, ep: Endpoint, path: &str, body: &[u8]) -> Answer {
     let r = match ep {
         Endpoint::SyncNotification => notifications(store, path, body),
         Endpoint::SyncForwarding => forwardings(store, path, body),
@@ -97,7 +97,7 @@ pub(crate) fn handle(store: &mut Store, ep: Endpoint, path: &str, body: &[u8]) -
 }
 
 /// `SyncCorrespondenceStatusEventHandler.cs:16-85`.
-fn statuses(store: &mut Store, path: &str, body: &[u8]) -> Result<Answer, Answer> {
+fn statuses(store: &mut Tables, path: &str, body: &[u8]) -> Result<Answer, Answer> {
     let (id, items) = bind(
         body,
         "Altinn.Correspondence.API.Models.SyncCorrespondenceStatusEventRequestExt",
@@ -119,7 +119,7 @@ fn statuses(store: &mut Store, path: &str, body: &[u8]) -> Result<Answer, Answer
 }
 
 /// `SyncCorrespondenceNotificationEventHandler.cs:15-52`.
-fn notifications(store: &mut Store, path: &str, body: &[u8]) -> Result<Answer, Answer> {
+fn notifications(store: &mut Tables, path: &str, body: &[u8]) -> Result<Answer, Answer> {
     let (id, items) = bind(
         body,
         "Altinn.Correspondence.API.Models.SyncCorrespondenceNotificationEventRequestExt",
@@ -137,7 +137,7 @@ fn notifications(store: &mut Store, path: &str, body: &[u8]) -> Result<Answer, A
 }
 
 /// `SyncCorrespondenceForwardingEventHandler.cs:15-52`.
-fn forwardings(store: &mut Store, path: &str, body: &[u8]) -> Result<Answer, Answer> {
+fn forwardings(store: &mut Tables, path: &str, body: &[u8]) -> Result<Answer, Answer> {
     let (id, items) = bind(
         body,
         "Altinn.Correspondence.API.Models.SyncCorrespondenceForwardingEventRequestExt",

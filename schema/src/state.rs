@@ -70,7 +70,7 @@ impl WorkflowState {
 
 impl std::fmt::Display for WorkflowState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -109,5 +109,7 @@ mod tests {
             assert_eq!(format!("{s:?}").parse::<WorkflowState>().unwrap(), s);
         }
         assert!("nope".parse::<WorkflowState>().is_err());
+        // Tables line up: the name honours width and alignment.
+        assert_eq!(format!("{:<8}|{:>7}", WorkflowState::Failed, WorkflowState::Synced), "failed  | synced");
     }
 }
