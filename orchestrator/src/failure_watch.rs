@@ -12,14 +12,14 @@ const GROUPS: usize = 100;
 
 /// Remembers, per group, the last power of ten it was warned about.
 #[derive(Debug, Default)]
-pub struct FailureWatch {
+pub(crate) struct FailureWatch {
     warned: HashMap<(String, schema::WorkflowState), u64>,
 }
 
 impl FailureWatch {
     /// The groups to warn about now, with the threshold each reached: a group is reported when
     /// its count reaches a power of ten higher than the last one reported for it.
-    pub fn observe<'a>(&mut self, groups: &'a [FailureGroup]) -> Vec<(&'a FailureGroup, u64)> {
+    pub(crate) fn observe<'a>(&mut self, groups: &'a [FailureGroup]) -> Vec<(&'a FailureGroup, u64)> {
         let mut out = Vec::new();
         for g in groups {
             let reached = power_of_ten_at_most(g.count);
@@ -46,7 +46,7 @@ fn power_of_ten_at_most(n: u64) -> u64 {
 }
 
 /// Checks the failure groups every `every` until `cancel`, warning as they grow.
-pub async fn run(store: Store, every: Duration, cancel: CancellationToken) {
+pub(crate) async fn run(store: Store, every: Duration, cancel: CancellationToken) {
     let mut watch = FailureWatch::default();
     loop {
         match store.failure_groups(&Selection::all(), None, Some(GROUPS)).await {
