@@ -25,6 +25,14 @@ pub enum DbOpenError {
         /// Why.
         source: std::io::Error,
     },
+    /// The target is neither a SQLite file path nor a PostgreSQL URL.
+    #[error("not a database: {target:?} {why}: give a SQLite file path or a postgres:// URL")]
+    BadTarget {
+        /// What was given (redacted).
+        target: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
     /// Connecting failed.
     #[error("cannot connect to {target}: {cause}")]
     Connect {
@@ -84,6 +92,35 @@ impl DbOpenError {
     }
 }
 
+/// Refuses what is neither a SQLite file path nor a `postgres://` / `postgresql://` URL, before
+/// anything is created: an empty value would open a temporary database that vanishes with the
+/// process, and `mysql://…` would become a file of that name.
+pub fn check_target(target: &str) -> Result<(), DbOpenError> {
+    let bad = |why| Err(DbOpenError::BadTarget { target: redact(target), why });
+    if target.trim().is_empty() {
+        return bad("is empty");
+    }
+    if is_postgres(target) {
+        return Ok(());
+    }
+    if let Some((scheme, _)) = target.split_once("://")
+        && scheme != "sqlite"
+    {
+        return bad("has a scheme the migrator does not speak (only postgres:// and postgresql://)");
+    }
+    let path = sqlite_path(target);
+    if path.trim().is_empty() {
+        return bad("names no file");
+    }
+    if path == ":memory:" || path.contains("mode=memory") {
+        return bad("is an in-memory database, which keeps nothing");
+    }
+    if path.ends_with('/') || Path::new(path).is_dir() {
+        return bad("is a directory");
+    }
+    Ok(())
+}
+
 /// True if `target` names a PostgreSQL database rather than a SQLite file.
 pub fn is_postgres(target: &str) -> bool {
     target.starts_with("postgres://") || target.starts_with("postgresql://")
@@ -133,6 +170,7 @@ pub async fn open(target: &str) -> Result<DatabaseConnection, DbOpenError> {
 /// table or migration is created (a SQLite file is opened read-only). For commands that only
 /// read; a missing, never set up or outdated database is an error ([`DbOpenError::is_no_database`]).
 pub async fn open_existing(target: &str) -> Result<DatabaseConnection, DbOpenError> {
+    check_target(target)?;
     if !is_postgres(target) {
         let path = sqlite_path(target);
         if !Path::new(path).is_file() {
@@ -164,6 +202,7 @@ fn sqlite_path(target: &str) -> &str {
 
 /// The pool, without migrations; `read_only` never creates anything.
 async fn connect(target: &str, read_only: bool) -> Result<DatabaseConnection, DbOpenError> {
+    check_target(target)?;
     let shown = redact(target);
     let mut opts = if is_postgres(target) {
         // The pool retries a refused connection until its acquire timeout and then says only
@@ -292,5 +331,41 @@ mod tests {
         );
         assert_eq!(redact("data/x.sqlite"), "data/x.sqlite");
         assert!(is_postgres("postgresql://x") && !is_postgres("data/x.sqlite"));
+    }
+
+    #[test]
+    fn only_sqlite_paths_and_postgres_urls_are_databases() {
+        let dir = tempfile::tempdir().unwrap();
+        let a_dir = dir.path().display().to_string();
+        let cases: [(&str, Option<&str>); 12] = [
+            ("data/migrator.sqlite", None),
+            ("/var/lib/migrator/m.db", None),
+            ("sqlite://data/m.sqlite", None),
+            ("postgres://u@h/db", None),
+            ("postgresql://u:pw@h:5432/db", None),
+            ("", Some("is empty")),
+            ("   ", Some("is empty")),
+            ("mysql://root@127.0.0.1/x", Some("has a scheme the migrator does not speak")),
+            ("sqlite://", Some("names no file")),
+            (":memory:", Some("keeps nothing")),
+            ("data/", Some("is a directory")),
+            (&a_dir, Some("is a directory")),
+        ];
+        for (target, want) in cases {
+            match (check_target(target), want) {
+                (Ok(()), None) => {}
+                (Err(e), Some(why)) => {
+                    let text = e.to_string();
+                    assert!(
+                        text.contains(why) && text.contains("give a SQLite file path"),
+                        "{target:?}: {text}"
+                    );
+                }
+                (got, want) => panic!("{target:?}: got {got:?}, wanted {want:?}"),
+            }
+        }
+        // The password never shows in the refusal.
+        let e = check_target("mysql://u:secret@h/x").unwrap_err().to_string();
+        assert!(!e.contains("secret"), "{e}");
     }
 }

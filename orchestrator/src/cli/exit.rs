@@ -63,11 +63,16 @@ impl Exit {
     }
 
     /// The code for a command that ended in `error`: the caller's request (a store
-    /// [`StoreError::Invalid`](crate::store::StoreError)) is a usage error, anything else an error.
+    /// [`StoreError::Invalid`](crate::store::StoreError), a `--db` that names no database) is a
+    /// usage error, anything else an error.
     pub fn of_error(error: &anyhow::Error) -> Exit {
-        let invalid = error
-            .chain()
-            .any(|e| e.downcast_ref::<crate::store::StoreError>().is_some_and(|s| s.is_invalid_request()));
+        let invalid = error.chain().any(|e| {
+            e.downcast_ref::<crate::store::StoreError>().is_some_and(|s| s.is_invalid_request())
+                || matches!(
+                    e.downcast_ref::<crate::db::DbOpenError>(),
+                    Some(crate::db::DbOpenError::BadTarget { .. })
+                )
+        });
         if invalid { Exit::Usage } else { Exit::Error }
     }
 
@@ -77,7 +82,7 @@ impl Exit {
             Exit::Ok => "done",
             Exit::Error => "error; demo: verification failed",
             Exit::Usage => {
-                "wrong command line, or a request that cannot be carried out (e.g. an id that is neither a UUID nor an A2 id)"
+                "wrong command line, or a request that cannot be carried out (e.g. an id that is neither a UUID nor an A2 id, a --db that is no database)"
             }
             Exit::NotFound => "retry/cancel: id not found, or --reason matches no group or several",
             Exit::ImportRejects => "import: some lines rejected",

@@ -128,14 +128,18 @@ impl Command {
     }
 }
 
-/// The whole binary: logging to stderr (`MIGRATOR_LOG`, default `warn`), a tokio runtime, the
-/// command, and an exit code. Shared by `migrator` and the test suite's copy of it.
+/// The whole binary: logging to stderr (`MIGRATOR_LOG`, else the Rust convention `RUST_LOG`,
+/// default `warn`; colours only on a terminal, so a file or a journal gets plain text), a tokio
+/// runtime, the command, and an exit code. Shared by `migrator` and the test suite's copy of it.
 pub fn run_main() -> std::process::ExitCode {
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("MIGRATOR_LOG")
+                .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
     let runtime = match tokio::runtime::Runtime::new() {

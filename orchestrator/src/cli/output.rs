@@ -9,12 +9,19 @@ pub(super) fn print<T: Serialize>(
     value: &T,
     render: impl FnOnce(&T) -> String,
 ) -> anyhow::Result<()> {
-    if json {
-        println!("{}", serde_json::to_string_pretty(value)?);
-    } else {
-        print!("{}", render(value));
+    let text = if json { format!("{}\n", serde_json::to_string_pretty(value)?) } else { render(value) };
+    write_out(&text)
+}
+
+/// Writes `text` to stdout. A reader that went away (`status | head -1`, `| true`) is not an
+/// error: the command did its work, and nobody is left to tell.
+fn write_out(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
     }
-    Ok(())
 }
 
 /// Counts by state (or any name) as the indented two-column table `status`, `plan` and the

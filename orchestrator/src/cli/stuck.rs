@@ -25,15 +25,22 @@ pub struct StuckArgs {
 /// totals under them.
 pub(super) async fn run(store: &Store, args: StuckArgs, json: bool) -> anyhow::Result<Exit> {
     let items = store.stuck(millis(args.older_than), args.limit).await?;
+    let (stalled, failed) = store.count_stuck(millis(args.older_than)).await?;
     let parked = store.failure_counts(&Selection::all(), None).await?;
-    print(json, &items, |items| render(items, &parked))?;
+    print(json, &items, |items| render(items, stalled + failed, &parked))?;
     Ok(Exit::Ok)
 }
 
-/// One line per item (with why it counts as stuck and its last error), then the totals.
-fn render(items: &[StuckItem], parked: &BTreeMap<WorkflowState, u64>) -> String {
+/// One line per item (with why it counts as stuck and its last error), then the totals. `total`
+/// is how many there are in all: the list stops at `--limit`, the count does not.
+fn render(items: &[StuckItem], total: u64, parked: &BTreeMap<WorkflowState, u64>) -> String {
     let failed = items.iter().filter(|s| s.item.state == WorkflowState::Failed).count();
-    let mut out = format!("{} stuck items ({failed} of them failed)\n", items.len());
+    let shown = u64::try_from(items.len()).unwrap_or(u64::MAX);
+    let mut out = if total > shown {
+        format!("{total} stuck items; the first {shown} ({failed} of them failed), --limit shows more\n")
+    } else {
+        format!("{shown} stuck items ({failed} of them failed)\n")
+    };
     for s in items {
         out += &format!(
             "{} a2={} {} batch={} attempt={} updated={} ({}){}\n",

@@ -7,7 +7,7 @@ use crate::state_machine::{Event, Facts, TransitionError, decide};
 use schema::WorkflowState;
 use schema::entity::{workflow, workflow_history};
 use schema::{A2Id, WorkflowId};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -161,15 +161,8 @@ impl Store {
     /// `older_than_ms`, and then Failed items (they wait for an operator), up to `limit` in all.
     pub async fn stuck(&self, older_than_ms: i64, limit: u64) -> Result<Vec<StuckItem>, StoreError> {
         let now = self.clock().now_ms();
-        let not_final = WorkflowState::RUNNABLE;
         let rows = workflow::Entity::find()
-            .filter(
-                Condition::any().add(workflow::Column::LeaseUntil.lt(now)).add(
-                    Condition::all()
-                        .add(workflow::Column::State.is_in(not_final))
-                        .add(workflow::Column::UpdatedAt.lt(now - older_than_ms)),
-                ),
-            )
+            .filter(stalled(now, older_than_ms))
             .order_by_asc(workflow::Column::UpdatedAt)
             .limit(limit)
             .all(self.db())
@@ -196,6 +189,18 @@ impl Store {
             out.extend(failed.into_iter().map(|item| StuckItem { item, reason: "failed".into() }));
         }
         Ok(out)
+    }
+
+    /// How many items `stuck` would list without a limit: (stalled or with an expired lease,
+    /// Failed).
+    pub async fn count_stuck(&self, older_than_ms: i64) -> Result<(u64, u64), StoreError> {
+        let now = self.clock().now_ms();
+        let stalled = workflow::Entity::find().filter(stalled(now, older_than_ms)).count(self.db()).await?;
+        let failed = workflow::Entity::find()
+            .filter(workflow::Column::State.eq(WorkflowState::Failed))
+            .count(self.db())
+            .await?;
+        Ok((stalled, failed))
     }
 
     /// One item by workflow id or A2 id, with its history.
@@ -276,4 +281,14 @@ impl Store {
             .collect();
         Ok(report)
     }
+}
+
+/// Items whose lease expired, or that sat in a runnable state without moving for
+/// `older_than_ms` (what `stuck` lists before the Failed ones).
+fn stalled(now: i64, older_than_ms: i64) -> Condition {
+    Condition::any().add(workflow::Column::LeaseUntil.lt(now)).add(
+        Condition::all()
+            .add(workflow::Column::State.is_in(WorkflowState::RUNNABLE))
+            .add(workflow::Column::UpdatedAt.lt(now - older_than_ms)),
+    )
 }

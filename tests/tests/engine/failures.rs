@@ -336,6 +336,11 @@ async fn stuck_shows_failed_items(db: &TestDb) {
         out.ends_with("20 failed and 10 rejected items in all: `migrator failures` groups them by reason\n"),
         "{out}"
     );
+    // Past --limit, the count still says how many there are.
+    let (code, out, err) = migrator(db, &["stuck", "--limit", "5"], &[]).await;
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.starts_with("20 stuck items; the first 5 (5 of them failed), --limit shows more\n"), "{out}");
+    assert_eq!(store.count_stuck(30 * 60_000).await.unwrap(), (0, 20));
     let (_, out, _) = migrator(db, &["--json", "stuck"], &[]).await;
     let json: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(json.as_array().unwrap().len(), 20);

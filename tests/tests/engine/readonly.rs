@@ -1,7 +1,9 @@
 //! Reading never writes, and a command needs only what it uses: the reading commands (`status`,
 //! `stuck`, `show`, `failures`, `plan`, `runs`) open an existing, current database only and exit 7
 //! without creating anything when there is none; `plan` works with a `token_file` this machine
-//! lacks; a PostgreSQL connection error names its cause.
+//! lacks; a PostgreSQL connection error names its cause. And the edges of every command: a
+//! `--db` that is no database is refused, output to a closed pipe is no error, logs follow
+//! `RUST_LOG` in plain text.
 
 use sea_orm_migration::MigratorTrait;
 use std::path::Path;
@@ -182,4 +184,54 @@ async fn postgres_names_an_unknown_database() {
         assert_eq!(code, Some(1), "{args:?}: stdout: {out}\nstderr: {err}");
         assert!(err.contains("unknown database") && err.contains("does not exist"), "{err}");
     }
+}
+
+/// A `--db` that names no database is refused with exit 2, by reading and writing commands alike,
+/// before anything is created (an empty value used to import into a temporary database that
+/// vanished; `mysql://…` became a file of that name).
+#[tokio::test]
+async fn a_db_that_is_no_database_is_refused_before_anything_is_created() {
+    let tmp = tempfile::tempdir().unwrap();
+    for target in ["", "mysql://root:hunter2@127.0.0.1/x", ":memory:", "sqlite://"] {
+        for command in [&["migrate"][..], &["status"][..]] {
+            let (code, out, err) = migrator(tmp.path(), target, command, &[]).await;
+            assert_eq!(code, Some(2), "{target:?} {command:?}\nstdout: {out}\nstderr: {err}");
+            assert!(err.contains("not a database") && err.contains("give a SQLite file path"), "{err}");
+            assert!(!err.contains("hunter2"), "the password is never shown: {err}");
+        }
+    }
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "nothing was created: {left:?}");
+}
+
+/// `migrator status --json | true`: the reader is gone before the output is written. The command
+/// did its work; that is exit 0, not a panic (101).
+#[tokio::test]
+async fn output_to_a_closed_pipe_is_not_an_error() {
+    let db = TestDb::sqlite().await;
+    for json in [true, false] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let mut c =
+            crate::process::migrator(&db.target, if json { &["status", "--json"] } else { &["status"] });
+        c.stdout(writer);
+        let (code, _, err) = crate::process::output(c).await;
+        assert_eq!(code, Some(0), "json={json}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    db.finish().await;
+}
+
+/// Logs follow `RUST_LOG` when `MIGRATOR_LOG` is not set, and carry no colour codes when stderr
+/// is not a terminal (a file, a pipe, a journal).
+#[tokio::test]
+async fn logs_follow_rust_log_in_plain_text() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("bench.sqlite");
+    let mut c = crate::process::migrator(db.to_str().unwrap(), &["bench", "--items", "10"]);
+    c.env_remove("MIGRATOR_LOG").env("RUST_LOG", "info");
+    let (code, out, err) = crate::process::output(c).await;
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(err.contains("INFO") && err.contains("dispatcher started"), "RUST_LOG=info is honoured: {err}");
+    assert!(!err.contains('\u{1b}'), "no ANSI escape codes: {err:?}");
 }
