@@ -3,6 +3,7 @@
 //! turning each step's outcome into the state machine's decision for the writer. Apart from the
 //! claim loop because this is where concurrency, rate, pauses and the shutdown grace meet.
 
+use super::held::Hold;
 use super::lane::Lane;
 use super::writer;
 use crate::retry::RetryPolicy;
@@ -31,8 +32,9 @@ pub(super) struct Shared {
     pub(super) timeout: Duration,
 }
 
-/// A claimed item and its share of the lane's room (held until its outcome is committed).
-pub(super) type Fed = (WorkItem, OwnedSemaphorePermit);
+/// A claimed item and its hold (its lease renewed, its share of the lane's room taken, until its
+/// outcome is committed).
+pub(super) type Fed = (WorkItem, Hold);
 
 /// Starts a lane's items one after another as slots (and the phase's rate) allow, each in its
 /// own task, in the order they were claimed. On a signal it stops starting items and gives the
@@ -98,13 +100,7 @@ pub(super) async fn feed(lane: Lane, mut rx: mpsc::UnboundedReceiver<Fed>, run: 
 }
 
 /// Runs one item's step; the outcome goes to the writer.
-async fn run_item(
-    step: Arc<dyn Step>,
-    item: WorkItem,
-    room: OwnedSemaphorePermit,
-    slot: OwnedSemaphorePermit,
-    run: Shared,
-) {
+async fn run_item(step: Arc<dyn Step>, item: WorkItem, room: Hold, slot: OwnedSemaphorePermit, run: Shared) {
     let guarded = std::panic::AssertUnwindSafe(step.run(&item)).catch_unwind();
     let outcome = match tokio::time::timeout(run.timeout, guarded).await {
         Ok(Ok(outcome)) => outcome,
@@ -236,11 +232,13 @@ mod tests {
     /// Queues items with A2 ids `a2_ids` for `lane`, each holding its room, as the claim loop does.
     fn queue(lane: &Lane, a2_ids: impl IntoIterator<Item = i64>) -> mpsc::UnboundedReceiver<Fed> {
         let (tx, rx) = mpsc::unbounded_channel();
+        let held = Arc::new(super::super::held::Held::default());
         for a2_id in a2_ids {
             let item =
                 WorkItem::bare(WorkflowId::new(), A2Id(a2_id), "t".into(), WorkflowState::CreatedInA2, 0);
             let room = lane.room.clone().try_acquire_owned().unwrap();
-            tx.send((item, room)).unwrap();
+            let hold = held.hold(item.id, room);
+            tx.send((item, hold)).unwrap();
         }
         rx
     }

@@ -4,6 +4,7 @@
 //! and how much each claims, can be read (and tested) without a database or a running node.
 
 use super::feeder::Fed;
+use super::held::Held;
 use crate::phase::Phase;
 use crate::store::{ClaimOrder, Selection, Store};
 use schema::{NodeId, WorkflowId};
@@ -92,6 +93,7 @@ impl Lane {
         node: NodeId,
         lease: Duration,
         want: usize,
+        held: &Arc<Held>,
     ) -> (usize, Vec<Fed>) {
         let (selection, order) = self.selection();
         let states = self.step.kind().states();
@@ -119,7 +121,8 @@ impl Lane {
                 let Ok(permit) = self.room.clone().try_acquire_owned() else {
                     unreachable!("claimed no more than the lane's free room");
                 };
-                (item, permit)
+                let hold = held.hold(item.id, permit);
+                (item, hold)
             })
             .collect();
         (claimed, fed)

@@ -11,6 +11,7 @@
 pub mod a3;
 mod feeder;
 mod heartbeat;
+mod held;
 mod lane;
 mod writer;
 
@@ -227,8 +228,14 @@ impl Dispatcher {
             cancel.clone(),
         ));
         let heartbeat_stop = CancellationToken::new();
-        let heartbeat =
-            tokio::spawn(heartbeat::beat(self.store.clone(), node, self.cfg.lease, heartbeat_stop.clone()));
+        let held = Arc::new(held::Held::default());
+        let heartbeat = tokio::spawn(heartbeat::beat(
+            self.store.clone(),
+            node,
+            held.clone(),
+            self.cfg.lease,
+            heartbeat_stop.clone(),
+        ));
 
         // One feeder per lane starts its items in the order they were claimed (newest-first
         // phases rely on it).
@@ -255,7 +262,7 @@ impl Dispatcher {
                 interrupted = true;
                 break;
             }
-            let claimed = self.claim_cycle(node, &lanes, &feeds).await;
+            let claimed = self.claim_cycle(node, &lanes, &feeds, &held).await;
             if claimed > 0 {
                 continue;
             }
@@ -295,7 +302,13 @@ impl Dispatcher {
 
     /// One pass over every lane: each open lane with room claims and hands its items to its
     /// feeder. Returns how many items were claimed.
-    async fn claim_cycle(&self, node: NodeId, lanes: &[Lane], feeds: &[mpsc::UnboundedSender<Fed>]) -> usize {
+    async fn claim_cycle(
+        &self,
+        node: NodeId,
+        lanes: &[Lane],
+        feeds: &[mpsc::UnboundedSender<Fed>],
+        held: &Arc<held::Held>,
+    ) -> usize {
         self.stats.cycles.fetch_add(1, Ordering::Relaxed);
         // Pauses are read on every cycle, so one takes effect on every node within a cycle.
         let paused: HashSet<String> = if self.phases.is_empty() {
@@ -319,7 +332,7 @@ impl Dispatcher {
             if want == 0 {
                 continue;
             }
-            let (n, items) = lane.claim(&self.store, node, self.cfg.lease, want).await;
+            let (n, items) = lane.claim(&self.store, node, self.cfg.lease, want, held).await;
             claimed += n;
             for fed in items {
                 // A closed feed means its feeder stopped (shutdown); the lease is released at the end.

@@ -2,20 +2,21 @@
 //! so the hot path makes no per-item round trip.
 
 use super::Stats;
+use super::held::Hold;
 use crate::clock::millis_u64;
 use crate::store::{Applied, Fence, Store};
 use schema::NodeId;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc};
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 /// A finished item on its way to the database. The permit is the item's in-flight slot, freed once
 /// the outcome is committed (or given up on).
 pub(super) struct Finished {
     pub applied: Applied,
-    pub _slot: OwnedSemaphorePermit,
+    pub _slot: Hold,
 }
 
 /// Writer settings.

@@ -9,15 +9,23 @@ use sea_orm::ConnectionTrait;
 use std::time::Duration;
 
 impl Store {
-    /// Extends every lease `owner` holds (the node heartbeat), so slow steps keep their items.
-    pub async fn renew(&self, owner: NodeId, lease: Duration) -> Result<u64, StoreError> {
+    /// Extends `owner`'s leases on `ids` (the node heartbeat, with the items it holds in
+    /// memory), so slow steps keep their items. Only these: a lease the node has but does not
+    /// know of (a claim whose reply was lost) lapses instead of being renewed for ever.
+    pub async fn renew(&self, owner: NodeId, ids: &[WorkflowId], lease: Duration) -> Result<u64, StoreError> {
         let until = self.clock.now_ms() + millis(lease);
-        let mut q = Sql::new(self.backend());
-        q.push("UPDATE workflows SET lease_until = ")
-            .param(until, "int8")
-            .push(" WHERE lease_owner = ")
-            .param(owner, "uuid");
-        Ok(self.db.execute_raw(q.build()).await?.rows_affected())
+        let mut renewed = 0;
+        for chunk in ids.chunks(CHUNK) {
+            let mut q = Sql::new(self.backend());
+            q.push("UPDATE workflows SET lease_until = ")
+                .param(until, "int8")
+                .push(" WHERE lease_owner = ")
+                .param(owner, "uuid")
+                .push(" AND id IN ");
+            q.list(chunk, "uuid");
+            renewed += self.db.execute_raw(q.build()).await?.rows_affected();
+        }
+        Ok(renewed)
     }
 
     /// Drops `owner`'s leases on `ids` (items it claimed but will not run).

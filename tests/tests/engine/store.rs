@@ -6,7 +6,7 @@ use orchestrator::state_machine::{Event, Facts, decide};
 use orchestrator::store::{Applied, Fence, NewItem, Store};
 use schema::entity::workflow;
 use schema::{A2Id, NodeId, WorkflowState};
-use sea_orm::{EntityTrait, PaginatorTrait};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use std::sync::Arc;
 use std::time::Duration;
 use tests::{TestDb, on_both_backends};
@@ -87,7 +87,8 @@ async fn expired_leases_are_claimable_again(db: &TestDb) {
         "lease still valid"
     );
     // A heartbeat renews the lease.
-    assert_eq!(store.renew(dead, lease).await.unwrap(), 3);
+    let ids: Vec<_> = taken.iter().map(|i| i.id).collect();
+    assert_eq!(store.renew(dead, &ids, lease).await.unwrap(), 3);
     clock.advance(Duration::from_secs(9));
     assert!(
         store.claim_any(alive, lease, 10, &WorkflowState::RUNNABLE).await.unwrap().is_empty(),
@@ -157,3 +158,45 @@ async fn migrations_are_safe_to_run_twice(db: &TestDb) {
     again.close().await.unwrap();
 }
 on_both_backends!(migrations_are_safe_to_run_twice);
+
+/// A claim that committed while its reply was lost (made here behind the dispatcher's back, as
+/// its node) is not renewed by the node's heartbeat, which renews only what the node holds in
+/// memory: the leases lapse, the items are claimed again and finish, instead of staying leased
+/// for as long as the node lives.
+async fn a_claim_the_node_never_saw_is_not_renewed(db: &TestDb) {
+    use orchestrator::dispatcher::{Dispatcher, DispatcherConfig};
+    let store =
+        Store::new(db.conn.clone(), Arc::new(orchestrator::clock::SystemClock), RetryPolicy::default());
+    store.insert_items(&items(1..21, "p")).await.unwrap();
+    let node = orchestrator::node::register(&store).await.unwrap();
+    let lease = Duration::from_millis(1500);
+    let lost = store.claim_any(node, lease, 5, &WorkflowState::RUNNABLE).await.unwrap();
+    assert_eq!(lost.len(), 5);
+    let cfg = DispatcherConfig {
+        lease,
+        exit_when_idle: true,
+        idle_poll: Duration::from_millis(20),
+        write_linger: Duration::ZERO,
+        ..DispatcherConfig::default()
+    };
+    let d =
+        workers::StepKind::ALL.iter().fold(Dispatcher::new(store.clone(), cfg).with_node(node), |d, k| {
+            d.with_step(Arc::new(workers::noop::NoopStep::new(*k, Duration::ZERO)), 4)
+        });
+    // The heartbeat beats every 500 ms; renewed, these leases would never lapse and the run
+    // would never end.
+    let report =
+        tokio::time::timeout(Duration::from_secs(60), d.drive(tokio_util::sync::CancellationToken::new()))
+            .await
+            .expect("the lost claim's items came back and finished: their leases were not renewed")
+            .unwrap();
+    assert_eq!(report.transitions, 60);
+    let leased = workflow::Entity::find()
+        .filter(workflow::Column::LeaseOwner.is_not_null())
+        .count(&db.conn)
+        .await
+        .unwrap();
+    assert_eq!(leased, 0);
+    tests::assert_history_consistent(&db.conn).await;
+}
+on_both_backends!(a_claim_the_node_never_saw_is_not_renewed);
