@@ -31,6 +31,10 @@ pub struct ImportArgs {
     /// Lines per transaction.
     #[arg(long, default_value_t = 1000)]
     pub chunk: usize,
+    /// Longest line in bytes: a longer one is rejected with its file and line (and never held
+    /// in memory whole).
+    #[arg(long, default_value_t = crate::import::MAX_LINE)]
+    pub max_line_bytes: usize,
     /// Where reject files and summaries go (default: next to each input file).
     #[arg(long)]
     pub report_dir: Option<PathBuf>,
@@ -55,6 +59,7 @@ pub(super) async fn run(store: Store, args: ImportArgs, json: bool) -> anyhow::R
         chunk: args.chunk,
         progress: !json && std::io::stderr().is_terminal(),
         report_dir: args.report_dir,
+        max_line: args.max_line_bytes,
     };
     let reports = if let Some(dir) = &args.watch {
         let cancel = cancel_on_signal()?;

@@ -29,11 +29,42 @@ pub struct ImportOptions {
     pub progress: bool,
     /// Where reject files and summaries go (next to the input if None).
     pub report_dir: Option<PathBuf>,
+    /// A line longer than this many bytes is rejected (with its file and line) and not held in
+    /// memory: at most this much of it is read into memory.
+    pub max_line: usize,
 }
+
+/// The default longest line: 1 MiB, a hundred times the largest valid record's text fields.
+pub const MAX_LINE: usize = 1 << 20;
 
 impl Default for ImportOptions {
     fn default() -> Self {
-        Self { batch: "default".into(), chunk: 1000, progress: false, report_dir: None }
+        Self { batch: "default".into(), chunk: 1000, progress: false, report_dir: None, max_line: MAX_LINE }
+    }
+}
+
+/// Reads one line (up to and including `\n`) into `buf`, keeping at most `cap` bytes of it and
+/// consuming the rest; returns the line's full length, or None at the end of the input. Memory
+/// stays bounded by `cap` whatever the input holds.
+fn read_line_capped(r: &mut impl BufRead, buf: &mut Vec<u8>, cap: usize) -> std::io::Result<Option<usize>> {
+    let mut total = 0;
+    loop {
+        let available = r.fill_buf()?;
+        if available.is_empty() {
+            return Ok((total > 0).then_some(total));
+        }
+        let (chunk, done) = match available.iter().position(|b| *b == b'\n') {
+            Some(i) => (&available[..=i], true),
+            None => (available, false),
+        };
+        let room = cap.saturating_sub(buf.len());
+        buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        let used = chunk.len();
+        total += used;
+        r.consume(used);
+        if done {
+            return Ok(Some(total));
+        }
     }
 }
 
@@ -172,6 +203,7 @@ where
     // Reading and parsing run on a blocking thread, a few batches ahead of the database.
     let (tx, mut rx) = mpsc::channel::<Vec<Parsed>>(4);
     let batch = opts.chunk.max(1);
+    let max_line = opts.max_line.max(1);
     let file_name = shown.clone();
     let reader_task = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
         let mut r = BufReader::with_capacity(1 << 16, reader);
@@ -181,26 +213,37 @@ where
         let now = chrono::Utc::now();
         loop {
             buf.clear();
-            if r.read_until(b'\n', &mut buf)? == 0 {
+            let Some(length) = read_line_capped(&mut r, &mut buf, max_line)? else {
                 break;
-            }
+            };
             n += 1;
             if n <= skip {
                 continue;
             }
-            let parsed = match std::str::from_utf8(&buf) {
-                Ok(text) => match line::parse(text, now) {
-                    Ok(l) => Parsed::Good(n, l),
-                    Err(reason) => {
-                        Parsed::Bad(Reject { file: file_name.clone(), line: n, reason, text: cut(text) })
-                    }
-                },
-                Err(e) => Parsed::Bad(Reject {
+            let parsed = if length > max_line {
+                Parsed::Bad(Reject {
                     file: file_name.clone(),
                     line: n,
-                    reason: format!("not UTF-8: {e}"),
+                    reason: format!(
+                        "line is {length} bytes, longer than the limit of {max_line} (import --max-line-bytes)"
+                    ),
                     text: cut(&String::from_utf8_lossy(&buf)),
-                }),
+                })
+            } else {
+                match std::str::from_utf8(&buf) {
+                    Ok(text) => match line::parse(text, now) {
+                        Ok(l) => Parsed::Good(n, l),
+                        Err(reason) => {
+                            Parsed::Bad(Reject { file: file_name.clone(), line: n, reason, text: cut(text) })
+                        }
+                    },
+                    Err(e) => Parsed::Bad(Reject {
+                        file: file_name.clone(),
+                        line: n,
+                        reason: format!("not UTF-8: {e}"),
+                        text: cut(&String::from_utf8_lossy(&buf)),
+                    }),
+                }
             };
             out.push(parsed);
             if out.len() >= batch
@@ -310,4 +353,25 @@ where
 fn cut(text: &str) -> String {
     let t = text.trim_end_matches(['\n', '\r']);
     t.chars().take(2000).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_line_capped;
+    use std::io::BufReader;
+
+    #[test]
+    fn lines_are_read_whole_but_kept_only_up_to_the_cap() {
+        // A tiny buffer, so lines span several fills.
+        let mut r = BufReader::with_capacity(3, &b"ab\nabcdefgh\nx"[..]);
+        let mut buf = Vec::new();
+        let mut next = |buf: &mut Vec<u8>| {
+            buf.clear();
+            read_line_capped(&mut r, buf, 4).unwrap()
+        };
+        assert_eq!((next(&mut buf), buf.as_slice()), (Some(3), &b"ab\n"[..]));
+        assert_eq!((next(&mut buf), buf.as_slice()), (Some(9), &b"abcd"[..]), "9 bytes read, 4 kept");
+        assert_eq!((next(&mut buf), buf.as_slice()), (Some(1), &b"x"[..]), "a last line without newline");
+        assert_eq!(next(&mut buf), None);
+    }
 }

@@ -57,6 +57,29 @@ fn variant(id: i64, f: impl Fn(&mut serde_json::Map<String, serde_json::Value>))
     v.to_string()
 }
 
+/// A line over the limit (here 3 MiB against 1 MiB) is rejected with its file and line, and the
+/// lines around it go through; the reader never holds more than the limit of it.
+async fn an_overlong_line_is_rejected_and_the_rest_goes_through(db: &TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = variant(2, |o| {
+        o.insert("messageBody".into(), "x".repeat(3 << 20).into());
+    });
+    let path = dir.path().join("export.ndjson");
+    std::fs::write(&path, [variant(1, |_| {}), huge, variant(3, |_| {})].join("\n") + "\n").unwrap();
+    let s = store(db);
+    let r = import(&s, &path).await;
+    assert_accounted(&r);
+    assert_eq!((r.lines, r.correspondences, r.rejected), (3, 2, 1));
+    let rejects = std::fs::read_to_string(r.reject_file.as_ref().unwrap()).unwrap();
+    let reject: serde_json::Value = serde_json::from_str(rejects.lines().next().unwrap()).unwrap();
+    assert_eq!(reject["line"], 2);
+    assert!(reject["file"].as_str().unwrap().ends_with("export.ndjson"), "{reject}");
+    let reason = reject["reason"].as_str().unwrap();
+    assert!(reason.contains("longer than the limit of 1048576"), "{reason}");
+    assert!(reject["text"].as_str().unwrap().len() < 4096, "the reject file quotes a cut of the line");
+}
+on_both_backends!(an_overlong_line_is_rejected_and_the_rest_goes_through);
+
 async fn bad_lines_are_reported_and_good_lines_go_through(db: &TestDb) {
     let dir = tempfile::tempdir().unwrap();
     let lines = [
