@@ -95,14 +95,18 @@ pub(super) fn check(raw: Raw) -> Result<Settings, ConfigError> {
         idle_poll: c.duration("node.idle_poll", &n.idle_poll, Duration::from_millis(1)),
         shutdown_grace: c.duration("node.shutdown_grace", &n.shutdown_grace, Duration::ZERO),
         step_timeout: c.duration("node.step_timeout", &n.step_timeout, Duration::from_millis(1)),
+        heartbeat: c.duration("node.heartbeat", &n.heartbeat, Duration::from_millis(100)),
         dead_after: c.duration("node.dead_after", &n.dead_after, Duration::from_secs(1)),
         scheduler_poll: c.duration("node.scheduler_poll", &n.scheduler_poll, Duration::from_millis(10)),
     };
     if node.claim_batch > 10_000 {
         c.issue("node.claim_batch", format!("{} is too large (at most 10000)", node.claim_batch));
     }
-    if node.dead_after < node.lease {
-        c.issue("node.dead_after", "is shorter than node.lease (live nodes would be taken for dead)");
+    if node.dead_after < node.heartbeat * 3 {
+        c.issue(
+            "node.dead_after",
+            "is shorter than three node.heartbeat periods (live nodes would be taken for dead)",
+        );
     }
     let history_retention =
         c.duration("retention.history", &raw.retention.history, Duration::from_secs(3600));

@@ -91,7 +91,10 @@ pub struct NodeSettings {
     pub shutdown_grace: Duration,
     /// Backstop timeout per step run.
     pub step_timeout: Duration,
-    /// A node without a heartbeat this long is dead.
+    /// How often a node says it is alive (and looks for dead nodes whose leases to free).
+    pub heartbeat: Duration,
+    /// A node without a heartbeat this long is dead: its leases are freed at once and its
+    /// firings closed. At least three heartbeats.
     pub dead_after: Duration,
     /// Longest sleep of the scheduler loop.
     pub scheduler_poll: Duration,

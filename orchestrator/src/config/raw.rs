@@ -103,6 +103,7 @@ pub(super) struct RawNode {
     pub idle_poll: String,
     pub shutdown_grace: String,
     pub step_timeout: String,
+    pub heartbeat: String,
     pub dead_after: String,
     pub scheduler_poll: String,
 }
@@ -116,7 +117,8 @@ impl Default for RawNode {
             idle_poll: "250ms".into(),
             shutdown_grace: "3s".into(),
             step_timeout: "5m".into(),
-            dead_after: "3m".into(),
+            heartbeat: "2s".into(),
+            dead_after: "6s".into(),
             scheduler_poll: "30s".into(),
         }
     }

@@ -44,7 +44,7 @@ fn every_bad_value_is_reported_with_its_key() {
         ("lease too short", "[node]\nlease = \"10ms\"".into(), vec![], "node.lease"),
         ("claim batch of text", "[node]\nclaim_batch = \"many\"".into(), vec![], "node.claim_batch"),
         ("claim batch from env", String::new(), vec![("MIGRATOR__NODE__CLAIM_BATCH", "abc")], "node.claim_batch"),
-        ("dead before lease", "[node]\nlease = \"5m\"\ndead_after = \"1m\"".into(), vec![], "node.dead_after"),
+        ("dead within three beats", "[node]\nheartbeat = \"5s\"\ndead_after = \"10s\"".into(), vec![], "node.dead_after"),
         ("unknown key", "[node]\nclaim_bacth = 5".into(), vec![], "node.claim_bacth"),
         ("unknown section", "[nodes]\nclaim_batch = 5".into(), vec![], "nodes"),
         ("short retention", "[retention]\nhistory = \"5m\"".into(), vec![], "retention.history"),

@@ -114,6 +114,8 @@ fn dispatcher_config(settings: &Settings, exit_when_idle: bool) -> DispatcherCon
         idle_poll: n.idle_poll,
         shutdown_grace: n.shutdown_grace,
         step_timeout: n.step_timeout,
+        heartbeat: n.heartbeat,
+        dead_after: n.dead_after,
         exit_when_idle,
         ..DispatcherConfig::default()
     }

@@ -1,9 +1,11 @@
-//! The node's heartbeat: while the dispatcher runs, it says the node is alive and extends the
-//! leases of the items it holds in memory (see `held`), every third of the lease, so slow steps keep their items while
-//! a killed node's leases lapse within one lease. Its own task, so a busy claim loop or a slow
-//! commit cannot delay it.
+//! The node's heartbeat, in its own task so a busy claim loop or a slow commit cannot delay it.
+//! Every beat it says the node is alive and frees the leases of nodes that are not (silent for
+//! `dead_after`, or stopped): a killed node's items are taken again within seconds, not a whole
+//! lease later. Every third of the lease it extends the leases of the items it holds in memory
+//! (see `held`), so slow steps keep their items.
 
 use super::held::Held;
+use crate::clock::millis;
 use crate::node;
 use crate::store::Store;
 use schema::NodeId;
@@ -11,17 +13,28 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// Beats the node's heartbeat and extends the leases of the items it holds in memory, every
-/// third of the lease, until `stop`.
+/// How often the heartbeat does what.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Timing {
+    /// Between beats.
+    pub(super) beat: Duration,
+    /// Lease length: renewed every third of it.
+    pub(super) lease: Duration,
+    /// A node silent this long is dead.
+    pub(super) dead_after: Duration,
+}
+
+/// Beats until `stop`.
 pub(super) async fn beat(
     store: Store,
     node: NodeId,
     held: Arc<Held>,
-    lease: Duration,
+    timing: Timing,
     stop: CancellationToken,
 ) {
-    let mut tick = tokio::time::interval(lease / 3);
+    let mut tick = tokio::time::interval(timing.beat.min(timing.lease / 3));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut renewed = tokio::time::Instant::now();
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
@@ -30,8 +43,20 @@ pub(super) async fn beat(
         if let Err(e) = node::beat(&store, node).await {
             tracing::warn!(error = %e, "heartbeat failed");
         }
-        if let Err(e) = store.renew(node, &held.ids(), lease).await {
-            tracing::warn!(error = %e, "lease renewal failed");
+        if renewed.elapsed() >= timing.lease / 3 {
+            renewed = tokio::time::Instant::now();
+            if let Err(e) = store.renew(node, &held.ids(), timing.lease).await {
+                tracing::warn!(error = %e, "lease renewal failed");
+            }
+        }
+        let now = store.clock().now_ms();
+        // Only nodes that died within the last lease can still hold a lease that has not lapsed.
+        let alive_since = now - millis(timing.dead_after);
+        let died_since = alive_since - millis(timing.lease);
+        match store.release_dead_nodes(node, alive_since, died_since).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(released = n, "freed the leases of nodes that stopped beating"),
+            Err(e) => tracing::warn!(error = %e, "cannot free the leases of dead nodes"),
         }
     }
 }

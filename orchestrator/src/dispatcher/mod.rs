@@ -53,6 +53,11 @@ pub struct DispatcherConfig {
     /// their own I/O timeouts; this is the backstop that keeps a hung step from holding its lease
     /// (which the heartbeat would otherwise renew) for ever.
     pub step_timeout: Duration,
+    /// How often the node says it is alive and frees the leases of dead nodes.
+    pub heartbeat: Duration,
+    /// A node silent this long is dead: the heartbeat frees its leases, so its items are taken
+    /// again within seconds of a crash instead of a whole lease later.
+    pub dead_after: Duration,
     /// Return once no item is in a runnable state (bench, `run --once`); otherwise run until cancelled.
     pub exit_when_idle: bool,
 }
@@ -67,6 +72,8 @@ impl Default for DispatcherConfig {
             idle_poll: Duration::from_millis(250),
             shutdown_grace: Duration::from_secs(3),
             step_timeout: Duration::from_secs(300),
+            heartbeat: Duration::from_secs(2),
+            dead_after: Duration::from_secs(6),
             exit_when_idle: false,
         }
     }
@@ -233,7 +240,11 @@ impl Dispatcher {
             self.store.clone(),
             node,
             held.clone(),
-            self.cfg.lease,
+            heartbeat::Timing {
+                beat: self.cfg.heartbeat,
+                lease: self.cfg.lease,
+                dead_after: self.cfg.dead_after,
+            },
             heartbeat_stop.clone(),
         ));
 

@@ -58,4 +58,38 @@ impl Store {
             .param(self.clock().now_ms(), "int8");
         Ok(self.db().execute_raw(q.build()).await?.rows_affected())
     }
+
+    /// Frees the leases of dead nodes other than `me`: stopped, or without a heartbeat since
+    /// `alive_since`, among those that beat at least once since `died_since` (older ones' leases
+    /// have lapsed anyway). Their items are claimable at once. Returns how many leases went.
+    pub async fn release_dead_nodes(
+        &self,
+        me: NodeId,
+        alive_since: i64,
+        died_since: i64,
+    ) -> Result<u64, StoreError> {
+        let mut q = Sql::new(self.backend());
+        q.push("SELECT id FROM nodes WHERE id <> ")
+            .param(me, "uuid")
+            .push(" AND last_heartbeat >= ")
+            .param(died_since, "int8")
+            .push(" AND (stopped_at IS NOT NULL OR last_heartbeat < ")
+            .param(alive_since, "int8")
+            .push(")");
+        let dead: Vec<uuid::Uuid> = self
+            .db
+            .query_all_raw(q.build())
+            .await?
+            .iter()
+            .map(|r| r.try_get("", "id"))
+            .collect::<Result<_, _>>()?;
+        let mut released = 0;
+        for chunk in dead.chunks(CHUNK) {
+            let mut q = Sql::new(self.backend());
+            q.push("UPDATE workflows SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL AND lease_owner IN ");
+            q.list(chunk, "uuid");
+            released += self.db.execute_raw(q.build()).await?.rows_affected();
+        }
+        Ok(released)
+    }
 }

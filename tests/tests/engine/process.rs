@@ -145,6 +145,48 @@ async fn sigkill_mid_run_then_restart_loses_nothing() {
     db.finish().await;
 }
 
+/// A node killed mid-run does not hold its items for the rest of their lease (120 s here): the
+/// next node's heartbeat sees it silent for `dead_after` (6 s) and frees its leases, so its items
+/// are taken again within seconds. The bound asserted is half the lease (so the test tells the
+/// two apart on a loaded machine); the time it took is printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_nodes_items_are_taken_again_within_seconds() {
+    let db = TestDb::sqlite().await;
+    let run = ["bench", "--items", "3000", "--step-delay", "200ms", "--concurrency", "50", "--lease", "120s"];
+    let mut first = migrator(&db.target, &run).spawn().unwrap();
+    wait_for_progress(&db.conn, 300, &mut first).await;
+    let dead = node::Entity::find().one(&db.conn).await.unwrap().unwrap().id;
+    signal(&first, nix::sys::signal::Signal::SIGKILL);
+    let killed = Instant::now();
+    let (status, _, _) = wait_for(first, Duration::from_secs(10));
+    assert!(!status.success(), "killed, not finished");
+    let held_by =
+        |owner| workflow::Entity::find().filter(workflow::Column::LeaseOwner.eq(owner)).count(&db.conn);
+    assert!(held_by(dead).await.unwrap() > 0, "the killed node held leases");
+
+    let second = migrator(
+        &db.target,
+        &["bench", "--resume", "--step-delay", "1ms", "--concurrency", "200", "--lease", "120s"],
+    )
+    .spawn()
+    .unwrap();
+    while held_by(dead).await.unwrap() > 0 {
+        assert!(
+            killed.elapsed() < Duration::from_secs(60),
+            "the dead node's leases were not freed within half the lease"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!(
+        "the killed node's items were free again {:.1} s after the kill",
+        killed.elapsed().as_secs_f64()
+    );
+    let (status, stdout, stderr) = wait_for(second, Duration::from_secs(300));
+    assert!(status.success(), "second node failed: {stdout}\n{stderr}");
+    assert_all_synced_once(&db.conn, 3000).await;
+    db.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_exits_cleanly_and_leaves_nothing_leased() {
     let db = TestDb::sqlite().await;
