@@ -97,7 +97,12 @@ pub async fn run(
     let started = Instant::now();
     let report = dispatcher.drive(cancel).await?;
     let run_secs = started.elapsed().as_secs_f64();
-    let synced = store.status().await?.by_state.get(&schema::WorkflowState::Synced).copied().unwrap_or(0);
+    // Past the shutdown deadline the database is not answering: nothing more to ask it.
+    let synced = if report.cut_short {
+        0
+    } else {
+        store.status().await?.by_state.get(&schema::WorkflowState::Synced).copied().unwrap_or(0)
+    };
     Ok(BenchReport {
         enqueued,
         enqueue_secs,

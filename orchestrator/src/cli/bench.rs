@@ -57,7 +57,7 @@ pub(super) async fn run(store: Store, args: BenchArgs, target: &str, json: bool)
     let r = crate::bench::run(store, opts, cancel).await?;
     let database = db::redact(target);
     print(json, &r, |r| render(r, &database))?;
-    Ok(Exit::Ok)
+    Ok(if r.run.cut_short { Exit::Error } else { Exit::Ok })
 }
 
 /// The measurements, one a line, under the database they were taken on.
@@ -75,6 +75,13 @@ fn render(r: &BenchReport, database: &str) -> String {
         r.transitions_per_sec,
         r.peak_rss_mib,
         r.synced,
-        if r.run.interrupted { "\ninterrupted: unfinished items were released" } else { "" }
+        match (r.run.interrupted, r.run.cut_short) {
+            (_, true) => {
+                "\ninterrupted, and the database did not answer within the shutdown deadline: \
+                 unfinished items stay leased until their leases lapse"
+            }
+            (true, false) => "\ninterrupted: unfinished items were released",
+            (false, false) => "",
+        }
     )
 }

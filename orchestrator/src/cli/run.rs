@@ -37,12 +37,17 @@ pub(super) async fn run(store: Store, settings: Settings, args: RunArgs, json: b
     );
     let r = crate::daemon::run(store, &settings, cancel).await?;
     print(json, &r, render)?;
-    Ok(Exit::Ok)
+    Ok(if r.cut_short { Exit::Error } else { Exit::Ok })
 }
 
 /// What the daemon did before it stopped.
 fn render(r: &RunReport) -> String {
-    format!("stopped: {} transitions, {} released\n", r.transitions, r.released)
+    let cut_short = if r.cut_short {
+        "; the database did not answer within the shutdown deadline: unfinished items stay leased until their leases lapse"
+    } else {
+        ""
+    };
+    format!("stopped: {} transitions, {} released{cut_short}\n", r.transitions, r.released)
 }
 
 /// How the phase ended, its work at the start and the end, the transitions, and the items that

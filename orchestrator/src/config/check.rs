@@ -94,6 +94,7 @@ pub(super) fn check(raw: Raw) -> Result<Settings, ConfigError> {
         write_batch: c.at_least("node.write_batch", n.write_batch, 1),
         idle_poll: c.duration("node.idle_poll", &n.idle_poll, Duration::from_millis(1)),
         shutdown_grace: c.duration("node.shutdown_grace", &n.shutdown_grace, Duration::ZERO),
+        shutdown_deadline: c.duration("node.shutdown_deadline", &n.shutdown_deadline, Duration::from_secs(1)),
         step_timeout: c.duration("node.step_timeout", &n.step_timeout, Duration::from_millis(1)),
         heartbeat: c.duration("node.heartbeat", &n.heartbeat, Duration::from_millis(100)),
         dead_after: c.duration("node.dead_after", &n.dead_after, Duration::from_secs(1)),

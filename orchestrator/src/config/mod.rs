@@ -89,6 +89,8 @@ pub struct NodeSettings {
     pub idle_poll: Duration,
     /// Grace for in-flight items at shutdown.
     pub shutdown_grace: Duration,
+    /// After the grace, how long flushing and releasing may take before the node exits anyway.
+    pub shutdown_deadline: Duration,
     /// Backstop timeout per step run.
     pub step_timeout: Duration,
     /// How often a node says it is alive (and looks for dead nodes whose leases to free).

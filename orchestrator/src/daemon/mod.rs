@@ -113,6 +113,7 @@ fn dispatcher_config(settings: &Settings, exit_when_idle: bool) -> DispatcherCon
         write_batch: n.write_batch,
         idle_poll: n.idle_poll,
         shutdown_grace: n.shutdown_grace,
+        shutdown_deadline: n.shutdown_deadline,
         step_timeout: n.step_timeout,
         heartbeat: n.heartbeat,
         dead_after: n.dead_after,
@@ -180,9 +181,16 @@ pub async fn run(
         dispatcher(&store, settings, &client, false).with_phases(settings.phases.clone()).with_node(node);
     let report = dispatcher.drive(cancel.clone()).await;
     cancel.cancel();
-    let _ = sched.await;
-    let _ = watch.await;
-    crate::node::stopped(&store, node).await?;
+    // Bounded like the dispatcher's own wind-down: the database may be gone.
+    let rest = async {
+        let _ = sched.await;
+        let _ = watch.await;
+        crate::node::stopped(&store, node).await
+    };
+    match tokio::time::timeout(settings.node.shutdown_deadline, rest).await {
+        Ok(stopped) => stopped?,
+        Err(_) => tracing::error!("shutdown deadline passed: the node could not record its stop"),
+    }
     Ok(report?)
 }
 

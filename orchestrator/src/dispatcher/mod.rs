@@ -49,6 +49,10 @@ pub struct DispatcherConfig {
     pub idle_poll: Duration,
     /// How long in-flight items may take to finish after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// After the grace, how long flushing outcomes and releasing leases may take. A database
+    /// that does not answer cannot keep a stopping node alive: past this, it exits and its
+    /// leases lapse on their own.
+    pub shutdown_deadline: Duration,
     /// Longest a step may take for one item before it counts as a retryable failure. Steps set
     /// their own I/O timeouts; this is the backstop that keeps a hung step from holding its lease
     /// (which the heartbeat would otherwise renew) for ever.
@@ -71,6 +75,7 @@ impl Default for DispatcherConfig {
             write_linger: Duration::from_millis(5),
             idle_poll: Duration::from_millis(250),
             shutdown_grace: Duration::from_secs(3),
+            shutdown_deadline: Duration::from_secs(10),
             step_timeout: Duration::from_secs(300),
             heartbeat: Duration::from_secs(2),
             dead_after: Duration::from_secs(6),
@@ -125,6 +130,7 @@ impl Stats {
             released,
             elapsed_ms: millis_u64(elapsed),
             interrupted,
+            cut_short: false,
         }
     }
 }
@@ -152,6 +158,10 @@ pub struct RunReport {
     pub elapsed_ms: u64,
     /// True if the run ended on a signal rather than running out of work.
     pub interrupted: bool,
+    /// True if, after a signal, the shutdown deadline passed before this node's outcomes were
+    /// flushed and its leases released (the database did not answer): its items run again once
+    /// their leases lapse.
+    pub cut_short: bool,
 }
 
 /// Claims and runs items until cancelled (or, with `exit_when_idle`, until no work is left).
@@ -293,20 +303,41 @@ impl Dispatcher {
 
         // Feeders finish their items (on a signal: within the grace period, then they abandon the
         // rest, whose leases are released below so another node or the next start takes them).
-        drop(feeds);
-        for f in feeders {
-            let _ = f.await;
-        }
-        if let Err(e) = writer.await {
-            tracing::error!(error = %e, "writer task failed");
-        }
-        heartbeat_stop.cancel();
-        let _ = heartbeat.await;
-        let released = self.store.release(node).await?;
-        if own_node {
-            node::stopped(&self.store, node).await?;
-        }
-        let report = self.stats.report(node, released, started.elapsed(), interrupted);
+        // After a signal all of it is bounded: a database that does not answer must not keep the
+        // node from stopping.
+        let deadline = interrupted
+            .then(|| tokio::time::Instant::now() + self.cfg.shutdown_grace + self.cfg.shutdown_deadline);
+        let wind_down = async {
+            drop(feeds);
+            for f in feeders {
+                let _ = f.await;
+            }
+            if let Err(e) = writer.await {
+                tracing::error!(error = %e, "writer task failed");
+            }
+            heartbeat_stop.cancel();
+            let _ = heartbeat.await;
+            let released = self.store.release(node).await?;
+            if own_node {
+                node::stopped(&self.store, node).await?;
+            }
+            Ok::<u64, crate::store::StoreError>(released)
+        };
+        let (released, cut_short) = match deadline {
+            None => (wind_down.await?, false),
+            Some(at) => match tokio::time::timeout_at(at, wind_down).await {
+                Ok(released) => (released?, false),
+                Err(_) => {
+                    tracing::error!(
+                        "shutdown deadline passed (the database does not answer): outcomes not yet \
+                         committed are dropped and this node's leases lapse after node.lease"
+                    );
+                    (0, true)
+                }
+            },
+        };
+        let mut report = self.stats.report(node, released, started.elapsed(), interrupted);
+        report.cut_short = cut_short;
         tracing::info!(?report, "dispatcher stopped");
         Ok(report)
     }

@@ -8,6 +8,7 @@ mod import;
 mod operators;
 mod orchestration;
 mod process;
+mod proxy;
 mod readonly;
 mod retries;
 mod store;

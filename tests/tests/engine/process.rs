@@ -187,6 +187,33 @@ async fn a_killed_nodes_items_are_taken_again_within_seconds() {
     db.finish().await;
 }
 
+/// SIGTERM while the database is gone (every connection closed and new ones refused through a
+/// proxy): the node still exits, within the grace (3 s) plus the shutdown deadline (10 s), with
+/// exit 1 and a message saying its unfinished items stay leased until their leases lapse. It used
+/// to wait on the pool for minutes. The bound asserted is a minute; the time it took is printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_the_database_gone_exits_within_its_deadline() {
+    let Some(db) = TestDb::postgres("sigterm_with_the_database_gone_exits_within_its_deadline").await else {
+        return;
+    };
+    let proxy = crate::proxy::Proxy::start("127.0.0.1:5432".parse().unwrap()).await;
+    let via = db.target.replace("@127.0.0.1:5432/", &format!("@127.0.0.1:{}/", proxy.port));
+    assert_ne!(via, db.target, "the test database is reached through the proxy");
+    let run = ["bench", "--items", "3000", "--step-delay", "100ms", "--concurrency", "30", "--lease", "60s"];
+    let mut child = migrator(&via, &run).spawn().unwrap();
+    wait_for_progress(&db.conn, 100, &mut child).await;
+    proxy.cut();
+    signal(&child, nix::sys::signal::Signal::SIGTERM);
+    let signalled = Instant::now();
+    let (status, stdout, stderr) = wait_for(child, Duration::from_secs(180));
+    let took = signalled.elapsed();
+    eprintln!("stopped {:.1} s after SIGTERM with the database gone", took.as_secs_f64());
+    assert_eq!(status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("did not answer within the shutdown deadline"), "{stdout}\n{stderr}");
+    assert!(took < Duration::from_secs(60), "grace 3 s + deadline 10 s, not the pool's minutes: {took:?}");
+    db.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_exits_cleanly_and_leaves_nothing_leased() {
     let db = TestDb::sqlite().await;
