@@ -214,6 +214,45 @@ async fn sigterm_with_the_database_gone_exits_within_its_deadline() {
     db.finish().await;
 }
 
+/// Eight short connection drops mid-run (PostgreSQL through a proxy): a claim can commit while
+/// its reply is lost, so the node holds leases it never learnt of. The heartbeat renews only what
+/// the node holds in memory, so those lapse (3 s lease) and the items are claimed again: the run
+/// finishes with every item Synced once and no lease left, rather than never finishing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_drops_strand_no_lease() {
+    let Some(db) = TestDb::postgres("connection_drops_strand_no_lease").await else {
+        return;
+    };
+    let proxy = crate::proxy::Proxy::start("127.0.0.1:5432".parse().unwrap()).await;
+    let via = db.target.replace("@127.0.0.1:5432/", &format!("@127.0.0.1:{}/", proxy.port));
+    assert_ne!(via, db.target, "the test database is reached through the proxy");
+    let run = ["bench", "--items", "5000", "--step-delay", "20ms", "--concurrency", "50", "--lease", "3s"];
+    let mut child = migrator(&via, &run).spawn().unwrap();
+    wait_for_progress(&db.conn, 300, &mut child).await;
+    for _ in 0..8 {
+        proxy.drop_connections();
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    let (status, stdout, stderr) = wait_for(child, Duration::from_secs(300));
+    assert!(status.success(), "{stdout}\n{stderr}");
+    let hit = |what: &str| stderr.lines().filter(|l| l.contains(what)).count();
+    eprintln!(
+        "after 8 drops: {} claims, {} commits, {} renewals failed; {} results dropped on a lapsed lease",
+        hit("claim failed"),
+        hit("commit failed"),
+        hit("lease renewal failed"),
+        hit("lease lost"),
+    );
+    assert_all_synced_once(&db.conn, 5000).await;
+    let leased = workflow::Entity::find()
+        .filter(workflow::Column::LeaseOwner.is_not_null())
+        .count(&db.conn)
+        .await
+        .unwrap();
+    assert_eq!(leased, 0, "no lease is left behind");
+    db.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_exits_cleanly_and_leaves_nothing_leased() {
     let db = TestDb::sqlite().await;

@@ -1,8 +1,10 @@
-//! A loopback TCP proxy for outages: connections pass through to an upstream until [`Proxy::cut`],
-//! which closes every open connection and refuses new ones (the database is gone, as far as the
-//! process under test can tell).
+//! A loopback TCP proxy for outages: connections pass through to an upstream until
+//! [`Proxy::drop_connections`] closes the open ones (a short network drop: replies in flight are
+//! lost, new connections work) or [`Proxy::cut`] closes them and refuses new ones for good (the
+//! database is gone, as far as the process under test can tell).
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
@@ -11,6 +13,8 @@ pub(crate) struct Proxy {
     /// Where it listens (127.0.0.1).
     pub(crate) port: u16,
     cut: CancellationToken,
+    /// Cancelled to close the connections open now; replaced by a fresh one for the next.
+    open: Arc<Mutex<CancellationToken>>,
 }
 
 impl Proxy {
@@ -19,7 +23,9 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the proxy");
         let port = listener.local_addr().expect("proxy address").port();
         let cut = CancellationToken::new();
+        let open = Arc::new(Mutex::new(cut.child_token()));
         let stop = cut.clone();
+        let current = open.clone();
         tokio::spawn(async move {
             loop {
                 let accepted = tokio::select! {
@@ -28,7 +34,7 @@ impl Proxy {
                     accepted = listener.accept() => accepted,
                 };
                 let Ok((mut client, _)) = accepted else { continue };
-                let stop = stop.clone();
+                let stop = current.lock().unwrap().clone();
                 tokio::spawn(async move {
                     let Ok(mut server) = TcpStream::connect(upstream).await else { return };
                     tokio::select! {
@@ -38,7 +44,14 @@ impl Proxy {
                 });
             }
         });
-        Proxy { port, cut }
+        Proxy { port, cut, open }
+    }
+
+    /// Closes every open connection (what is in flight is lost); new ones go through.
+    pub(crate) fn drop_connections(&self) {
+        let mut open = self.open.lock().unwrap();
+        open.cancel();
+        *open = self.cut.child_token();
     }
 
     /// Closes every connection and refuses new ones, for good.
