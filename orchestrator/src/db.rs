@@ -108,6 +108,12 @@ pub fn check_target(target: &str) -> Result<(), DbOpenError> {
     {
         return bad("has a scheme the migrator does not speak (only postgres:// and postgresql://)");
     }
+    if target.to_ascii_lowercase().starts_with("sqlite:") && !target.starts_with("sqlite://") {
+        return bad("is a `sqlite:` form the migrator does not read (give the file path)");
+    }
+    if target.contains('=') && target.contains(char::is_whitespace) {
+        return bad("looks like a key=value connection string (use a postgres:// URL)");
+    }
     let path = sqlite_path(target);
     if path.trim().is_empty() {
         return bad("names no file");
@@ -128,6 +134,17 @@ pub fn is_postgres(target: &str) -> bool {
 
 /// `target` with any password replaced by `***`, for messages.
 pub fn redact(target: &str) -> String {
+    if !target.contains("://") && target.contains('=') {
+        // A key=value connection string: mask every password value.
+        return target
+            .split_whitespace()
+            .map(|kv| match kv.split_once('=') {
+                Some((k, _)) if k.to_ascii_lowercase().ends_with("password") => format!("{k}=***"),
+                _ => kv.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+    }
     let (main, query) = match target.split_once('?') {
         Some((m, q)) => (m, Some(q)),
         None => (target, None),
@@ -337,7 +354,7 @@ mod tests {
     fn only_sqlite_paths_and_postgres_urls_are_databases() {
         let dir = tempfile::tempdir().unwrap();
         let a_dir = dir.path().display().to_string();
-        let cases: [(&str, Option<&str>); 12] = [
+        let cases: [(&str, Option<&str>); 14] = [
             ("data/migrator.sqlite", None),
             ("/var/lib/migrator/m.db", None),
             ("sqlite://data/m.sqlite", None),
@@ -348,6 +365,8 @@ mod tests {
             ("mysql://root@127.0.0.1/x", Some("has a scheme the migrator does not speak")),
             ("sqlite://", Some("names no file")),
             (":memory:", Some("keeps nothing")),
+            ("sqlite::memory:", Some("`sqlite:` form")),
+            ("host=h user=u password=pw dbname=d", Some("key=value connection string")),
             ("data/", Some("is a directory")),
             (&a_dir, Some("is a directory")),
         ];
@@ -365,7 +384,9 @@ mod tests {
             }
         }
         // The password never shows in the refusal.
-        let e = check_target("mysql://u:secret@h/x").unwrap_err().to_string();
-        assert!(!e.contains("secret"), "{e}");
+        for target in ["mysql://u:secret@h/x", "host=h password=secret dbname=d"] {
+            let e = check_target(target).unwrap_err().to_string();
+            assert!(!e.contains("secret"), "{e}");
+        }
     }
 }

@@ -35,19 +35,29 @@ pub(super) async fn beat(
     let mut tick = tokio::time::interval(timing.beat.min(timing.lease / 3));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut renewed = tokio::time::Instant::now();
+    // Since when this node's own beats have all gone through. After an outage every other node's
+    // heartbeat looks old too (they could not write either): only a node that has been beating
+    // for `dead_after` itself may judge others dead.
+    let mut beating_since = tokio::time::Instant::now();
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tick.tick() => {}
         }
-        if let Err(e) = node::beat(&store, node).await {
-            tracing::warn!(error = %e, "heartbeat failed");
-        }
+        // Leases first: they are what a slow database must not cost.
         if renewed.elapsed() >= timing.lease / 3 {
             renewed = tokio::time::Instant::now();
             if let Err(e) = store.renew(node, &held.ids(), timing.lease).await {
                 tracing::warn!(error = %e, "lease renewal failed");
             }
+        }
+        if let Err(e) = node::beat(&store, node).await {
+            tracing::warn!(error = %e, "heartbeat failed");
+            beating_since = tokio::time::Instant::now();
+            continue;
+        }
+        if beating_since.elapsed() < timing.dead_after {
+            continue;
         }
         let now = store.clock().now_ms();
         // Only nodes that died within the last lease can still hold a lease that has not lapsed.

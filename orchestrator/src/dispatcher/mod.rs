@@ -283,12 +283,21 @@ impl Dispatcher {
                 interrupted = true;
                 break;
             }
-            let claimed = self.claim_cycle(node, &lanes, &feeds, &held).await;
+            // A signal does not wait for a claim the database is slow to answer. A claim cut off
+            // here may still commit: its items are not held, so their leases lapse.
+            let claimed = tokio::select! {
+                n = self.claim_cycle(node, &lanes, &feeds, &held) => n,
+                _ = cancel.cancelled() => continue,
+            };
             if claimed > 0 {
                 continue;
             }
             if self.cfg.exit_when_idle && lanes.iter().all(Lane::is_idle) {
-                match self.remaining().await {
+                let remaining = tokio::select! {
+                    r = self.remaining() => r,
+                    _ = cancel.cancelled() => continue,
+                };
+                match remaining {
                     Ok(0) => break,
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "cannot count remaining work; retrying"),
@@ -307,6 +316,12 @@ impl Dispatcher {
         // node from stopping.
         let deadline = interrupted
             .then(|| tokio::time::Instant::now() + self.cfg.shutdown_grace + self.cfg.shutdown_deadline);
+        // Past the deadline nothing of this run may go on: not the heartbeat (it would keep the
+        // node looking alive and renew its leases), not the writer, not a feeder.
+        let mut tasks: Vec<tokio::task::AbortHandle> = feeders.iter().map(|f| f.abort_handle()).collect();
+        tasks.push(writer.abort_handle());
+        tasks.push(heartbeat.abort_handle());
+        let stop_heartbeat = heartbeat_stop.clone();
         let wind_down = async {
             drop(feeds);
             for f in feeders {
@@ -328,6 +343,8 @@ impl Dispatcher {
             Some(at) => match tokio::time::timeout_at(at, wind_down).await {
                 Ok(released) => (released?, false),
                 Err(_) => {
+                    stop_heartbeat.cancel();
+                    tasks.iter().for_each(tokio::task::AbortHandle::abort);
                     tracing::error!(
                         "shutdown deadline passed (the database does not answer): outcomes not yet \
                          committed are dropped and this node's leases lapse after node.lease"

@@ -44,8 +44,8 @@ impl Default for ImportOptions {
 }
 
 /// Reads one line (up to and including `\n`) into `buf`, keeping at most `cap` bytes of it and
-/// consuming the rest; returns the line's full length, or None at the end of the input. Memory
-/// stays bounded by `cap` whatever the input holds.
+/// consuming the rest; returns the line's full length without its `\n`, or None at the end of
+/// the input. Memory stays bounded by `cap` (plus the newline) whatever the input holds.
 fn read_line_capped(r: &mut impl BufRead, buf: &mut Vec<u8>, cap: usize) -> std::io::Result<Option<usize>> {
     let mut total = 0;
     loop {
@@ -57,13 +57,14 @@ fn read_line_capped(r: &mut impl BufRead, buf: &mut Vec<u8>, cap: usize) -> std:
             Some(i) => (&available[..=i], true),
             None => (available, false),
         };
-        let room = cap.saturating_sub(buf.len());
+        // Room for `cap` bytes of text and the newline.
+        let room = (cap + 1).saturating_sub(buf.len());
         buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
         let used = chunk.len();
         total += used;
         r.consume(used);
         if done {
-            return Ok(Some(total));
+            return Ok(Some(total - 1));
         }
     }
 }
@@ -369,8 +370,8 @@ mod tests {
             buf.clear();
             read_line_capped(&mut r, buf, 4).unwrap()
         };
-        assert_eq!((next(&mut buf), buf.as_slice()), (Some(3), &b"ab\n"[..]));
-        assert_eq!((next(&mut buf), buf.as_slice()), (Some(9), &b"abcd"[..]), "9 bytes read, 4 kept");
+        assert_eq!((next(&mut buf), buf.as_slice()), (Some(2), &b"ab\n"[..]), "the newline is not counted");
+        assert_eq!((next(&mut buf), buf.as_slice()), (Some(8), &b"abcde"[..]), "8 bytes long, 4 (+1) kept");
         assert_eq!((next(&mut buf), buf.as_slice()), (Some(1), &b"x"[..]), "a last line without newline");
         assert_eq!(next(&mut buf), None);
     }

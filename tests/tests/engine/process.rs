@@ -196,9 +196,7 @@ async fn sigterm_with_the_database_gone_exits_within_its_deadline() {
     let Some(db) = TestDb::postgres("sigterm_with_the_database_gone_exits_within_its_deadline").await else {
         return;
     };
-    let proxy = crate::proxy::Proxy::start("127.0.0.1:5432".parse().unwrap()).await;
-    let via = db.target.replace("@127.0.0.1:5432/", &format!("@127.0.0.1:{}/", proxy.port));
-    assert_ne!(via, db.target, "the test database is reached through the proxy");
+    let (proxy, via) = crate::proxy::Proxy::in_front_of(&db).await;
     let run = ["bench", "--items", "3000", "--step-delay", "100ms", "--concurrency", "30", "--lease", "60s"];
     let mut child = migrator(&via, &run).spawn().unwrap();
     wait_for_progress(&db.conn, 100, &mut child).await;
@@ -223,9 +221,7 @@ async fn connection_drops_strand_no_lease() {
     let Some(db) = TestDb::postgres("connection_drops_strand_no_lease").await else {
         return;
     };
-    let proxy = crate::proxy::Proxy::start("127.0.0.1:5432".parse().unwrap()).await;
-    let via = db.target.replace("@127.0.0.1:5432/", &format!("@127.0.0.1:{}/", proxy.port));
-    assert_ne!(via, db.target, "the test database is reached through the proxy");
+    let (proxy, via) = crate::proxy::Proxy::in_front_of(&db).await;
     let run = ["bench", "--items", "5000", "--step-delay", "20ms", "--concurrency", "50", "--lease", "3s"];
     let mut child = migrator(&via, &run).spawn().unwrap();
     wait_for_progress(&db.conn, 300, &mut child).await;

@@ -47,6 +47,14 @@ impl Proxy {
         Proxy { port, cut, open }
     }
 
+    /// A proxy in front of the test's PostgreSQL server, and the test database's URL through it.
+    pub(crate) async fn in_front_of(db: &tests::TestDb) -> (Proxy, String) {
+        let proxy = Proxy::start("127.0.0.1:5432".parse().expect("address")).await;
+        let via = db.target.replace("@127.0.0.1:5432/", &format!("@127.0.0.1:{}/", proxy.port));
+        assert_ne!(via, db.target, "the test database is reached through the proxy");
+        (proxy, via)
+    }
+
     /// Closes every open connection (what is in flight is lost); new ones go through.
     pub(crate) fn drop_connections(&self) {
         let mut open = self.open.lock().unwrap();
