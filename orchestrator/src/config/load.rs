@@ -39,6 +39,12 @@ impl Settings {
                 .add_source(config::File::from_str(&text, config::FileFormat::Toml))
                 .build()
                 .map_err(|e| file_error(e.to_string()))?;
+            // Every value of the wrong type and every unknown key, all at once (the config crate
+            // would coerce `true` or `2.9` into a count, and stop at the first error).
+            let issues = strict_types(&text);
+            if !issues.is_empty() {
+                return Err(ConfigError::Invalid(issues));
+            }
             if only_file.get::<config::Value>("altinn3.token").is_ok() {
                 return Err(ConfigError::Invalid(vec![ConfigIssue {
                     key: "altinn3.token".into(),
@@ -67,5 +73,52 @@ impl Settings {
             raw.altinn3.token_file = None;
         }
         check(raw)
+    }
+}
+
+/// Checks each value of the file on its own against the raw form, strictly (TOML's own types, no
+/// coercion), and returns one issue per bad value or unknown key. Missing fields are not judged
+/// here: a value checked alone lacks its siblings; the full load reports those.
+fn strict_types(text: &str) -> Vec<ConfigIssue> {
+    let Ok(table) = text.parse::<toml::Table>() else {
+        // Not TOML: the config crate's own parse says where.
+        return Vec::new();
+    };
+    let mut leaves = Vec::new();
+    collect_leaves(&table, &mut Vec::new(), &mut leaves);
+    let mut issues = Vec::new();
+    for (path, value) in leaves {
+        let mut single = value;
+        for key in path.iter().rev() {
+            let mut t = toml::Table::new();
+            t.insert(key.clone(), single);
+            single = toml::Value::Table(t);
+        }
+        if let Err(e) = serde_path_to_error::deserialize::<_, Raw>(single) {
+            let problem = e.inner().to_string();
+            if problem.starts_with("missing field") {
+                continue;
+            }
+            // An unknown key is named by itself (`[nodes]`, not every value under it).
+            let unknown = problem.strip_prefix("unknown field `").and_then(|r| r.split('`').next());
+            let end = unknown.and_then(|u| path.iter().position(|p| p == u)).map_or(path.len(), |i| i + 1);
+            let key = path[..end].join(".");
+            if !issues.iter().any(|i: &ConfigIssue| i.key == key) {
+                issues.push(ConfigIssue { key, problem });
+            }
+        }
+    }
+    issues
+}
+
+/// Every value that is not a table, with the keys that lead to it.
+fn collect_leaves(table: &toml::Table, path: &mut Vec<String>, out: &mut Vec<(Vec<String>, toml::Value)>) {
+    for (key, value) in table {
+        path.push(key.clone());
+        match value {
+            toml::Value::Table(inner) if !inner.is_empty() => collect_leaves(inner, path, out),
+            other => out.push((path.clone(), other.clone())),
+        }
+        path.pop();
     }
 }

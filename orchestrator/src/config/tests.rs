@@ -19,6 +19,31 @@ type Case<'a> = (&'a str, String, Vec<(&'a str, &'a str)>, &'a str);
 
 const PHASE: &str = "[phases.p]\nsteps = [\"migrate\"]\n";
 
+/// Values of the wrong type are errors, not coerced, and every one is reported in one go, with
+/// the unknown keys among them.
+#[test]
+fn wrong_types_and_unknown_keys_are_all_reported_at_once() {
+    let toml = "[node]\nclaim_batch = true\nwrite_batch = 2.9\nclaim_bacth = 5\n[altinn3]\nconcurrency = 0.5\n\
+                [database]\nurl = 5\n[phases.p]\nsteps = [\"migrate\"]\nconcurrency = \"many\"\n";
+    let err = load(toml, &[]).map(|_| ()).unwrap_err();
+    let mut keys = err.keys();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "altinn3.concurrency",
+            "database.url",
+            "node.claim_bacth",
+            "node.claim_batch",
+            "node.write_batch",
+            "phases.p.concurrency"
+        ],
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(text.contains("invalid type: boolean `true`") && text.contains("floating point `2.9`"), "{text}");
+}
+
 #[test]
 fn every_bad_value_is_reported_with_its_key() {
     let cases: Vec<Case> = vec![
