@@ -178,6 +178,7 @@ pub fn redact(target: &str) -> String {
 /// connection: the engine has one writer, and waiting in the pool is cheaper than SQLite's busy
 /// sleeps. PostgreSQL gets a small pool.
 pub async fn open(target: &str) -> Result<DatabaseConnection, DbOpenError> {
+    check_target(target)?;
     let db = connect(target, false).await?;
     migrate(&db).await.map_err(|source| DbOpenError::Migrate { target: redact(target), source })?;
     Ok(db)
@@ -219,7 +220,6 @@ fn sqlite_path(target: &str) -> &str {
 
 /// The pool, without migrations; `read_only` never creates anything.
 async fn connect(target: &str, read_only: bool) -> Result<DatabaseConnection, DbOpenError> {
-    check_target(target)?;
     let shown = redact(target);
     let mut opts = if is_postgres(target) {
         // The pool retries a refused connection until its acquire timeout and then says only

@@ -45,7 +45,7 @@ pub(super) async fn run(
         let known: Vec<&str> = settings.phases.iter().map(|p| p.name.as_str()).collect();
         anyhow::bail!("no phase named \"{name}\" in the configuration (phases: {})", known.join(", "));
     }
-    let c = crate::phase::set_paused(store, name, pause).await?;
+    let c = store.set_paused(name, pause).await?;
     print(json, &c, render)?;
     Ok(Exit::Ok)
 }

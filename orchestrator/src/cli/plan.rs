@@ -28,7 +28,7 @@ pub(super) async fn run(
     json: bool,
 ) -> anyhow::Result<Exit> {
     let only = args.phase.as_deref();
-    let paused = crate::phase::paused(store).await?;
+    let paused = store.paused_phases().await?;
     let mut plans = Vec::new();
     for p in settings.phases.iter().filter(|p| only.is_none_or(|o| o == p.name)) {
         plans.push(

@@ -11,7 +11,7 @@ pub mod actions;
 
 use crate::config::Settings;
 use crate::dispatcher::{Dispatcher, DispatcherConfig, RunReport, a3_dispatcher};
-use crate::phase::{self, Phase, plan};
+use crate::phase::{Phase, plan};
 use crate::schedule::{self, Outcome, Scheduler, WindowCounts, once_schedule_name};
 use crate::store::{FailureGroup, Store};
 use actions::{ActionContext, Actions};
@@ -185,7 +185,7 @@ pub async fn run(
     let rest = async {
         let _ = sched.await;
         let _ = watch.await;
-        crate::node::stopped(&store, node).await
+        store.node_stopped(node).await
     };
     match tokio::time::timeout(settings.node.shutdown_deadline, rest).await {
         Ok(stopped) => stopped?,
@@ -212,7 +212,7 @@ pub async fn run_once(
     let work_at_start = plan::ready_work(&store, &phase).await?;
     let stop_reason = |paused: bool| if paused { OnceEnd::Paused } else { OnceEnd::WindowClosed };
     let blocked = |store: Store, phase: Phase| async move {
-        let paused = phase::paused(&store).await?.contains(&phase.name);
+        let paused = store.paused_phases().await?.contains(&phase.name);
         let closed = !phase.window.is_open(store.clock().now_ms());
         Ok::<_, crate::store::StoreError>((paused || closed).then_some(paused))
     };
@@ -258,7 +258,7 @@ pub async fn run_once(
     let report = dispatcher.drive(stop.clone()).await;
     stop.cancel();
     let stopped_by = watcher.await.ok().flatten();
-    crate::node::stopped(&store, node).await?;
+    store.node_stopped(node).await?;
     let report = match report {
         Ok(r) => r,
         Err(e) => {

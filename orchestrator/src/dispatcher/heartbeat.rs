@@ -6,7 +6,6 @@
 
 use super::held::Held;
 use crate::clock::millis;
-use crate::node;
 use crate::store::Store;
 use schema::NodeId;
 use std::sync::Arc;
@@ -51,7 +50,7 @@ pub(super) async fn beat(
                 tracing::warn!(error = %e, "lease renewal failed");
             }
         }
-        if let Err(e) = node::beat(&store, node).await {
+        if let Err(e) = store.node_beat(node).await {
             tracing::warn!(error = %e, "heartbeat failed");
             beating_since = tokio::time::Instant::now();
             continue;

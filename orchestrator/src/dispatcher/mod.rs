@@ -19,7 +19,7 @@ pub use a3::a3_dispatcher;
 
 use crate::clock::millis_u64;
 use crate::node;
-use crate::phase::{self, Phase};
+use crate::phase::Phase;
 use crate::state_machine::Transition;
 use crate::store::Store;
 use feeder::Fed;
@@ -334,7 +334,7 @@ impl Dispatcher {
             let _ = heartbeat.await;
             let released = self.store.release(node).await?;
             if own_node {
-                node::stopped(&self.store, node).await?;
+                self.store.node_stopped(node).await?;
             }
             Ok::<u64, crate::store::StoreError>(released)
         };
@@ -373,7 +373,7 @@ impl Dispatcher {
         let paused: HashSet<String> = if self.phases.is_empty() {
             HashSet::new()
         } else {
-            match phase::paused(&self.store).await {
+            match self.store.paused_phases().await {
                 Ok(p) => p,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot read phase pauses; claiming nothing this cycle");

@@ -4,10 +4,9 @@
 //! once). The dispatcher claims only for phases whose window is open and that are not paused;
 //! items outside every such phase wait.
 
-mod controls;
 pub mod plan;
 
-pub use controls::{PhaseControl, paused, set_paused};
+pub use crate::store::PhaseControl;
 
 use crate::clock::millis;
 use crate::cron::Cron;

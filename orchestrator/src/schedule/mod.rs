@@ -12,44 +12,52 @@
 //! [`RunRecord`], [`claim_run`], [`finish_run`]) with a typed [`Outcome`].
 
 mod outcome;
-mod runs;
 mod scheduler;
 
 use crate::cron::Cron;
+use crate::store::{Store, StoreError};
+use schema::NodeId;
 use serde::Serialize;
 use std::time::Duration;
 
+pub use crate::store::RunRecord;
 pub use outcome::{Outcome, UnknownOutcome, WindowCounts};
-pub use runs::{RunRecord, list as list_runs};
 pub use scheduler::{ActionRunner, FiringHandle, Scheduler};
 
 /// Records the start of a firing of `schedule` at `fire_time` (None if that firing is taken).
 pub async fn claim_run(
-    store: &crate::store::Store,
+    store: &Store,
     schedule: &str,
     fire_time: i64,
-    node: schema::NodeId,
-) -> Result<Option<i64>, crate::store::StoreError> {
-    runs::claim(store, schedule, fire_time, node, None).await
+    node: NodeId,
+) -> Result<Option<i64>, StoreError> {
+    store.claim_firing(schedule, fire_time, node, None).await
 }
 
 /// Records the end of a firing (`outcome` as [`Outcome`] displays it).
 pub async fn finish_run(
-    store: &crate::store::Store,
+    store: &Store,
     id: i64,
     outcome: &str,
     counts: &serde_json::Value,
-) -> Result<(), crate::store::StoreError> {
-    runs::finish(store, id, outcome, counts).await
+) -> Result<(), StoreError> {
+    store.finish_firing(id, outcome, counts).await
 }
 
 /// Closes unfinished firings whose node stopped or has not beaten its heartbeat since
 /// `alive_since` (epoch ms): their work died with the node. Returns how many.
-pub async fn abandon_dead_runs(
-    store: &crate::store::Store,
-    alive_since: i64,
-) -> Result<u64, crate::store::StoreError> {
-    runs::abandon_dead(store, alive_since).await
+pub async fn abandon_dead_runs(store: &Store, alive_since: i64) -> Result<u64, StoreError> {
+    let outcome = Outcome::Abandoned("its node stopped before the run finished".into());
+    store.abandon_dead_firings(alive_since, &outcome.to_string()).await
+}
+
+/// The latest firings, newest first, optionally of one schedule.
+pub async fn list_runs(
+    store: &Store,
+    schedule: Option<&str>,
+    limit: u64,
+) -> Result<Vec<RunRecord>, StoreError> {
+    store.list_runs(schedule, limit).await
 }
 
 /// A named schedule.

@@ -3,7 +3,6 @@
 //! to the [`ActionRunner`] in its own task, or, if it is too late, handled by the missed-fire
 //! policy. What an action does is the runner's business, not the scheduler's.
 
-use super::runs;
 use super::{Action, Missed, Outcome, ScheduleSpec};
 use crate::clock::millis;
 use crate::store::Store;
@@ -121,20 +120,20 @@ impl Scheduler {
     pub async fn tick(&self, cancel: &CancellationToken) -> Result<Vec<FiringHandle>, StoreError> {
         let now = self.store.clock().now_ms();
         // Alive as far as other nodes can tell (they close firings of dead nodes).
-        if let Err(e) = crate::node::beat(&self.store, self.node).await {
+        if let Err(e) = self.store.node_beat(self.node).await {
             tracing::warn!(error = %e, "heartbeat failed");
         }
         let mut started = Vec::new();
         for spec in &self.schedules {
-            let last = runs::last_fire(&self.store, &spec.name).await?;
+            let last = self.store.last_fire(&spec.name).await?;
             if spec.cron.last_at_or_before(now).is_none_or(|due| last.is_some_and(|l| l >= due)) {
                 continue;
             }
-            let mut open = runs::running(&self.store, &spec.name).await?;
+            let mut open = self.store.running_firings(&spec.name).await?;
             if !open.is_empty() {
                 let alive_since = now - millis(self.dead_after);
-                runs::abandon_dead(&self.store, alive_since).await?;
-                open = runs::running(&self.store, &spec.name).await?;
+                super::abandon_dead_runs(&self.store, alive_since).await?;
+                open = self.store.running_firings(&spec.name).await?;
             }
             match verdict(spec, now, last, !open.is_empty(), self.on_time) {
                 Verdict::Nothing => {}
@@ -143,7 +142,9 @@ impl Scheduler {
                 }
                 Verdict::Skip { fire_time, reason } => {
                     let outcome = Outcome::Skipped(reason).to_string();
-                    if runs::claim(&self.store, &spec.name, fire_time, self.node, Some(&outcome))
+                    if self
+                        .store
+                        .claim_firing(&spec.name, fire_time, self.node, Some(&outcome))
                         .await?
                         .is_some()
                     {
@@ -151,7 +152,7 @@ impl Scheduler {
                     }
                 }
                 Verdict::Fire { fire_time, late_by } => {
-                    let Some(id) = runs::claim(&self.store, &spec.name, fire_time, self.node, None).await?
+                    let Some(id) = self.store.claim_firing(&spec.name, fire_time, self.node, None).await?
                     else {
                         continue; // another node took it
                     };
@@ -182,7 +183,7 @@ impl Scheduler {
             if outcome != Outcome::Ok {
                 tracing::error!(schedule = %name, %outcome, "firing failed");
             }
-            if let Err(e) = runs::finish(&store, id, &outcome.to_string(), &counts).await {
+            if let Err(e) = store.finish_firing(id, &outcome.to_string(), &counts).await {
                 tracing::error!(schedule = %name, error = %e, "cannot record the end of a firing");
             }
         })

@@ -9,7 +9,7 @@ use orchestrator::cron::Cron;
 use orchestrator::daemon::actions::{ActionContext, Actions};
 use orchestrator::db;
 use orchestrator::dispatcher::{Dispatcher, DispatcherConfig, Stats, a3_dispatcher};
-use orchestrator::phase::{self, Phase, Window, plan};
+use orchestrator::phase::{Phase, Window, plan};
 use orchestrator::retry::RetryPolicy;
 use orchestrator::schedule::{self, Action, Missed, Outcome, RunRecord, ScheduleSpec, Scheduler};
 use orchestrator::state_machine::{Event, Facts, decide};
@@ -161,7 +161,7 @@ async fn a_running_run_holds_back_the_next_fire(db: &TestDb) {
     // A run of node `node` that has not finished (say a long window).
     let id = schedule::claim_run(&store, "s", clock.now_ms(), node).await.unwrap().unwrap();
     clock.set(oslo(2026, 11, 3, 22, 0));
-    orchestrator::node::beat(&store, node).await.unwrap();
+    store.node_beat(node).await.unwrap();
     let s = scheduler(&store, vec![nightly("s", Missed::RunOnceLate(Duration::from_secs(3600)))]).await;
     assert_eq!(tick(&s).await, 0, "runs of one schedule never overlap");
     assert_eq!(runs_of(&store, "s").await.len(), 1);
@@ -290,7 +290,7 @@ async fn a_pause_stops_claims_within_one_cycle(db: &TestDb) {
     let run = tokio::spawn(d.drive(cancel.clone()));
     wait_until("some items claimed", async || stats.claimed.load(Ordering::Relaxed) >= 20).await;
 
-    phase::set_paused(&store, "live", true).await.unwrap();
+    store.set_paused("live", true).await.unwrap();
     let at_pause = stats.claimed.load(Ordering::Relaxed);
     let c0 = stats.cycles.load(Ordering::Relaxed);
     // Cycle c0 may have read the switch just before it was set; cycle c0 + 1 reads it set.
@@ -302,7 +302,7 @@ async fn a_pause_stops_claims_within_one_cycle(db: &TestDb) {
     let waiting = count_in(&db.conn, WorkflowState::CreatedInA2).await;
     assert!(waiting > 200, "paused with work left: {waiting}");
 
-    phase::set_paused(&store, "live", false).await.unwrap();
+    store.set_paused("live", false).await.unwrap();
     wait_until("all migrated after resume", async || {
         count_in(&db.conn, WorkflowState::Migrated).await == 300
     })
