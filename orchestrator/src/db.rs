@@ -11,6 +11,17 @@ use std::time::Duration;
 /// How long one PostgreSQL connection attempt may take before it counts as failed.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a call waits for a free connection of the pool (every connection busy or being
+/// re-established) before it fails.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// PostgreSQL's own bounds on a session: no statement runs longer than `statement_timeout`, and a
+/// transaction left open by a client that went silent (killed, or cut off by the network) gives
+/// its row locks back after `idle_in_transaction_session_timeout` instead of holding them until
+/// TCP notices.
+const PG_SESSION_BOUNDS: [(&str, &str); 2] =
+    [("statement_timeout", "300s"), ("idle_in_transaction_session_timeout", "60s")];
+
 /// What every "there is nothing to read" message ends with.
 const CHECK_TARGET: &str = "check --db / database.url (read-only commands never create one)";
 
@@ -228,7 +239,7 @@ async fn connect(target: &str, read_only: bool) -> Result<DatabaseConnection, Db
             .await
             .map_err(|cause| DbOpenError::Connect { target: shown.clone(), cause })?;
         let mut o = ConnectOptions::new(target.to_string());
-        o.max_connections(8).min_connections(1);
+        o.max_connections(8).min_connections(1).map_sqlx_postgres_opts(|o| o.options(PG_SESSION_BOUNDS));
         o
     } else {
         let path = sqlite_path(target);
@@ -251,7 +262,7 @@ async fn connect(target: &str, read_only: bool) -> Result<DatabaseConnection, Db
         });
         o
     };
-    opts.sqlx_logging(false).acquire_timeout(Duration::from_secs(60)).connect_timeout(CONNECT_TIMEOUT);
+    opts.sqlx_logging(false).acquire_timeout(ACQUIRE_TIMEOUT).connect_timeout(CONNECT_TIMEOUT);
     Database::connect(opts).await.map_err(|e| DbOpenError::Connect { target: shown, cause: db_cause(&e) })
 }
 

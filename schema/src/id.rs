@@ -61,6 +61,13 @@ id! {
 }
 
 id! {
+    /// One claim of a node: `workflows.lease_claim`, new per claim. A lease is released and a
+    /// worker's commit fenced by it, so a claim whose reply was lost can be undone, and a run
+    /// superseded by a newer claim of the same item cannot write.
+    ClaimId(Uuid)
+}
+
+id! {
     /// An Altinn 2 correspondence: `Altinn2CorrespondenceId`, the item's identity across systems.
     A2Id(i64)
 }
@@ -82,6 +89,19 @@ impl NodeId {
     /// A new, time-ordered id.
     pub fn new() -> Self {
         Self(Uuid::now_v7())
+    }
+}
+
+impl ClaimId {
+    /// A new, time-ordered id.
+    pub fn new() -> Self {
+        Self(Uuid::now_v7())
+    }
+}
+
+impl Default for ClaimId {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

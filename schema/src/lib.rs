@@ -11,7 +11,7 @@ pub mod migration;
 pub mod reason;
 mod state;
 
-pub use id::{A2Id, NodeId, WorkflowId};
+pub use id::{A2Id, ClaimId, NodeId, WorkflowId};
 pub use lifecycle::{LIFECYCLE, Rest, Stage, StepKind};
 pub use migration::Migrator;
 pub use state::{ParseStateError, WorkflowState};

@@ -9,7 +9,8 @@ pub enum Exit {
     /// 0: the command did what it was asked; `run --once`: the phase's work is done. Also
     /// `--help` and `--version`.
     Ok,
-    /// 1: an error (printed as `error: …` on stderr), or the demo's verification failed.
+    /// 1: an error (printed as `error: …` on stderr), the demo's verification failed, or (`status`)
+    /// the database stopped a node and has not been seen working since.
     Error,
     /// 2: the command line is wrong (unknown option, missing or bad value; clap prints why).
     Usage,
@@ -80,7 +81,9 @@ impl Exit {
     pub fn meaning(self) -> &'static str {
         match self {
             Exit::Ok => "done",
-            Exit::Error => "error; demo: verification failed",
+            Exit::Error => {
+                "error; demo: verification failed; status: the database stopped a node and has not been seen working since"
+            }
             Exit::Usage => {
                 "wrong command line, or a request that cannot be carried out (e.g. an id that is neither a UUID nor an A2 id, a --db that is no database)"
             }

@@ -30,6 +30,10 @@ pub enum DaemonError {
     /// A setting `run` needs is missing or unusable (the message names the key).
     #[error("{0}")]
     Setup(String),
+    /// The database failed the same way again and again, so the run stopped: waiting would not
+    /// help, someone has to fix the database.
+    #[error("stopped: the database fails in a way waiting does not fix ({0}); fix it and start again")]
+    DatabaseFailing(String),
 }
 
 /// How a `run --once` ended.
@@ -181,17 +185,26 @@ pub async fn run(
         dispatcher(&store, settings, &client, false).with_phases(settings.phases.clone()).with_node(node);
     let report = dispatcher.drive(cancel.clone()).await;
     cancel.cancel();
+    let failure = report.as_ref().ok().and_then(|r| r.db_failure.clone());
     // Bounded like the dispatcher's own wind-down: the database may be gone.
     let rest = async {
         let _ = sched.await;
         let _ = watch.await;
-        store.node_stopped(node).await
+        match &failure {
+            Some(why) => store.node_failed(node, why).await,
+            None => store.node_stopped(node).await,
+        }
     };
     match tokio::time::timeout(settings.node.shutdown_deadline, rest).await {
+        Ok(Err(e)) if failure.is_some() => tracing::error!(error = %e, "cannot record why the node stopped"),
         Ok(stopped) => stopped?,
         Err(_) => tracing::error!("shutdown deadline passed: the node could not record its stop"),
     }
-    Ok(report?)
+    let report = report?;
+    match report.db_failure {
+        Some(why) => Err(DaemonError::DatabaseFailing(why)),
+        None => Ok(report),
+    }
 }
 
 /// One phase until its window closes, it is paused, or its work is done. Recorded as a firing
@@ -258,10 +271,22 @@ pub async fn run_once(
     let report = dispatcher.drive(stop.clone()).await;
     stop.cancel();
     let stopped_by = watcher.await.ok().flatten();
-    store.node_stopped(node).await?;
     let report = match report {
-        Ok(r) => r,
+        Ok(RunReport { db_failure: Some(why), .. }) => {
+            let record = store.node_failed(node, &why);
+            if let Err(e) =
+                tokio::time::timeout(settings.node.shutdown_deadline, record).await.unwrap_or(Ok(()))
+            {
+                tracing::error!(error = %e, "cannot record why the node stopped");
+            }
+            return Err(DaemonError::DatabaseFailing(why));
+        }
+        Ok(r) => {
+            store.node_stopped(node).await?;
+            r
+        }
         Err(e) => {
+            store.node_stopped(node).await?;
             if let Some(id) = firing {
                 schedule::finish_run(&store, id, &Outcome::Error(e.to_string()).to_string(), &json!({}))
                     .await?;

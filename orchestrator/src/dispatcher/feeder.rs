@@ -120,7 +120,8 @@ async fn run_item(step: Arc<dyn Step>, item: WorkItem, room: Hold, slot: OwnedSe
         )),
     };
     drop(slot);
-    if let Some(applied) = applied_for(&item, outcome, &run.policy) {
+    if let Some(mut applied) = applied_for(&item, outcome, &run.policy) {
+        applied.claim = Some(room.claim());
         let _ = run.out.send(writer::Finished { applied, _slot: room }).await;
     }
 }
@@ -147,6 +148,7 @@ fn applied_for(item: &WorkItem, outcome: StepOutcome, policy: &RetryPolicy) -> O
                 a3_correspondence_id: a3,
                 dialog_id: dialog,
                 synced_events,
+                claim: None,
             })
         }
         Err(e) => {
@@ -237,7 +239,7 @@ mod tests {
             let item =
                 WorkItem::bare(WorkflowId::new(), A2Id(a2_id), "t".into(), WorkflowState::CreatedInA2, 0);
             let room = lane.room.clone().try_acquire_owned().unwrap();
-            let hold = held.hold(item.id, room);
+            let hold = held.hold(item.id, schema::ClaimId::new(), room);
             tx.send((item, hold)).unwrap();
         }
         rx

@@ -4,6 +4,7 @@
 //! lease later. Every third of the lease it extends the leases of the items it holds in memory
 //! (see `held`), so slow steps keep their items.
 
+use super::health::Health;
 use super::held::Held;
 use crate::clock::millis;
 use crate::store::Store;
@@ -28,6 +29,7 @@ pub(super) async fn beat(
     store: Store,
     node: NodeId,
     held: Arc<Held>,
+    health: Arc<Health>,
     timing: Timing,
     stop: CancellationToken,
 ) {
@@ -46,11 +48,12 @@ pub(super) async fn beat(
         // Leases first: they are what a slow database must not cost.
         if renewed.elapsed() >= timing.lease / 3 {
             renewed = tokio::time::Instant::now();
-            if let Err(e) = store.renew(node, &held.ids(), timing.lease).await {
+            if let Err(e) = health.call("renewing leases", store.renew(node, &held.ids(), timing.lease)).await
+            {
                 tracing::warn!(error = %e, "lease renewal failed");
             }
         }
-        if let Err(e) = store.node_beat(node).await {
+        if let Err(e) = health.call("beating", store.node_beat(node)).await {
             tracing::warn!(error = %e, "heartbeat failed");
             beating_since = tokio::time::Instant::now();
             continue;
@@ -62,7 +65,10 @@ pub(super) async fn beat(
         // Only nodes that died within the last lease can still hold a lease that has not lapsed.
         let alive_since = now - millis(timing.dead_after);
         let died_since = alive_since - millis(timing.lease);
-        match store.release_dead_nodes(node, alive_since, died_since).await {
+        match health
+            .call("freeing dead nodes' leases", store.release_dead_nodes(node, alive_since, died_since))
+            .await
+        {
             Ok(0) => {}
             Ok(n) => tracing::warn!(released = n, "freed the leases of nodes that stopped beating"),
             Err(e) => tracing::warn!(error = %e, "cannot free the leases of dead nodes"),

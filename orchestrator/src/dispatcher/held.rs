@@ -8,7 +8,7 @@
 //! carries the item's share of its lane's room); dropping it, wherever the item's way ends, lets
 //! the item go.
 
-use schema::WorkflowId;
+use schema::{ClaimId, WorkflowId};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::OwnedSemaphorePermit;
@@ -19,10 +19,11 @@ use tokio::sync::OwnedSemaphorePermit;
 pub(super) struct Held(Mutex<HashMap<WorkflowId, u32>>);
 
 impl Held {
-    /// Holds `id` until the returned [`Hold`] is dropped; `room` is released with it.
-    pub(super) fn hold(self: &Arc<Self>, id: WorkflowId, room: OwnedSemaphorePermit) -> Hold {
+    /// Holds `id`, claimed by `claim`, until the returned [`Hold`] is dropped; `room` is
+    /// released with it.
+    pub(super) fn hold(self: &Arc<Self>, id: WorkflowId, claim: ClaimId, room: OwnedSemaphorePermit) -> Hold {
         *self.lock().entry(id).or_insert(0) += 1;
-        Hold { held: Arc::clone(self), id, _room: room }
+        Hold { held: Arc::clone(self), id, claim, _room: room }
     }
 
     /// The items held now (what the heartbeat renews).
@@ -42,7 +43,15 @@ impl Held {
 pub(super) struct Hold {
     held: Arc<Held>,
     id: WorkflowId,
+    claim: ClaimId,
     _room: OwnedSemaphorePermit,
+}
+
+impl Hold {
+    /// The claim the item was taken by: its commit is fenced by it.
+    pub(super) fn claim(&self) -> ClaimId {
+        self.claim
+    }
 }
 
 impl Drop for Hold {
@@ -67,9 +76,9 @@ mod tests {
         let held = Arc::new(Held::default());
         let room = Arc::new(Semaphore::new(3));
         let (a, b) = (WorkflowId::new(), WorkflowId::new());
-        let first = held.hold(a, room.clone().try_acquire_owned().unwrap());
-        let again = held.hold(a, room.clone().try_acquire_owned().unwrap());
-        let other = held.hold(b, room.clone().try_acquire_owned().unwrap());
+        let first = held.hold(a, ClaimId::new(), room.clone().try_acquire_owned().unwrap());
+        let again = held.hold(a, ClaimId::new(), room.clone().try_acquire_owned().unwrap());
+        let other = held.hold(b, ClaimId::new(), room.clone().try_acquire_owned().unwrap());
         assert_eq!(room.available_permits(), 0);
         let mut ids = held.ids();
         ids.sort();

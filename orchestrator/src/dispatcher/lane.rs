@@ -4,10 +4,11 @@
 //! and how much each claims, can be read (and tested) without a database or a running node.
 
 use super::feeder::Fed;
+use super::health::Health;
 use super::held::Held;
 use crate::phase::Phase;
-use crate::store::{ClaimOrder, Selection, Store};
-use schema::{NodeId, WorkflowId};
+use crate::store::{Claim, ClaimOrder, Selection, Store};
+use schema::NodeId;
 use std::collections::HashSet;
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -94,25 +95,30 @@ impl Lane {
         lease: Duration,
         want: usize,
         held: &Arc<Held>,
+        health: &Health,
     ) -> (usize, Vec<Fed>) {
         let (selection, order) = self.selection();
         let states = self.step.kind().states();
-        let mut items = match store.claim_any_in(node, lease, want, states, selection, order).await {
+        let claim = Claim::new(node, lease);
+        let mut items = match health
+            .call("claiming", store.claim_any_in(&claim, want, states, selection, order))
+            .await
+        {
             Ok(items) => items,
             Err(e) => {
-                tracing::warn!(error = %e, step = %self.step.kind(), "claim failed; retrying");
+                // The claim may have committed with its reply lost: undo it by its id, so its
+                // items do not wait for the lease to lapse (the heartbeat never renews them).
+                tracing::warn!(error = %e, step = %self.step.kind(), "claim failed; releasing whatever it took, then retrying");
+                tokio::spawn(release_eventually(store.clone(), claim));
                 return (0, Vec::new());
             }
         };
         tracing::debug!(step = %self.step.kind(), items = items.len(), "claimed");
         let claimed = items.len();
-        if let Err(e) = store.load_inputs(&mut items, self.step.inputs()).await {
-            // The leases expire and the items come back if the release fails too.
+        if let Err(e) = health.call("loading inputs", store.load_inputs(&mut items, self.step.inputs())).await
+        {
             tracing::warn!(error = %e, step = %self.step.kind(), "loading inputs failed; releasing the claim");
-            let ids: Vec<WorkflowId> = items.iter().map(|i| i.id).collect();
-            if let Err(e) = store.release_items(node, &ids).await {
-                tracing::warn!(error = %e, "release failed; the leases expire after the node stops");
-            }
+            tokio::spawn(release_eventually(store.clone(), claim));
             return (claimed, Vec::new());
         }
         let fed = items
@@ -121,7 +127,7 @@ impl Lane {
                 let Ok(permit) = self.room.clone().try_acquire_owned() else {
                     unreachable!("claimed no more than the lane's free room");
                 };
-                let hold = held.hold(item.id, permit);
+                let hold = held.hold(item.id, claim.id, permit);
                 (item, hold)
             })
             .collect();
@@ -176,6 +182,31 @@ pub(super) fn build(base: &[Lane], phases: &[Phase], claim_batch: usize) -> Vec<
         }
     }
     out
+}
+
+/// Releases `claim`'s leases, trying again while the database fails, until the leases would
+/// have lapsed anyway. Runs apart from the claim loop, which goes on (or stops) meanwhile.
+async fn release_eventually(store: Store, claim: Claim) {
+    let give_up = tokio::time::Instant::now() + claim.lease;
+    let mut wait = Duration::from_millis(200);
+    loop {
+        match store.release_claim(&claim).await {
+            Ok(n) => {
+                if n > 0 {
+                    tracing::info!(released = n, "released the leases of a claim whose reply was lost");
+                }
+                return;
+            }
+            Err(e) if tokio::time::Instant::now() + wait >= give_up => {
+                tracing::warn!(error = %e, "cannot release a claim; its leases lapse instead");
+                return;
+            }
+            Err(_) => {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
 }
 
 #[cfg(test)]

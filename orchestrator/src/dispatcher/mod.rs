@@ -10,6 +10,7 @@
 
 pub mod a3;
 mod feeder;
+mod health;
 mod heartbeat;
 mod held;
 mod lane;
@@ -150,6 +151,10 @@ impl Dispatcher {
             None => node::register(&self.store).await?,
         };
         tracing::info!(%node, phases = self.phases.len(), "dispatcher started");
+        // The run stops on `cancel` (a signal, a closing window) or when the database keeps
+        // failing the same way (see `health`).
+        let stopping = cancel.child_token();
+        let health = Arc::new(health::Health::new(stopping.clone()));
         let lanes = lane::build(&self.lanes, &self.phases, self.cfg.claim_batch);
         let total_room: usize = lanes.iter().map(|l| l.capacity).sum();
         let wake = Arc::new(Notify::new());
@@ -163,7 +168,7 @@ impl Dispatcher {
             writer_cfg,
             self.stats.clone(),
             wake.clone(),
-            cancel.clone(),
+            health.clone(),
         ));
         let heartbeat_stop = CancellationToken::new();
         let held = Arc::new(held::Held::default());
@@ -171,6 +176,7 @@ impl Dispatcher {
             self.store.clone(),
             node,
             held.clone(),
+            health.clone(),
             heartbeat::Timing {
                 beat: self.cfg.heartbeat,
                 lease: self.cfg.lease,
@@ -185,7 +191,7 @@ impl Dispatcher {
             store: self.store.clone(),
             node,
             out: tx,
-            stopping: cancel.clone(),
+            stopping: stopping.clone(),
             grace: self.cfg.shutdown_grace,
             policy: *self.store.policy(),
             timeout: self.cfg.step_timeout,
@@ -200,23 +206,23 @@ impl Dispatcher {
         drop(shared);
         let mut interrupted = false;
         loop {
-            if cancel.is_cancelled() {
+            if stopping.is_cancelled() {
                 interrupted = true;
                 break;
             }
             // A signal does not wait for a claim the database is slow to answer. A claim cut off
             // here may still commit: its items are not held, so their leases lapse.
             let claimed = tokio::select! {
-                n = self.claim_cycle(node, &lanes, &feeds, &held) => n,
-                _ = cancel.cancelled() => continue,
+                n = self.claim_cycle(node, &lanes, &feeds, &held, &health) => n,
+                _ = stopping.cancelled() => continue,
             };
             if claimed > 0 {
                 continue;
             }
             if self.cfg.exit_when_idle && lanes.iter().all(Lane::is_idle) {
                 let remaining = tokio::select! {
-                    r = self.remaining() => r,
-                    _ = cancel.cancelled() => continue,
+                    r = health.call("counting the remaining work", self.remaining()) => r,
+                    _ = stopping.cancelled() => continue,
                 };
                 match remaining {
                     Ok(0) => break,
@@ -226,7 +232,7 @@ impl Dispatcher {
             }
             tokio::select! {
                 _ = wake.notified() => {}
-                _ = cancel.cancelled() => {}
+                _ = stopping.cancelled() => {}
                 _ = tokio::time::sleep(self.cfg.idle_poll) => {}
             }
         }
@@ -253,7 +259,7 @@ impl Dispatcher {
             }
             heartbeat_stop.cancel();
             let _ = heartbeat.await;
-            let released = self.store.release(node).await?;
+            let released = health.call("releasing leases", self.store.release(node)).await?;
             if own_node {
                 self.store.node_stopped(node).await?;
             }
@@ -276,6 +282,7 @@ impl Dispatcher {
         };
         let mut report = self.stats.report(node, released, started.elapsed(), interrupted);
         report.cut_short = cut_short;
+        report.db_failure = health.failure();
         tracing::info!(?report, "dispatcher stopped");
         Ok(report)
     }
@@ -288,13 +295,14 @@ impl Dispatcher {
         lanes: &[Lane],
         feeds: &[mpsc::UnboundedSender<Fed>],
         held: &Arc<held::Held>,
+        health: &health::Health,
     ) -> usize {
         self.stats.cycles.fetch_add(1, Ordering::Relaxed);
         // Pauses are read on every cycle, so one takes effect on every node within a cycle.
         let paused: HashSet<String> = if self.phases.is_empty() {
             HashSet::new()
         } else {
-            match self.store.paused_phases().await {
+            match health.call("reading phase pauses", self.store.paused_phases()).await {
                 Ok(p) => p,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot read phase pauses; claiming nothing this cycle");
@@ -312,7 +320,7 @@ impl Dispatcher {
             if want == 0 {
                 continue;
             }
-            let (n, items) = lane.claim(&self.store, node, self.cfg.lease, want, held).await;
+            let (n, items) = lane.claim(&self.store, node, self.cfg.lease, want, held, health).await;
             claimed += n;
             for fed in items {
                 // A closed feed means its feeder stopped (shutdown); the lease is released at the end.

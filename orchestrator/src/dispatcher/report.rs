@@ -60,6 +60,7 @@ impl Stats {
             elapsed_ms: millis_u64(elapsed),
             interrupted,
             cut_short: false,
+            db_failure: None,
         }
     }
 }
@@ -91,4 +92,8 @@ pub struct RunReport {
     /// flushed and its leases released (the database did not answer): its items run again once
     /// their leases lapse.
     pub cut_short: bool,
+    /// Set when the run stopped because the database failed the same way again and again (a
+    /// corrupt file, a missing table, a full disk): the error, which only someone fixing the
+    /// database can end.
+    pub db_failure: Option<String>,
 }

@@ -2,6 +2,7 @@
 //! so the hot path makes no per-item round trip.
 
 use super::Stats;
+use super::health::Health;
 use super::held::Hold;
 use crate::clock::millis_u64;
 use crate::store::{Applied, Fence, Store};
@@ -10,7 +11,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
-use tokio_util::sync::CancellationToken;
 
 /// A finished item on its way to the database. The permit is the item's in-flight slot, freed once
 /// the outcome is committed (or given up on).
@@ -34,7 +34,7 @@ pub(super) async fn run(
     cfg: WriterConfig,
     stats: Arc<Stats>,
     wake: Arc<Notify>,
-    stopping: CancellationToken,
+    health: Arc<Health>,
 ) {
     let mut buf: Vec<Finished> = Vec::with_capacity(cfg.max_batch);
     while let Some(first) = rx.recv().await {
@@ -54,22 +54,17 @@ pub(super) async fn run(
                 }
             }
         }
-        commit(&store, node, &mut buf, &stats, &stopping).await;
+        commit(&store, node, &mut buf, &stats, &health).await;
         wake.notify_one();
     }
 }
 
 /// Commits `buf`. A database error is retried with backoff for as long as the node runs: the
-/// outcomes are not lost, and nothing else can progress without the database anyway. Once the node
+/// outcomes are not lost, and nothing else can progress without the database anyway (an error
+/// that repeats without passing stops the run, see `health`). Once the node
 /// is stopping, a few more tries are made; after that the outcomes are dropped and the items run
 /// again when their leases expire (steps are idempotent).
-async fn commit(
-    store: &Store,
-    node: NodeId,
-    buf: &mut Vec<Finished>,
-    stats: &Stats,
-    stopping: &CancellationToken,
-) {
+async fn commit(store: &Store, node: NodeId, buf: &mut Vec<Finished>, stats: &Stats, health: &Health) {
     // The same item twice in one batch (re-claimed by this node after its lease lapsed, or
     // cancelled, retried and claimed again while the first run was still going): the first
     // outcome is applied, the later one is dropped like any result whose lease was lost.
@@ -86,7 +81,7 @@ async fn commit(
     let mut tries_while_stopping = 0;
     loop {
         let started = std::time::Instant::now();
-        match store.apply(&batch, Fence::Lease(node), Some(node)).await {
+        match health.call("committing", store.apply(&batch, Fence::Lease(node), Some(node))).await {
             Ok(report) => {
                 tracing::debug!(items = batch.len(), ms = millis_u64(started.elapsed()), "committed");
                 for a in &batch {
@@ -102,7 +97,7 @@ async fn commit(
             }
             Err(e) => {
                 stats.commit_errors.fetch_add(1, Ordering::Relaxed);
-                if stopping.is_cancelled() {
+                if health.stopping().is_cancelled() {
                     tries_while_stopping += 1;
                     if tries_while_stopping > 3 {
                         tracing::error!(items = batch.len(), error = %e, "commit gave up at shutdown; items run again after their leases expire");

@@ -1,14 +1,34 @@
-//! Claiming: one statement leases a batch of one state's due items to this node, walking the
-//! runnable-state index in the order the phase asks for.
+//! Claiming: one statement leases a batch of one state's due items to this node under a claim
+//! id, walking the runnable-state index in the order the phase asks for.
 
 use super::StoreError;
 use super::{ClaimOrder, Selection, Sql, Store, count};
 use crate::clock::millis;
-use schema::NodeId;
 use schema::WorkflowState;
+use schema::{ClaimId, NodeId};
 use sea_orm::{ConnectionTrait, DbBackend, QueryResult};
 use std::time::Duration;
 use workers::WorkItem;
+
+/// One claim: the node that takes the leases, the claim's own id (which the leases carry, so the
+/// claim can be released as a whole when its outcome is unknown, and a commit is fenced by it),
+/// and how long the leases last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Claim {
+    /// The node taking the leases.
+    pub node: NodeId,
+    /// This claim's id.
+    pub id: ClaimId,
+    /// How long the leases last unless renewed.
+    pub lease: Duration,
+}
+
+impl Claim {
+    /// A new claim of `node`, its leases lasting `lease`.
+    pub fn new(node: NodeId, lease: Duration) -> Self {
+        Self { node, id: ClaimId::new(), lease }
+    }
+}
 
 impl Store {
     /// Claims up to `limit` due items in `state` for `owner`, leased for `lease`, in due order.
@@ -19,21 +39,19 @@ impl Store {
         limit: usize,
         state: WorkflowState,
     ) -> Result<Vec<WorkItem>, StoreError> {
-        self.claim_in(owner, lease, limit, state, &Selection::all(), ClaimOrder::Due).await
+        self.claim_in(&Claim::new(owner, lease), limit, state, &Selection::all(), ClaimOrder::Due).await
     }
 
-    /// Claims up to `limit` due items of `selection` in `state` for `owner`, leased for `lease`,
-    /// taken in `order`.
+    /// Claims up to `limit` due items of `selection` in `state` under `claim`, taken in `order`.
     ///
     /// One statement: the state's due rows in order, not leased or with an expired lease, get
-    /// this node's lease. It walks a partial index on the runnable states (SQLite is told which,
+    /// this node's lease, marked with the claim's id. It walks a partial index on the runnable states (SQLite is told which,
     /// with `INDEXED BY`, so a bad plan fails loudly instead of sorting the table); PostgreSQL
     /// skips rows another node is claiming (`FOR UPDATE SKIP LOCKED`). The items come back in
     /// `order`, so they start in it.
     pub async fn claim_in(
         &self,
-        owner: NodeId,
-        lease: Duration,
+        claim: &Claim,
         limit: usize,
         state: WorkflowState,
         selection: &Selection,
@@ -47,9 +65,11 @@ impl Store {
         let (sort, index) = order.sql();
         let mut q = Sql::new(self.backend());
         q.push("UPDATE workflows SET lease_owner = ")
-            .param(owner, "uuid")
+            .param(claim.node, "uuid")
+            .push(", lease_claim = ")
+            .param(claim.id, "uuid")
             .push(", lease_until = ")
-            .param(now + millis(lease), "int8")
+            .param(now + millis(claim.lease), "int8")
             .push(" WHERE id IN (SELECT id FROM workflows");
         if sqlite {
             q.push(" INDEXED BY ").push(index);
@@ -94,14 +114,14 @@ impl Store {
         limit: usize,
         states: &[WorkflowState],
     ) -> Result<Vec<WorkItem>, StoreError> {
-        self.claim_any_in(owner, lease, limit, states, &Selection::all(), ClaimOrder::Due).await
+        self.claim_any_in(&Claim::new(owner, lease), limit, states, &Selection::all(), ClaimOrder::Due).await
     }
 
-    /// Claims up to `limit` due items of `selection` across `states`, each state in turn.
+    /// Claims up to `limit` due items of `selection` across `states`, each state in turn, all
+    /// under `claim`.
     pub async fn claim_any_in(
         &self,
-        owner: NodeId,
-        lease: Duration,
+        claim: &Claim,
         limit: usize,
         states: &[WorkflowState],
         selection: &Selection,
@@ -112,7 +132,7 @@ impl Store {
             if out.len() >= limit {
                 break;
             }
-            out.extend(self.claim_in(owner, lease, limit - out.len(), *state, selection, order).await?);
+            out.extend(self.claim_in(claim, limit - out.len(), *state, selection, order).await?);
         }
         Ok(out)
     }

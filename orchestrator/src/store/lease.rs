@@ -2,7 +2,7 @@
 //! and returning expired leases (of dead or stalled nodes) to the queue.
 
 use super::StoreError;
-use super::{CHUNK, Sql, Store};
+use super::{CHUNK, Claim, Sql, Store};
 use crate::clock::millis;
 use schema::{NodeId, WorkflowId};
 use sea_orm::ConnectionTrait;
@@ -12,17 +12,20 @@ impl Store {
     /// Extends `owner`'s leases on `ids` (the node heartbeat, with the items it holds in
     /// memory), so slow steps keep their items. Only these: a lease the node has but does not
     /// know of (a claim whose reply was lost) lapses instead of being renewed for ever.
+    ///
+    /// On PostgreSQL it skips rows another transaction has locked: those are being committed
+    /// (the commit ends the lease) or released, and waiting for them, in an order of its own, is
+    /// how renewal and a batch commit deadlocked. A skipped row is renewed on the next pass.
     pub async fn renew(&self, owner: NodeId, ids: &[WorkflowId], lease: Duration) -> Result<u64, StoreError> {
         let until = self.clock.now_ms() + millis(lease);
         let mut renewed = 0;
         for chunk in ids.chunks(CHUNK) {
             let mut q = Sql::new(self.backend());
-            q.push("UPDATE workflows SET lease_until = ")
-                .param(until, "int8")
-                .push(" WHERE lease_owner = ")
-                .param(owner, "uuid")
-                .push(" AND id IN ");
-            q.list(chunk, "uuid");
+            q.push("UPDATE workflows SET lease_until = ").param(until, "int8").push(" WHERE id IN ");
+            q.push_unlocked(|q| {
+                q.push("lease_owner = ").param(owner, "uuid").push(" AND id IN ");
+                q.list(chunk, "uuid");
+            });
             renewed += self.db.execute_raw(q.build()).await?.rows_affected();
         }
         Ok(renewed)
@@ -42,6 +45,18 @@ impl Store {
         Ok(released)
     }
 
+    /// Drops the leases `claim` took that it still holds: the claim's outcome is unknown (its
+    /// reply was lost) or its items will not run. Items since committed or claimed again are
+    /// not touched. Returns how many.
+    pub async fn release_claim(&self, claim: &Claim) -> Result<u64, StoreError> {
+        let mut q = Sql::new(self.backend());
+        q.push("UPDATE workflows SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ")
+            .param(claim.node, "uuid")
+            .push(" AND lease_claim = ")
+            .param(claim.id, "uuid");
+        Ok(self.db.execute_raw(q.build()).await?.rows_affected())
+    }
+
     /// Drops every lease `owner` holds: its items are claimable again at once.
     pub async fn release(&self, owner: NodeId) -> Result<u64, StoreError> {
         let mut q = Sql::new(self.backend());
@@ -51,11 +66,15 @@ impl Store {
     }
 
     /// Drops leases that expired (their node died or stalled): the items are claimable at once
-    /// and no longer look leased to operators. Returns how many.
+    /// and no longer look leased to operators. Rows being committed are left for the next pass
+    /// (see [`Store::renew`]). Returns how many.
     pub async fn release_expired(&self) -> Result<u64, StoreError> {
         let mut q = Sql::new(self.backend());
-        q.push("UPDATE workflows SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL AND lease_until < ")
-            .param(self.clock().now_ms(), "int8");
+        q.push("UPDATE workflows SET lease_owner = NULL, lease_until = NULL WHERE id IN ");
+        let now = self.clock().now_ms();
+        q.push_unlocked(|q| {
+            q.push("lease_owner IS NOT NULL AND lease_until < ").param(now, "int8");
+        });
         Ok(self.db().execute_raw(q.build()).await?.rows_affected())
     }
 
@@ -86,8 +105,11 @@ impl Store {
         let mut released = 0;
         for chunk in dead.chunks(CHUNK) {
             let mut q = Sql::new(self.backend());
-            q.push("UPDATE workflows SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL AND lease_owner IN ");
-            q.list(chunk, "uuid");
+            q.push("UPDATE workflows SET lease_owner = NULL, lease_until = NULL WHERE id IN ");
+            q.push_unlocked(|q| {
+                q.push("lease_owner IS NOT NULL AND lease_owner IN ");
+                q.list(chunk, "uuid");
+            });
             released += self.db.execute_raw(q.build()).await?.rows_affected();
         }
         Ok(released)

@@ -30,6 +30,7 @@ mod sql;
 mod transition;
 
 pub use a2::{AddEventsReport, ImportReport, RecordInput};
+pub use claim::Claim;
 pub use enqueue::NewItem;
 pub use error::StoreError;
 pub use failures::{FailureGroup, Failures, ReasonMatch};

@@ -79,6 +79,10 @@ pub struct StatusReport {
     pub by_batch: BTreeMap<String, BTreeMap<WorkflowState, u64>>,
     /// Items leased right now.
     pub leased: u64,
+    /// Nodes the database stopped (it failed the same way again and again, or reported itself
+    /// damaged) that no healthy node has beaten after, newest first: while there are any, the
+    /// database needs fixing, and `status` exits 1.
+    pub stopped_by_database: Vec<schema::entity::node::Model>,
 }
 
 /// An item that is not moving.
@@ -154,6 +158,7 @@ impl Store {
                 .await?
                 .unwrap_or(0),
         );
+        report.stopped_by_database = self.unresolved_node_failures().await?;
         Ok(report)
     }
 

@@ -71,6 +71,19 @@ impl Sql {
         self.push(")")
     }
 
+    /// Appends `(SELECT id FROM workflows WHERE <predicate>)`, on PostgreSQL with `FOR UPDATE SKIP
+    /// LOCKED`: an `UPDATE … WHERE id IN` this subquery touches only rows no other transaction
+    /// holds, so it never waits for a lock, and what never waits cannot deadlock. For
+    /// housekeeping writes (renewal, freeing leases) that a later pass repeats.
+    pub(crate) fn push_unlocked(&mut self, predicate: impl FnOnce(&mut Self)) -> &mut Self {
+        self.push("(SELECT id FROM workflows WHERE ");
+        predicate(self);
+        if self.backend == DbBackend::Postgres {
+            self.push(" FOR UPDATE SKIP LOCKED");
+        }
+        self.push(")")
+    }
+
     pub(crate) fn build(self) -> Statement {
         Statement::from_sql_and_values(self.backend, self.text, self.values)
     }

@@ -8,7 +8,7 @@ use super::{CHUNK, Sql, Store};
 use crate::clock::millis;
 use crate::state_machine::{Due, Event, Facts, Transition, decide};
 use schema::WorkflowState;
-use schema::{A2Id, NodeId, WorkflowId};
+use schema::{A2Id, ClaimId, NodeId, WorkflowId};
 use sea_orm::{ConnectionTrait, DbBackend};
 use std::collections::HashSet;
 use uuid::Uuid;
@@ -28,19 +28,32 @@ pub struct Applied {
     pub dialog_id: Option<Uuid>,
     /// `a2_events` rows A3 now holds: marked synced with the transition.
     pub synced_events: Vec<i64>,
+    /// The claim the step ran under: with [`Fence::Lease`], written only while the item's lease
+    /// is still this claim's (a newer claim of the same item, after this one's lease lapsed,
+    /// wins). `None` fences by the node alone.
+    pub claim: Option<ClaimId>,
 }
 
 impl Applied {
     /// A transition that carries no ids and no events.
     pub fn plain(id: WorkflowId, a2_id: A2Id, transition: Transition) -> Self {
-        Self { id, a2_id, transition, a3_correspondence_id: None, dialog_id: None, synced_events: Vec::new() }
+        Self {
+            id,
+            a2_id,
+            transition,
+            a3_correspondence_id: None,
+            dialog_id: None,
+            synced_events: Vec::new(),
+            claim: None,
+        }
     }
 }
 
 /// The condition that must still hold for a transition to be written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fence {
-    /// The item is still leased by this node and in the expected state (worker completions).
+    /// The item is still leased by this node, under the claim its step ran with
+    /// ([`Applied::claim`]), and in the expected state (worker completions).
     Lease(NodeId),
     /// The item is still in the expected state (operator actions); any lease is dropped.
     State,
@@ -117,7 +130,7 @@ impl Store {
         let mut q = Sql::new(self.backend());
         q.push(
             "WITH v (id, from_state, to_state, resume_state, attempt, next_run_at, last_error, reason, \
-             same_error_count, keep_error, a3_id, dialog_id) AS (VALUES ",
+             same_error_count, keep_error, a3_id, dialog_id, claim) AS (VALUES ",
         );
         for (i, a) in chunk.iter().enumerate() {
             if i > 0 {
@@ -137,6 +150,7 @@ impl Store {
                 (i32::from(t.by_operator()).into(), "int4"),
                 (a.a3_correspondence_id.into(), "uuid"),
                 (a.dialog_id.into(), "uuid"),
+                (a.claim.map(ClaimId::get).into(), "uuid"),
             ]);
         }
         q.push(") UPDATE workflows");
@@ -161,7 +175,9 @@ impl Store {
         .param(now, "int8")
         .push(" FROM v WHERE workflows.id = v.id AND workflows.state = v.from_state");
         if let Fence::Lease(owner) = fence {
-            q.push(" AND workflows.lease_owner = ").param(owner, "uuid");
+            q.push(" AND workflows.lease_owner = ")
+                .param(owner, "uuid")
+                .push(" AND (v.claim IS NULL OR workflows.lease_claim = v.claim)");
         }
         q.push(" RETURNING workflows.id");
         let rows = txn.query_all_raw(q.build()).await?;

@@ -20,6 +20,8 @@ pub struct Model {
     pub last_heartbeat: i64,
     /// Epoch ms of a clean stop; None if running or crashed.
     pub stopped_at: Option<i64>,
+    /// Why the node stopped, when the database made it stop (see `status`).
+    pub failure: Option<String>,
 }
 
 /// No navigated relations.

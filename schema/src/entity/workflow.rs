@@ -28,6 +28,10 @@ pub struct Model {
     pub lease_owner: Option<Uuid>,
     /// Epoch ms when the lease expires.
     pub lease_until: Option<i64>,
+    /// The claim the lease was taken by (see the `liveness` migration); meaningless while
+    /// `lease_owner` is NULL.
+    #[serde(skip)]
+    pub lease_claim: Option<Uuid>,
     /// The last error, cleared on success.
     pub last_error: Option<String>,
     /// `last_error` reduced to its group (`schema::reason`): what `migrator failures` counts by.

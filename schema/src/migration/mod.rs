@@ -7,6 +7,7 @@ mod m20261127_000002_import_files;
 mod m20261127_000003_phases;
 mod m20261201_000004_failure_reasons;
 mod m20261201_000005_import_batch;
+mod m20261201_000006_liveness;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000003_phases::Migration),
             Box::new(m20261201_000004_failure_reasons::Migration),
             Box::new(m20261201_000005_import_batch::Migration),
+            Box::new(m20261201_000006_liveness::Migration),
         ]
     }
 }

@@ -2,6 +2,7 @@
 
 mod altinn3;
 mod contract;
+mod damage;
 mod failures;
 mod fixtures;
 mod import;

@@ -3,7 +3,7 @@
 use orchestrator::clock::{Clock, ManualClock};
 use orchestrator::retry::RetryPolicy;
 use orchestrator::state_machine::{Event, Facts, decide};
-use orchestrator::store::{Applied, Fence, NewItem, Store};
+use orchestrator::store::{Applied, Claim, ClaimOrder, Fence, NewItem, Selection, Store};
 use schema::entity::workflow;
 use schema::{A2Id, NodeId, WorkflowState};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
@@ -116,6 +116,87 @@ async fn expired_leases_are_claimable_again(db: &TestDb) {
     tests::assert_history_consistent(&db.conn).await;
 }
 on_both_backends!(expired_leases_are_claimable_again);
+
+/// A claim is one unit: released by its id (its reply was lost, so the node does not know what it
+/// took), and a commit is fenced by it, so when a node's lease lapsed and the node claimed the
+/// item again, only the newer run can write.
+async fn a_claim_is_released_and_fenced_by_its_id(db: &TestDb) {
+    let clock = ManualClock::new(T0);
+    let store = store_at(db, &clock, RetryPolicy::default());
+    store.insert_items(&items(1..7, "p")).await.unwrap();
+    let node = NodeId::new();
+    let lease = Duration::from_secs(10);
+    let (lost, kept) = (Claim::new(node, lease), Claim::new(node, lease));
+    let all = Selection::all();
+    let state = WorkflowState::CreatedInA2;
+    let taken = store.claim_in(&lost, 3, state, &all, ClaimOrder::Due).await.unwrap();
+    let other = store.claim_in(&kept, 3, state, &all, ClaimOrder::Due).await.unwrap();
+    assert_eq!((taken.len(), other.len()), (3, 3));
+    // Releasing the lost claim frees its three items and not the same node's other claim.
+    assert_eq!(store.release_claim(&lost).await.unwrap(), 3);
+    assert_eq!(store.release_claim(&lost).await.unwrap(), 0, "nothing left to release");
+    let leased = workflow::Entity::find().filter(workflow::Column::LeaseOwner.is_not_null()).count(&db.conn);
+    assert_eq!(leased.await.unwrap(), 3);
+    let second = NodeId::new();
+    let again = store.claim_any(second, lease, 10, &WorkflowState::RUNNABLE).await.unwrap();
+    let mut ids: Vec<_> = again.iter().map(|i| i.id).collect();
+    ids.sort();
+    let mut want: Vec<_> = taken.iter().map(|i| i.id).collect();
+    want.sort();
+    assert_eq!(ids, want, "exactly the released claim's items are claimable");
+    let batch: Vec<Applied> = again.iter().map(done).collect();
+    let r = store.apply(&batch, Fence::Lease(second), Some(second)).await.unwrap();
+    assert_eq!(r.committed.len(), 3);
+
+    // The kept claim's lease lapses; the same node claims the items again under a new claim.
+    clock.advance(Duration::from_secs(11));
+    let newer = Claim::new(node, lease);
+    let retaken = store.claim_in(&newer, 10, state, &all, ClaimOrder::Due).await.unwrap();
+    assert_eq!(retaken.len(), 3);
+    let under = |items: &[WorkItem], claim: &Claim| -> Vec<Applied> {
+        items.iter().map(|i| Applied { claim: Some(claim.id), ..done(i) }).collect()
+    };
+    let r = store.apply(&under(&other, &kept), Fence::Lease(node), Some(node)).await.unwrap();
+    assert_eq!((r.committed.len(), r.lost.len()), (0, 3), "the superseded run cannot write");
+    // Releasing the superseded claim does not touch the newer claim's leases.
+    assert_eq!(store.release_claim(&kept).await.unwrap(), 0);
+    let r = store.apply(&under(&retaken, &newer), Fence::Lease(node), Some(node)).await.unwrap();
+    assert_eq!((r.committed.len(), r.lost.len()), (3, 0), "the newer run writes");
+    tests::assert_history_consistent(&db.conn).await;
+}
+on_both_backends!(a_claim_is_released_and_fenced_by_its_id);
+
+/// The heartbeat's renewal and the writer's commit touch the same rows at the same time, in
+/// opposite orders here; neither may deadlock the other (PostgreSQL aborted one of them before
+/// renewal skipped rows a commit holds).
+async fn renewal_and_commit_do_not_deadlock(db: &TestDb) {
+    let clock = ManualClock::new(T0);
+    let store = store_at(db, &clock, RetryPolicy::default());
+    store.insert_items(&items(1..3001, "p")).await.unwrap();
+    let node = NodeId::new();
+    let lease = Duration::from_secs(60);
+    let mut taken = store.claim_any(node, lease, 3000, &WorkflowState::RUNNABLE).await.unwrap();
+    assert_eq!(taken.len(), 3000);
+    taken.sort_by_key(|i| std::cmp::Reverse(i.id));
+    let ids: Vec<_> = taken.iter().rev().map(|i| i.id).collect();
+    let heartbeat = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for _ in 0..40 {
+                store.renew(node, &ids, lease).await.expect("renewal failed");
+            }
+        })
+    };
+    let mut committed = 0;
+    for chunk in taken.chunks(100) {
+        let batch: Vec<Applied> = chunk.iter().map(done).collect();
+        committed +=
+            store.apply(&batch, Fence::Lease(node), Some(node)).await.expect("commit failed").committed.len();
+    }
+    heartbeat.await.expect("the heartbeat panicked");
+    assert_eq!(committed, 3000, "every commit written");
+}
+on_both_backends!(renewal_and_commit_do_not_deadlock);
 
 async fn claims_due_items_in_due_order(db: &TestDb) {
     let clock = ManualClock::new(T0);
