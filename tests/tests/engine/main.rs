@@ -2,6 +2,7 @@
 
 mod altinn3;
 mod contract;
+mod credentials;
 mod failures;
 mod fixtures;
 mod import;
