@@ -179,3 +179,62 @@ async fn run_once_with_a_refused_token_exits_8_and_touches_no_item() {
     sim.stop().await;
     db.finish().await;
 }
+
+/// The daemon as a process, its token in `altinn3.token_file`: A3 refuses the token, the daemon
+/// pauses and probes; the operator writes the right token into the file and the daemon, reading
+/// it again after a pause, finishes the work without a restart. No item spent an attempt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_picks_up_a_fixed_token_file_without_a_restart() {
+    let db = TestDb::sqlite().await;
+    let store = Store::new(db.conn.clone(), Arc::new(SystemClock), RetryPolicy::default());
+    crate::fixtures::import_valid(&store, 20).await;
+    let (right, wrong) = ("file-right-2b7", "file-wrong-6d0");
+    let sim = crate::fixtures::simulator(right, 6).await;
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, format!("{wrong}\n")).unwrap();
+    let config = dir.path().join("migrator.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[altinn3]\ntoken_file = {:?}\ncredentials_pause = \"100ms\"\n\
+             [phases.live]\nsteps = [\"all\"]\nconcurrency = 4\n[node]\nidle_poll = \"20ms\"\n",
+            token_file.display().to_string()
+        ),
+    )
+    .unwrap();
+    let daemon = crate::process::migrator(&db.target, &["--config", config.to_str().unwrap(), "run"])
+        .env("MIGRATOR__ALTINN3__BASE_URL", &sim.base_url)
+        .spawn()
+        .unwrap();
+    // The bounds only keep a broken build from hanging; nothing here is timed.
+    let mut waited = 0;
+    while refusals(&sim) < 2 {
+        assert!(waited < 1200, "A3 never refused the wrong token");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    std::fs::write(&token_file, format!("{right}\n")).unwrap();
+    let synced = || async {
+        let items = workflow::Entity::find().all(&db.conn).await.unwrap();
+        items.iter().filter(|w| w.state == WorkflowState::Synced).count()
+    };
+    while synced().await < 20 {
+        assert!(waited < 2400, "the daemon did not resume with the fixed token");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    crate::process::signal(&daemon, nix::sys::signal::Signal::SIGTERM);
+    let (status, out, err) = crate::process::wait_for(daemon, Duration::from_secs(30));
+    assert!(status.success(), "{out}\n{err}");
+    for token in [right, wrong] {
+        assert!(!out.contains(token) && !err.contains(token), "a token leaked");
+    }
+    let errors = err.lines().filter(|l| l.contains("ERROR") && l.contains("refused our credentials")).count();
+    assert!(errors >= 1, "{err}");
+    assert!(err.contains("accepts our credentials again"), "{err}");
+    let items = workflow::Entity::find().all(&db.conn).await.unwrap();
+    assert!(items.iter().all(|w| w.attempt == 0 && w.last_error.is_none()), "no attempt was spent");
+    sim.stop().await;
+    db.finish().await;
+}
