@@ -100,6 +100,7 @@ fn events() -> Vec<(Event, bool)> {
     vec![
         (Event::Step(StepOutcome::done()), true),
         (Event::Step(StepOutcome::Retryable("an error".into())), true),
+        (Event::Step(StepOutcome::Refused("401".into())), true),
         (
             Event::Step(StepOutcome::RateLimited {
                 error: "429".into(),

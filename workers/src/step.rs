@@ -90,6 +90,10 @@ pub enum StepOutcome {
     },
     /// A transient failure (timeout, connection, 408, 5xx): try again after backoff.
     Retryable(String),
+    /// A3 refused our credentials (401/403): the token's fault, not the item's. The item goes
+    /// back as it was (no attempt counted) and the run stops starting Altinn 3 work until the
+    /// credentials are accepted again.
+    Refused(String),
     /// A3 asked us to slow down (429): wait at least `retry_after`; does not count as an attempt.
     RateLimited {
         /// What A3 said.

@@ -24,18 +24,21 @@ pub enum Exit {
     /// 5: `run --once`: the phase is paused.
     Paused,
     /// 6: `run --once`: items became Failed during the run, whatever else happened (except a
-    /// signal).
+    /// signal or refused credentials).
     NewFailures,
     /// 7: a reading command found no database to read: none at the path, none of the
     /// migrator's tables, or a schema older than this binary. Nothing was created or changed.
     NoDatabase,
+    /// 8: `run --once`: Altinn 3 refused our credentials (401/403); the run stopped and the
+    /// items it had taken went back untouched.
+    CredentialsRefused,
     /// 130: stopped by SIGINT / SIGTERM (`run --once`; and any command on a second signal).
     Signal,
 }
 
 impl Exit {
     /// Every exit, in code order.
-    pub const ALL: [Exit; 10] = [
+    pub const ALL: [Exit; 11] = [
         Exit::Ok,
         Exit::Error,
         Exit::Usage,
@@ -45,6 +48,7 @@ impl Exit {
         Exit::Paused,
         Exit::NewFailures,
         Exit::NoDatabase,
+        Exit::CredentialsRefused,
         Exit::Signal,
     ];
 
@@ -59,6 +63,7 @@ impl Exit {
             Exit::Paused => 5,
             Exit::NewFailures => 6,
             Exit::NoDatabase => 7,
+            Exit::CredentialsRefused => 8,
             Exit::Signal => 130,
         }
     }
@@ -93,15 +98,20 @@ impl Exit {
             Exit::Paused => "run --once: phase paused",
             Exit::NewFailures => "run --once: items became Failed during the run",
             Exit::NoDatabase => "reading command: no (current) database to read",
+            Exit::CredentialsRefused => {
+                "run --once: Altinn 3 refused our credentials (401/403); items put back untouched"
+            }
             Exit::Signal => "stopped by a signal",
         }
     }
 
-    /// The exit of a `run --once`: 130 after a signal, else 6 when items became Failed, else by
-    /// how the phase ended.
+    /// The exit of a `run --once`: 130 after a signal, else 8 when A3 refused our credentials
+    /// (nothing else can go on until the token is fixed), else 6 when items became Failed, else
+    /// by how the phase ended.
     pub fn of_once(r: &OnceReport) -> Exit {
         match r.end {
             OnceEnd::Interrupted => Exit::Signal,
+            OnceEnd::CredentialsRefused => Exit::CredentialsRefused,
             _ if r.newly_failed > 0 => Exit::NewFailures,
             OnceEnd::Done => Exit::Ok,
             OnceEnd::WindowClosed => Exit::WindowClosed,
@@ -176,6 +186,7 @@ mod tests {
             (OnceEnd::WindowClosed, 4, 6),
             (OnceEnd::Paused, 5, 6),
             (OnceEnd::Interrupted, 130, 130),
+            (OnceEnd::CredentialsRefused, 8, 8),
         ];
         for (end, clean, with_failures) in ends {
             assert_eq!(Exit::of_once(&once(end, 0)).code(), clean, "{end:?}");

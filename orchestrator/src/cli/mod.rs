@@ -4,7 +4,7 @@
 //! [`output`]); the exit codes are all in [`exit`].
 
 use crate::clock::SystemClock;
-use crate::config::Settings;
+use crate::config::{LogFormat, Settings};
 use crate::db;
 use crate::state_machine::Event;
 use crate::store::Store;
@@ -98,7 +98,8 @@ pub enum Command {
     /// `--once --phase NAME`: work that phase until its window closes or its work is done; exit 0
     /// when done, 4 when the window closed (or was not open) with work left, 5 when the phase is
     /// paused, 6 when items became Failed during the run (whatever else happened; the top
-    /// reasons are printed), 130 when stopped by a signal.
+    /// reasons are printed), 8 when Altinn 3 refused our credentials (the items went back
+    /// untouched), 130 when stopped by a signal.
     Run(run::RunArgs),
     /// Dry run for planners: per phase, items by state, how many remain, and when they will be
     /// done at the phase's rate inside its windows. Needs no A3 token.
@@ -128,20 +129,9 @@ impl Command {
     }
 }
 
-/// The whole binary: logging to stderr (`MIGRATOR_LOG`, else the Rust convention `RUST_LOG`,
-/// default `warn`; colours only on a terminal, so a file or a journal gets plain text), a tokio
-/// runtime, the command, and an exit code. Shared by `migrator` and the test suite's copy of it.
+/// The whole binary: a tokio runtime, the command (which sets up logging, see [`init_logging`]),
+/// and an exit code. Shared by `migrator` and the test suite's copy of it.
 pub fn run_main() -> std::process::ExitCode {
-    use std::io::IsTerminal;
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("MIGRATOR_LOG")
-                .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -171,11 +161,20 @@ pub fn run_main() -> std::process::ExitCode {
 pub async fn main(cli: Cli) -> anyhow::Result<Exit> {
     let Cli { db, config, json, command } = cli;
     let command = match command {
-        Command::Sim(args) => return sim::run(&args).await,
-        Command::Generate(args) => return generate::run(&args, json),
+        Command::Sim(args) => {
+            init_logging(LogFormat::Plain);
+            return sim::run(&args).await;
+        }
+        Command::Generate(args) => {
+            init_logging(LogFormat::Plain);
+            return generate::run(&args, json);
+        }
         command => command,
     };
     let (target, settings) = choose_database(&command, db, config.as_deref())?;
+    // Once the config is read: it says the format. (A config error before this is printed as
+    // plain text; nothing logs before it.)
+    init_logging(settings.as_ref().map_or(LogFormat::Plain, |s| s.log));
     let Some(conn) = connect(&target, command.reads_only()).await? else {
         return Ok(Exit::NoDatabase);
     };
@@ -199,6 +198,23 @@ pub async fn main(cli: Cli) -> anyhow::Result<Exit> {
         Command::Phase(args) => phase::run(&store, &settings(), args, json).await,
         Command::Sim(_) | Command::Generate(_) => unreachable!("answered above without a database"),
     }
+}
+
+/// Logging to stderr: `MIGRATOR_LOG`, else the Rust convention `RUST_LOG`, default `warn`.
+/// Plain text is coloured only on a terminal, so a file or a journal gets no escape codes;
+/// `log.format = "json"` writes one JSON object per line for log shippers, by
+/// tracing-subscriber's own formatter (so every line is valid JSON, whatever a message holds).
+fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MIGRATOR_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // `try_init`: when `main` runs more than once in a process (tests), the first logger stays.
+    let _ = match format {
+        LogFormat::Plain => builder.with_ansi(std::io::stderr().is_terminal()).try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
 }
 
 /// The database a command works on, and the settings when it reads the config. `bench` and

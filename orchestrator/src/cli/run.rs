@@ -5,7 +5,7 @@
 use super::output::print;
 use super::signal::cancel_on_signal;
 use super::{Exit, failures};
-use crate::config::Settings;
+use crate::config::{LogFormat, Settings};
 use crate::daemon::{OnceEnd, OnceReport};
 use crate::dispatcher::RunReport;
 use crate::store::Store;
@@ -30,11 +30,15 @@ pub(super) async fn run(store: Store, settings: Settings, args: RunArgs, json: b
         print(json, &r, render_once)?;
         return Ok(Exit::of_once(&r));
     }
-    eprintln!(
-        "migrator running: {} phases, {} schedules; Ctrl-C stops",
-        settings.phases.len(),
-        settings.schedules.len()
-    );
+    // Plain text beside the logs only when they are plain: a log shipper reading JSON lines
+    // gets this line as a log event instead.
+    let (phases, schedules) = (settings.phases.len(), settings.schedules.len());
+    match settings.log {
+        LogFormat::Plain => {
+            eprintln!("migrator running: {phases} phases, {schedules} schedules; Ctrl-C stops")
+        }
+        LogFormat::Json => tracing::info!(phases, schedules, "migrator running"),
+    }
     let r = crate::daemon::run(store, &settings, cancel).await?;
     print(json, &r, render)?;
     Ok(if r.cut_short { Exit::Error } else { Exit::Ok })
@@ -61,6 +65,7 @@ fn render_once(r: &OnceReport) -> String {
             OnceEnd::WindowClosed => "window closed",
             OnceEnd::Paused => "paused",
             OnceEnd::Interrupted => "stopped by a signal",
+            OnceEnd::CredentialsRefused => "stopped: Altinn 3 refused our credentials",
         },
         r.work_at_start,
         r.work_at_end,
@@ -68,7 +73,22 @@ fn render_once(r: &OnceReport) -> String {
             .as_ref()
             .map(|x| format!("; {} transitions in {:.1}s", x.transitions, x.elapsed_ms as f64 / 1000.0))
             .unwrap_or_default()
-    ) + &once_failures(r)
+    ) + &once_refused(r)
+        + &once_failures(r)
+}
+
+/// What `run --once` prints when Altinn 3 refused our credentials: the refusal and how many
+/// items went back untouched.
+fn once_refused(r: &OnceReport) -> String {
+    let Some(run) = r.run.as_ref().filter(|_| r.end == OnceEnd::CredentialsRefused) else {
+        return String::new();
+    };
+    format!(
+        "{}\n{} items were put back untouched (no attempt counted); check the A3 token and its \
+         scope, then run again\n",
+        run.credentials_refused.as_deref().unwrap_or("401/403 from Altinn 3"),
+        run.put_back,
+    )
 }
 
 /// What `run --once` prints about the items that failed during it.

@@ -6,8 +6,8 @@ use super::checker::Checker;
 use super::phases::phase;
 use super::raw::Raw;
 use super::{
-    Action, Altinn3Settings, ConfigError, Missed, NodeSettings, Phase, RetryPolicy, ScheduleSpec, Settings,
-    Window, window_schedule_name,
+    Action, Altinn3Settings, ConfigError, LogFormat, Missed, NodeSettings, Phase, RetryPolicy, ScheduleSpec,
+    Settings, Window, window_schedule_name,
 };
 use std::time::Duration;
 use workers::a3::{Limit, Secret};
@@ -49,6 +49,7 @@ pub(super) fn check(raw: Raw) -> Result<Settings, ConfigError> {
     let altinn3 = Altinn3Settings {
         base_url: a.base_url.clone(),
         token,
+        token_file: a.token_file.clone(),
         timeout: c.duration("altinn3.timeout", &a.timeout, Duration::from_millis(1)),
         limit: Limit {
             per_second: a.per_second,
@@ -56,6 +57,11 @@ pub(super) fn check(raw: Raw) -> Result<Settings, ConfigError> {
             concurrency: c.at_least("altinn3.concurrency", a.concurrency, 1),
         },
         make_available_batch: c.at_least("altinn3.make_available_batch", a.make_available_batch, 1),
+        credentials_pause: c.duration(
+            "altinn3.credentials_pause",
+            &a.credentials_pause,
+            Duration::from_millis(10),
+        ),
     };
     if altinn3.make_available_batch > 1000 {
         c.issue(
@@ -109,6 +115,14 @@ pub(super) fn check(raw: Raw) -> Result<Settings, ConfigError> {
             "is shorter than three node.heartbeat periods (live nodes would be taken for dead)",
         );
     }
+    let log = match raw.log.format.as_str() {
+        "plain" => LogFormat::Plain,
+        "json" => LogFormat::Json,
+        other => {
+            c.issue("log.format", format!("unknown format {other:?} (plain or json)"));
+            LogFormat::Plain
+        }
+    };
     let history_retention =
         c.duration("retention.history", &raw.retention.history, Duration::from_secs(3600));
 
@@ -197,6 +211,7 @@ pub(super) fn check(raw: Raw) -> Result<Settings, ConfigError> {
         node,
         inbox: raw.discover.inbox,
         history_retention,
+        log,
         schedules,
         phases,
     })

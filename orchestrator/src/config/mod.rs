@@ -68,12 +68,29 @@ pub struct Altinn3Settings {
     pub base_url: Option<String>,
     /// The bearer token (from the environment or `token_file`).
     pub token: Option<Secret>,
+    /// Where the token was read from, if from a file: the daemon reads it again after Altinn 3
+    /// refused the token, so a fixed token is picked up without a restart.
+    pub token_file: Option<PathBuf>,
     /// Timeout per HTTP call.
     pub timeout: Duration,
     /// Calls per second, burst and concurrency per endpoint.
     pub limit: Limit,
     /// Ids per make-available call.
     pub make_available_batch: usize,
+    /// How long the daemon holds off Altinn 3 work after A3 refused our credentials (401/403)
+    /// before it tries one item again.
+    pub credentials_pause: Duration,
+}
+
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable text (coloured only on a terminal).
+    #[default]
+    Plain,
+    /// One JSON object per line (`timestamp`, `level`, `target`, `message` and the event's
+    /// fields), for log shippers.
+    Json,
 }
 
 /// The node's engine settings.
@@ -119,6 +136,8 @@ pub struct Settings {
     pub inbox: Option<PathBuf>,
     /// How long finished items keep full history.
     pub history_retention: Duration,
+    /// `log.format`.
+    pub log: LogFormat,
     /// Schedules, including one `window:<phase>` per windowed phase.
     pub schedules: Vec<ScheduleSpec>,
     /// Phases, in name order.

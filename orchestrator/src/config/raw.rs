@@ -16,6 +16,7 @@ pub(super) struct Raw {
     pub node: RawNode,
     pub discover: RawDiscover,
     pub retention: RawRetention,
+    pub log: RawLog,
     pub schedules: BTreeMap<String, RawSchedule>,
     pub phases: BTreeMap<String, RawPhase>,
 }
@@ -30,6 +31,7 @@ impl Default for Raw {
             node: RawNode::default(),
             discover: RawDiscover::default(),
             retention: RawRetention::default(),
+            log: RawLog::default(),
             schedules: BTreeMap::new(),
             phases: BTreeMap::new(),
         }
@@ -53,6 +55,7 @@ pub(super) struct RawAltinn3 {
     pub burst: u32,
     pub concurrency: usize,
     pub make_available_batch: usize,
+    pub credentials_pause: String,
 }
 
 impl Default for RawAltinn3 {
@@ -66,6 +69,7 @@ impl Default for RawAltinn3 {
             burst: 50,
             concurrency: 64,
             make_available_batch: 100,
+            credentials_pause: "1m".into(),
         }
     }
 }
@@ -141,6 +145,18 @@ pub(super) struct RawRetention {
 impl Default for RawRetention {
     fn default() -> Self {
         Self { history: "90d".into() }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawLog {
+    pub format: String,
+}
+
+impl Default for RawLog {
+    fn default() -> Self {
+        Self { format: "plain".into() }
     }
 }
 

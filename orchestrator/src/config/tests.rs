@@ -125,6 +125,11 @@ fn every_bad_value_is_reported_with_its_key() {
             "phases.p.window.cron",
         ),
         ("bad phase name", "[phases.\"a b\"]\nsteps = [\"migrate\"]".into(), vec![], "phases.a b"),
+        ("unknown log format", "[log]\nformat = \"xml\"".into(), vec![], "log.format"),
+        ("log format of a number", "[log]\nformat = 1".into(), vec![], "log.format"),
+        ("log format from env", String::new(), vec![("MIGRATOR__LOG__FORMAT", "yaml")], "log.format"),
+        ("unknown log key", "[log]\nlevel = \"debug\"".into(), vec![], "log.level"),
+        ("bad credentials pause", "[altinn3]\ncredentials_pause = \"a bit\"".into(), vec![], "altinn3.credentials_pause"),
     ];
     let mut failures = Vec::new();
     for (what, toml, env, key) in &cases {
@@ -180,6 +185,17 @@ fn defaults_then_file_then_environment() {
     assert_eq!(s.schedules[0].name, "window:night");
     let env = load(toml, &[("MIGRATOR__NODE__CLAIM_BATCH", "50")]).unwrap();
     assert_eq!(env.node.claim_batch, 50, "environment over file");
+}
+
+#[test]
+fn the_log_format_is_plain_unless_json_is_asked_for() {
+    assert_eq!(load("", &[]).unwrap().log, LogFormat::Plain);
+    assert_eq!(load("[log]\nformat = \"json\"", &[]).unwrap().log, LogFormat::Json);
+    assert_eq!(load("", &[("MIGRATOR__LOG__FORMAT", "json")]).unwrap().log, LogFormat::Json);
+    assert_eq!(
+        load("[log]\nformat = \"json\"", &[("MIGRATOR__LOG__FORMAT", "plain")]).unwrap().log,
+        LogFormat::Plain
+    );
 }
 
 #[test]

@@ -48,6 +48,9 @@ pub enum OnceEnd {
     Paused,
     /// A signal stopped it: exit 130.
     Interrupted,
+    /// Altinn 3 refused our credentials (401/403): exit 8. The items it had taken went back
+    /// untouched.
+    CredentialsRefused,
 }
 
 impl From<OnceEnd> for Outcome {
@@ -58,6 +61,10 @@ impl From<OnceEnd> for Outcome {
             OnceEnd::WindowClosed => Outcome::WindowClosed,
             OnceEnd::Paused => Outcome::Paused,
             OnceEnd::Interrupted => Outcome::Interrupted,
+            // `runs` shows it as the error it is: the run did no work.
+            OnceEnd::CredentialsRefused => Outcome::Error(
+                "Altinn 3 refused our credentials (401/403); check the A3 token and its scope".into(),
+            ),
         }
     }
 }
@@ -122,6 +129,7 @@ fn dispatcher_config(settings: &Settings, exit_when_idle: bool) -> DispatcherCon
         heartbeat: n.heartbeat,
         dead_after: n.dead_after,
         exit_when_idle,
+        credentials_pause: settings.altinn3.credentials_pause,
         ..DispatcherConfig::default()
     }
 }
@@ -147,6 +155,20 @@ pub fn client(settings: &Settings) -> Result<A3Client, DaemonError> {
         default_limit: a.limit,
     })
     .map_err(|e| DaemonError::Setup(format!("altinn3: {e}")))
+}
+
+/// What the daemon does when a pause for refused credentials ends: with the token from
+/// `altinn3.token_file`, read the file again and send what it holds now, so an operator fixes
+/// the token without a restart. (A token from the environment cannot change.)
+fn token_reloader(settings: &Settings, client: &A3Client) -> Option<crate::dispatcher::OnResume> {
+    let path = settings.altinn3.token_file.clone()?;
+    let client = client.clone();
+    Some(Arc::new(move || match workers::a3::Secret::from_file(&path) {
+        Ok(token) if !token.expose().is_empty() => client.set_token(token),
+        Ok(_) => tracing::warn!(file = %path.display(), "the token file is empty; keeping the token"),
+        // The message names the file, never its content.
+        Err(e) => tracing::warn!(error = %e, "cannot read the token file again; keeping the token"),
+    }))
 }
 
 /// The daemon: the scheduler and the dispatcher on one node, until `cancel`.
@@ -181,8 +203,11 @@ pub async fn run(
     if settings.phases.is_empty() {
         tracing::warn!("no phases configured: every item is worked on, all the time");
     }
-    let dispatcher =
+    let mut dispatcher =
         dispatcher(&store, settings, &client, false).with_phases(settings.phases.clone()).with_node(node);
+    if let Some(reload) = token_reloader(settings, &client) {
+        dispatcher = dispatcher.on_credentials_resume(reload);
+    }
     let report = dispatcher.drive(cancel.clone()).await;
     cancel.cancel();
     let failure = report.as_ref().ok().and_then(|r| r.db_failure.clone());
@@ -297,6 +322,7 @@ pub async fn run_once(
     let work_at_end = plan::ready_work(&store, &phase).await?;
     let end = match stopped_by {
         _ if cancel.is_cancelled() => OnceEnd::Interrupted,
+        _ if report.credentials_refused.is_some() => OnceEnd::CredentialsRefused,
         Some(end) => end,
         None => OnceEnd::Done,
     };

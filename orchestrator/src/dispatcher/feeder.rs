@@ -3,6 +3,7 @@
 //! turning each step's outcome into the state machine's decision for the writer. Apart from the
 //! claim loop because this is where concurrency, rate, pauses and the shutdown grace meet.
 
+use super::credentials::Credentials;
 use super::held::Hold;
 use super::lane::Lane;
 use super::writer;
@@ -23,6 +24,7 @@ use workers::{Step, StepOutcome, WorkItem};
 /// What every item task of a run shares.
 #[derive(Clone)]
 pub(super) struct Shared {
+    pub(super) credentials: Arc<Credentials>,
     pub(super) store: Store,
     pub(super) node: NodeId,
     pub(super) out: mpsc::Sender<writer::Finished>,
@@ -66,14 +68,19 @@ pub(super) async fn feed(lane: Lane, mut rx: mpsc::UnboundedReceiver<Fed>, run: 
                 _ = limiter.until_ready() => {}
             }
         }
-        // Paused or window closed since the claim: hand back this item and the queued ones at
-        // once, so another phase or the next window takes them.
-        if !lane.open.load(Ordering::Relaxed) {
+        // Paused or window closed since the claim, or our credentials refused: hand back this
+        // item and the queued ones at once, so another phase, the next window or the next try
+        // takes them.
+        let closed = !lane.open.load(Ordering::Relaxed);
+        if closed || !run.credentials.may_start() {
             let mut back = vec![item.id];
             while let Ok((queued, _room)) = rx.try_recv() {
                 back.push(queued.id);
             }
             drop((room, slot));
+            if !closed {
+                run.credentials.handed_back.fetch_add(back.len() as u64, Ordering::Relaxed);
+            }
             if let Err(e) = run.store.release_items(run.node, &back).await {
                 tracing::warn!(error = %e, "cannot release items; their leases expire");
             }
@@ -119,6 +126,11 @@ async fn run_item(step: Arc<dyn Step>, item: WorkItem, room: Hold, slot: OwnedSe
             humantime::format_duration(run.timeout)
         )),
     };
+    // Before the slot goes: the lane's next item must see a refusal this one met.
+    match &outcome {
+        StepOutcome::Refused(e) => run.credentials.refused(e),
+        _ => run.credentials.answered(),
+    }
     drop(slot);
     if let Some(mut applied) = applied_for(&item, outcome, &run.policy) {
         applied.claim = Some(room.claim());
@@ -138,7 +150,8 @@ fn applied_for(item: &WorkItem, outcome: StepOutcome, policy: &RetryPolicy) -> O
         .after_error(item.last_error.as_deref(), item.same_error_count);
     match decide(facts, &Event::Step(outcome)) {
         Ok(transition) => {
-            if let Some(e) = transition.error() {
+            // A put-back is logged once for the run (see `credentials`), not per item.
+            if let Some(e) = transition.error().filter(|_| !transition.puts_back()) {
                 tracing::info!(error = %e, to = %transition.to(), "step did not succeed");
             }
             Some(Applied {
@@ -220,6 +233,7 @@ mod tests {
         let (out, finished) = mpsc::channel(1000);
         let policy = *store.policy();
         let run = Shared {
+            credentials: Arc::new(Credentials::new(Duration::from_secs(60), None)),
             store,
             node: NodeId::new(),
             out,
@@ -316,6 +330,44 @@ mod tests {
         let (run, _finished) = shared(&dir, stopping).await;
         feed(lane, rx, run).await;
         assert!(step.started.lock().unwrap().is_empty());
+    }
+
+    /// A step that A3 refuses: every call a 401.
+    struct Refusing(std::sync::atomic::AtomicUsize);
+
+    #[async_trait::async_trait]
+    impl Step for Refusing {
+        fn kind(&self) -> StepKind {
+            StepKind::Migrate
+        }
+
+        async fn run(&self, _item: &WorkItem) -> StepOutcome {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            StepOutcome::Refused("correspondence: HTTP 401 (check the A3 token and its scope)".into())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refusal_stops_the_lane_and_hands_the_rest_back_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let step = Arc::new(Refusing(AtomicUsize::new(0)));
+        let lane = Lane::unphased(step.clone(), 1, 10);
+        let rx = queue(&lane, 0..5);
+        let (run, mut finished) = shared(&dir, CancellationToken::new()).await;
+        let credentials = run.credentials.clone();
+        feed(lane.clone(), rx, run).await;
+        assert_eq!(step.0.load(Ordering::SeqCst), 1, "one call met the refusal; nothing more started");
+        assert_eq!(
+            credentials.handed_back.load(Ordering::Relaxed),
+            4,
+            "the queued items went back unstarted"
+        );
+        let put_back = finished.try_recv().unwrap();
+        let t = &put_back.applied.transition;
+        assert!(t.puts_back() && t.attempt() == 0 && t.to() == WorkflowState::CreatedInA2, "{t:?}");
+        assert!(finished.try_recv().is_err());
+        drop(put_back);
+        assert!(lane.is_idle());
     }
 
     #[test]

@@ -5,10 +5,12 @@
 //!
 //! This file holds the [`Dispatcher`] and its claim loop; the parts it drives each have a file:
 //! `lane` (what is claimed for, and how much), `feeder` (starting claimed items in order
-//! within the lane's limits), `heartbeat` (liveness and lease renewal), `writer` (batched
-//! commits), and [`a3`] (the production dispatcher with the Altinn 3 steps).
+//! within the lane's limits), `credentials` (the pause while Altinn 3 refuses our token),
+//! `heartbeat` (liveness and lease renewal), `writer` (batched commits), and [`a3`] (the
+//! production dispatcher with the Altinn 3 steps).
 
 pub mod a3;
+mod credentials;
 mod feeder;
 mod health;
 mod heartbeat;
@@ -18,6 +20,7 @@ mod report;
 mod writer;
 
 pub use a3::a3_dispatcher;
+pub use credentials::OnResume;
 pub use report::{RunReport, Stats};
 
 use crate::node;
@@ -65,7 +68,11 @@ pub struct DispatcherConfig {
     /// again within seconds of a crash instead of a whole lease later.
     pub dead_after: Duration,
     /// Return once no item is in a runnable state (bench, `run --once`); otherwise run until cancelled.
+    /// Such a run also returns at the first refusal of our credentials by Altinn 3.
     pub exit_when_idle: bool,
+    /// How long the daemon holds off Altinn 3 work after A3 refused our credentials (401/403),
+    /// before it tries one item again.
+    pub credentials_pause: Duration,
 }
 
 impl Default for DispatcherConfig {
@@ -82,6 +89,7 @@ impl Default for DispatcherConfig {
             heartbeat: Duration::from_secs(2),
             dead_after: Duration::from_secs(6),
             exit_when_idle: false,
+            credentials_pause: Duration::from_secs(60),
         }
     }
 }
@@ -94,12 +102,21 @@ pub struct Dispatcher {
     phases: Vec<Phase>,
     node: Option<NodeId>,
     stats: Arc<Stats>,
+    on_resume: Option<OnResume>,
 }
 
 impl Dispatcher {
     /// A dispatcher with no steps yet.
     pub fn new(store: Store, cfg: DispatcherConfig) -> Self {
-        Self { store, cfg, lanes: Vec::new(), phases: Vec::new(), node: None, stats: Arc::default() }
+        Self {
+            store,
+            cfg,
+            lanes: Vec::new(),
+            phases: Vec::new(),
+            node: None,
+            stats: Arc::default(),
+            on_resume: None,
+        }
     }
 
     /// Works only for these phases: each of a phase's steps gets its own lane that claims the
@@ -113,6 +130,13 @@ impl Dispatcher {
     /// Runs as `node` (registered and stopped by the caller, who shares it with the scheduler).
     pub fn with_node(mut self, node: NodeId) -> Self {
         self.node = Some(node);
+        self
+    }
+
+    /// Calls `hook` each time a pause for refused credentials ends, before one item is tried
+    /// again (the daemon re-reads `altinn3.token_file` in it).
+    pub fn on_credentials_resume(mut self, hook: OnResume) -> Self {
+        self.on_resume = Some(hook);
         self
     }
 
@@ -185,9 +209,12 @@ impl Dispatcher {
             heartbeat_stop.clone(),
         ));
 
+        let credentials =
+            Arc::new(credentials::Credentials::new(self.cfg.credentials_pause, self.on_resume.clone()));
         // One feeder per lane starts its items in the order they were claimed (newest-first
         // phases rely on it).
         let shared = feeder::Shared {
+            credentials: credentials.clone(),
             store: self.store.clone(),
             node,
             out: tx,
@@ -210,10 +237,15 @@ impl Dispatcher {
                 interrupted = true;
                 break;
             }
+            // A one-shot run ends at the first refusal of our credentials: retrying is the
+            // operator's call once the token is fixed.
+            if self.cfg.exit_when_idle && credentials.is_refused() {
+                break;
+            }
             // A signal does not wait for a claim the database is slow to answer. A claim cut off
             // here may still commit: its items are not held, so their leases lapse.
             let claimed = tokio::select! {
-                n = self.claim_cycle(node, &lanes, &feeds, &held, &health) => n,
+                n = self.claim_cycle(node, &lanes, &feeds, &held, &health, &credentials) => n,
                 _ = stopping.cancelled() => continue,
             };
             if claimed > 0 {
@@ -283,6 +315,9 @@ impl Dispatcher {
         let mut report = self.stats.report(node, released, started.elapsed(), interrupted);
         report.cut_short = cut_short;
         report.db_failure = health.failure();
+        report.put_back += credentials.handed_back.load(Ordering::Relaxed);
+        report.credentials_refused = credentials.first_refusal();
+        report.credentials_pauses = credentials.pauses.load(Ordering::Relaxed);
         tracing::info!(?report, "dispatcher stopped");
         Ok(report)
     }
@@ -296,6 +331,7 @@ impl Dispatcher {
         feeds: &[mpsc::UnboundedSender<Fed>],
         held: &Arc<held::Held>,
         health: &health::Health,
+        credentials: &credentials::Credentials,
     ) -> usize {
         self.stats.cycles.fetch_add(1, Ordering::Relaxed);
         // Pauses are read on every cycle, so one takes effect on every node within a cycle.
@@ -312,16 +348,20 @@ impl Dispatcher {
         };
         let now = self.store.clock().now_ms();
         let mut claimed = 0;
+        // Every lane calls Altinn 3: while it refuses our credentials none claims (one item
+        // in all while probing).
+        let mut cap = credentials.claim_cap();
         for (lane, feed) in lanes.iter().zip(feeds) {
             if !lane.refresh_open(&paused, now) {
                 continue;
             }
-            let want = lane.claim_size(self.cfg.claim_batch);
+            let want = lane.claim_size(self.cfg.claim_batch).min(cap);
             if want == 0 {
                 continue;
             }
             let (n, items) = lane.claim(&self.store, node, self.cfg.lease, want, held, health).await;
             claimed += n;
+            cap = cap.saturating_sub(n);
             for fed in items {
                 // A closed feed means its feeder stopped (shutdown); the lease is released at the end.
                 let _ = feed.send(fed);

@@ -20,6 +20,8 @@ pub struct Stats {
     pub failed: AtomicU64,
     /// Of those, items rejected.
     pub rejected: AtomicU64,
+    /// Of those, items put back untouched because A3 refused our credentials.
+    pub put_back: AtomicU64,
     /// Results dropped because the lease was lost (fencing).
     pub lease_lost: AtomicU64,
     /// Commit attempts that failed.
@@ -32,6 +34,7 @@ impl Stats {
     pub(super) fn count(&self, t: &Transition) {
         self.transitions.fetch_add(1, Ordering::Relaxed);
         let counter = match t.to() {
+            _ if t.puts_back() => &self.put_back,
             WorkflowState::Failed => &self.failed,
             WorkflowState::Rejected => &self.rejected,
             s if s == t.from() => &self.retries,
@@ -55,12 +58,15 @@ impl Stats {
             retries: self.retries.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
             rejected: self.rejected.load(Ordering::Relaxed),
+            put_back: self.put_back.load(Ordering::Relaxed),
             lease_lost: self.lease_lost.load(Ordering::Relaxed),
             released,
             elapsed_ms: millis_u64(elapsed),
             interrupted,
             cut_short: false,
             db_failure: None,
+            credentials_refused: None,
+            credentials_pauses: 0,
         }
     }
 }
@@ -80,6 +86,9 @@ pub struct RunReport {
     pub failed: u64,
     /// Items rejected.
     pub rejected: u64,
+    /// Items put back untouched (no attempt counted) because Altinn 3 refused our credentials:
+    /// those refused while running (a note in their history) and those handed back unstarted.
+    pub put_back: u64,
     /// Results dropped on a lost lease.
     pub lease_lost: u64,
     /// Leases released at shutdown (items that did not finish in the grace period).
@@ -96,4 +105,9 @@ pub struct RunReport {
     /// corrupt file, a missing table, a full disk): the error, which only someone fixing the
     /// database can end.
     pub db_failure: Option<String>,
+    /// The first refusal of our credentials by Altinn 3 (endpoint, status, what to do), if
+    /// any: a one-shot run stops at it, the daemon pauses.
+    pub credentials_refused: Option<String>,
+    /// Pauses for refused credentials (the daemon probes after each).
+    pub credentials_pauses: u64,
 }

@@ -26,6 +26,7 @@ impl Event {
         match self {
             Event::Step(StepOutcome::Done { .. }) => "done",
             Event::Step(StepOutcome::Retryable(_)) => "retryable",
+            Event::Step(StepOutcome::Refused(_)) => "refused",
             Event::Step(StepOutcome::RateLimited { .. }) => "rate_limited",
             Event::Step(StepOutcome::Permanent(_)) => "permanent",
             Event::Step(StepOutcome::Invalid(_)) => "invalid",
@@ -106,6 +107,7 @@ pub struct Transition {
     due: Due,
     error: Option<String>,
     by_operator: bool,
+    put_back: bool,
     resume_state: Option<WorkflowState>,
     same_error_count: i32,
 }
@@ -140,6 +142,18 @@ impl Transition {
     /// True for operator events: `error` is a note, not the item's new last error.
     pub fn by_operator(&self) -> bool {
         self.by_operator
+    }
+
+    /// True when the item goes back as it was because A3 refused our credentials: same state,
+    /// attempt and identical-error count; `error` is a note for its history.
+    pub fn puts_back(&self) -> bool {
+        self.put_back
+    }
+
+    /// True when `error` is only a note for history (operator events, a put-back): the item's
+    /// `last_error` and `reason` stay what they were.
+    pub fn keeps_last_error(&self) -> bool {
+        self.by_operator || self.put_back
     }
 
     /// State to return to on operator retry (kept for parked states only).
@@ -212,6 +226,7 @@ pub fn decide(facts: Facts, event: &Event) -> Result<Transition, TransitionError
         due,
         error,
         by_operator,
+        put_back: false,
         resume_state: resume,
         same_error_count: 0,
     };
@@ -222,6 +237,7 @@ pub fn decide(facts: Facts, event: &Event) -> Result<Transition, TransitionError
         due: Due::Never,
         error: Some(error),
         by_operator,
+        put_back: false,
         resume_state: Some(state),
         same_error_count: 0,
     };
@@ -257,6 +273,20 @@ pub fn decide(facts: Facts, event: &Event) -> Result<Transition, TransitionError
                         }
                     }
                 }
+                // Refused credentials are the token's fault, not the item's: it goes back as it
+                // was, due at once (the dispatcher holds off until A3 accepts us again), with a
+                // note in its history so operators see why it did not move.
+                StepOutcome::Refused(e) => Transition {
+                    put_back: true,
+                    same_error_count: facts.same_error_count,
+                    ..to(
+                        state,
+                        facts.attempt,
+                        Due::Now,
+                        Some(format!("put back, no attempt counted: {e}")),
+                        None,
+                    )
+                },
                 // Being told to slow down is not the item's fault: the attempt count stays.
                 StepOutcome::RateLimited { error, retry_after } => {
                     let due = Due::Backoff { attempt: facts.attempt.max(1), at_least: *retry_after };

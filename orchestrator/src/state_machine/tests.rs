@@ -17,6 +17,7 @@ fn events() -> Vec<Event> {
     vec![
         Event::Step(StepOutcome::done()),
         Event::Step(StepOutcome::Retryable("503".into())),
+        Event::Step(StepOutcome::Refused("401".into())),
         Event::Step(StepOutcome::RateLimited { error: "429".into(), retry_after: Duration::from_secs(7) }),
         Event::Step(StepOutcome::Permanent("404".into())),
         Event::Step(StepOutcome::Invalid("title too long".into())),
@@ -32,7 +33,17 @@ fn render(r: Result<Transition, TransitionError>) -> String {
     match r {
         Ok(t) => {
             // Destructured, so a new field cannot be left out of the table.
-            let Transition { from, to, attempt, due, error, by_operator, resume_state, same_error_count } = t;
+            let Transition {
+                from,
+                to,
+                attempt,
+                due,
+                error,
+                by_operator,
+                put_back,
+                resume_state,
+                same_error_count,
+            } = t;
             let due = match due {
                 Due::Now => "now".to_string(),
                 Due::Never => "never".to_string(),
@@ -42,9 +53,11 @@ fn render(r: Result<Transition, TransitionError>) -> String {
             };
             let resume = resume_state.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
             let error = error.map(|e| format!("{e:?}")).unwrap_or_else(|| "-".into());
+            // Shown only when set, so the rows of every other outcome read as before.
+            let put_back = if put_back { " put_back" } else { "" };
             format!(
                 "{from}->{to}/{attempt}/{due} resume={resume} error={error} by_operator={by_operator} \
-                 same={same_error_count}"
+                 same={same_error_count}{put_back}"
             )
         }
         Err(TransitionError::NotAllowed { state, event }) => format!("not_allowed({state},{event})"),
@@ -55,12 +68,13 @@ fn render(r: Result<Transition, TransitionError>) -> String {
 /// Every (state, event) pair, written out: the table is the specification.
 #[test]
 fn every_state_and_event() {
-    let expected: &[(WorkflowState, [&str; 8])] = &[
+    let expected: &[(WorkflowState, [&str; 9])] = &[
         (
             CreatedInA2,
             [
                 "created_in_a2->migrated/0/now resume=- error=- by_operator=false same=0",
                 "created_in_a2->created_in_a2/3/backoff3>=0ms resume=- error=\"503\" by_operator=false same=0",
+                "created_in_a2->created_in_a2/2/now resume=- error=\"put back, no attempt counted: 401\" by_operator=false same=0 put_back",
                 "created_in_a2->created_in_a2/2/backoff2>=7000ms resume=- error=\"429\" by_operator=false same=0",
                 "created_in_a2->failed/2/never resume=created_in_a2 error=\"404\" by_operator=false same=0",
                 "created_in_a2->rejected/2/never resume=created_in_a2 error=\"title too long\" by_operator=false same=0",
@@ -74,6 +88,7 @@ fn every_state_and_event() {
             [
                 "migrated->dialog_created/0/now resume=- error=- by_operator=false same=0",
                 "migrated->migrated/3/backoff3>=0ms resume=- error=\"503\" by_operator=false same=0",
+                "migrated->migrated/2/now resume=- error=\"put back, no attempt counted: 401\" by_operator=false same=0 put_back",
                 "migrated->migrated/2/backoff2>=7000ms resume=- error=\"429\" by_operator=false same=0",
                 "migrated->failed/2/never resume=migrated error=\"404\" by_operator=false same=0",
                 "migrated->rejected/2/never resume=migrated error=\"title too long\" by_operator=false same=0",
@@ -87,6 +102,7 @@ fn every_state_and_event() {
             [
                 "dialog_created->synced/0/never resume=- error=- by_operator=false same=0",
                 "dialog_created->dialog_created/3/backoff3>=0ms resume=- error=\"503\" by_operator=false same=0",
+                "dialog_created->dialog_created/2/now resume=- error=\"put back, no attempt counted: 401\" by_operator=false same=0 put_back",
                 "dialog_created->dialog_created/2/backoff2>=7000ms resume=- error=\"429\" by_operator=false same=0",
                 "dialog_created->failed/2/never resume=dialog_created error=\"404\" by_operator=false same=0",
                 "dialog_created->rejected/2/never resume=dialog_created error=\"title too long\" by_operator=false same=0",
@@ -100,6 +116,7 @@ fn every_state_and_event() {
             [
                 "not_allowed(synced,done)",
                 "not_allowed(synced,retryable)",
+                "not_allowed(synced,refused)",
                 "not_allowed(synced,rate_limited)",
                 "not_allowed(synced,permanent)",
                 "not_allowed(synced,invalid)",
@@ -113,6 +130,7 @@ fn every_state_and_event() {
             [
                 "sync_pending->synced/0/never resume=- error=- by_operator=false same=0",
                 "sync_pending->sync_pending/3/backoff3>=0ms resume=- error=\"503\" by_operator=false same=0",
+                "sync_pending->sync_pending/2/now resume=- error=\"put back, no attempt counted: 401\" by_operator=false same=0 put_back",
                 "sync_pending->sync_pending/2/backoff2>=7000ms resume=- error=\"429\" by_operator=false same=0",
                 "sync_pending->failed/2/never resume=sync_pending error=\"404\" by_operator=false same=0",
                 "sync_pending->rejected/2/never resume=sync_pending error=\"title too long\" by_operator=false same=0",
@@ -126,6 +144,7 @@ fn every_state_and_event() {
             [
                 "not_allowed(failed,done)",
                 "not_allowed(failed,retryable)",
+                "not_allowed(failed,refused)",
                 "not_allowed(failed,rate_limited)",
                 "not_allowed(failed,permanent)",
                 "not_allowed(failed,invalid)",
@@ -139,6 +158,7 @@ fn every_state_and_event() {
             [
                 "not_allowed(rejected,done)",
                 "not_allowed(rejected,retryable)",
+                "not_allowed(rejected,refused)",
                 "not_allowed(rejected,rate_limited)",
                 "not_allowed(rejected,permanent)",
                 "not_allowed(rejected,invalid)",
@@ -152,6 +172,7 @@ fn every_state_and_event() {
             [
                 "not_allowed(cancelled,done)",
                 "not_allowed(cancelled,retryable)",
+                "not_allowed(cancelled,refused)",
                 "not_allowed(cancelled,rate_limited)",
                 "not_allowed(cancelled,permanent)",
                 "not_allowed(cancelled,invalid)",
@@ -178,6 +199,28 @@ fn retries_fail_at_max_attempts_with_the_reason() {
     assert_eq!(t.attempt, 5);
     assert_eq!(t.resume_state, Some(Migrated));
     assert!(t.error.unwrap().contains("timeout"));
+}
+
+/// Refused credentials (401/403) are the token's fault: the item goes back with its attempt
+/// count and its streak of identical server errors as they were, even on its last attempt, and
+/// its last error stays the one it had (the refusal is a note in its history only).
+#[test]
+fn refused_credentials_cost_no_attempt() {
+    let last = "correspondence: HTTP 500: boom";
+    for state in WorkflowState::RUNNABLE {
+        let f = Facts::new(state, 4, None, &policy()).after_error(Some(last), 2);
+        let refused = "correspondence: HTTP 401 (check the A3 token and its scope)";
+        let t = decide(f, &Event::Step(StepOutcome::Refused(refused.into()))).unwrap();
+        assert_eq!((t.from, t.to, t.attempt, t.same_error_count, t.due), (state, state, 4, 2, Due::Now));
+        assert!(t.puts_back() && t.keeps_last_error() && !t.by_operator(), "{state}");
+        assert_eq!(t.error.as_deref(), Some(format!("put back, no attempt counted: {refused}").as_str()));
+        // Again and again: never Failed, however often it is refused.
+        let again = decide(f, &Event::Step(StepOutcome::Refused(refused.into()))).unwrap();
+        assert_eq!((again.to, again.attempt), (state, 4));
+    }
+    // Every other outcome writes its error as the item's last error.
+    let retry = decide(facts(Migrated), &Event::Step(StepOutcome::Retryable("503".into()))).unwrap();
+    assert!(!retry.puts_back() && !retry.keeps_last_error());
 }
 
 #[test]

@@ -147,7 +147,7 @@ impl Store {
                 (t.error().map(str::to_string).into(), "text"),
                 (reason_of(a, t).into(), "text"),
                 (t.same_error_count().into(), "int4"),
-                (i32::from(t.by_operator()).into(), "int4"),
+                (i32::from(t.keeps_last_error()).into(), "int4"),
                 (a.a3_correspondence_id.into(), "uuid"),
                 (a.dialog_id.into(), "uuid"),
                 (a.claim.map(ClaimId::get).into(), "uuid"),
@@ -211,6 +211,6 @@ impl Store {
 /// The reason stored with a transition's error: the error reduced to its group, by the step of
 /// the state it happened in (operator notes keep the item's reason; see `apply_chunk`).
 fn reason_of(a: &Applied, t: &Transition) -> Option<String> {
-    let error = t.error().filter(|_| !t.by_operator())?;
+    let error = t.error().filter(|_| !t.keeps_last_error())?;
     Some(schema::reason::Reason::of(t.from(), a.a2_id.get(), error).key())
 }

@@ -124,12 +124,12 @@ async fn the_rate_limit_holds_per_endpoint() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_wrong_token_is_retryable_and_never_echoed() {
+async fn a_wrong_token_is_refused_and_never_echoed() {
     let sim = crate::fixtures::simulator("right-token-5150", 1).await;
     let client = crate::fixtures::client(&sim, "wrong-token-8086");
     let err = client.make_available(&[uuid::Uuid::now_v7()]).await.unwrap_err();
     let text = format!("{err} {err:?} {client:?}");
-    assert!(matches!(err, Failure::Retryable(_)), "{text}");
+    assert!(matches!(err, Failure::Refused(_)), "{text}");
     assert!(text.contains("401"), "{text}");
     assert!(!text.contains("8086") && !text.contains("5150"), "a token leaked: {text}");
     sim.stop().await;

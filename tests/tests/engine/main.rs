@@ -2,6 +2,7 @@
 
 mod altinn3;
 mod contract;
+mod credentials;
 mod damage;
 mod failures;
 mod fixtures;

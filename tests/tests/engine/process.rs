@@ -37,13 +37,13 @@ pub(crate) async fn output(mut c: Command) -> (Option<i32>, String, String) {
     )
 }
 
-fn signal(child: &Child, sig: nix::sys::signal::Signal) {
+pub(crate) fn signal(child: &Child, sig: nix::sys::signal::Signal) {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()), sig)
         .expect("send signal");
 }
 
 /// Waits for the child to exit, at most `limit`; kills it and panics past that.
-fn wait_for(mut child: Child, limit: Duration) -> (std::process::ExitStatus, String, String) {
+pub(crate) fn wait_for(mut child: Child, limit: Duration) -> (std::process::ExitStatus, String, String) {
     let start = Instant::now();
     loop {
         if let Some(_status) = child.try_wait().unwrap() {

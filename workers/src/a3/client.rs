@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 use uuid::Uuid;
@@ -196,7 +196,8 @@ impl Gate {
 pub struct A3Client {
     http: reqwest::Client,
     base: String,
-    token: Secret,
+    /// Shared by every clone, so a new token reaches every step at once ([`A3Client::set_token`]).
+    token: Arc<RwLock<Secret>>,
     gates: Arc<BTreeMap<Endpoint, Gate>>,
 }
 
@@ -238,7 +239,13 @@ impl A3Client {
             })
             .collect();
         let base = format!("{}/{BASE_PATH}", cfg.base_url.trim_end_matches('/'));
-        Ok(Self { http, base, token: cfg.token, gates: Arc::new(gates) })
+        Ok(Self { http, base, token: Arc::new(RwLock::new(cfg.token)), gates: Arc::new(gates) })
+    }
+
+    /// Sends `token` from now on, from this client and every clone of it (after A3 refused the
+    /// old one and the operator put a new one in the token file).
+    pub fn set_token(&self, token: Secret) {
+        *self.token.write().unwrap_or_else(std::sync::PoisonError::into_inner) = token;
     }
 
     /// Uploads one attachment; A3 answers with its id (the same id again for a known A2 attachment id).
@@ -344,7 +351,8 @@ impl A3Client {
         build: &impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
     ) -> Result<T, Failure> {
         let url = format!("{}/{}", self.base, ep.path());
-        let rb = build(self.http.post(&url)).bearer_auth(self.token.expose());
+        let token = self.token.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let rb = build(self.http.post(&url)).bearer_auth(token.expose());
         let resp = rb.send().await.map_err(|e| classify_transport(ep.name(), &e))?;
         let status = resp.status();
         if status.is_success() {

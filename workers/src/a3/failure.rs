@@ -1,4 +1,5 @@
-//! Every failure of a call to Altinn 3, classified: retry it, slow down, or stop.
+//! Every failure of a call to Altinn 3, classified: retry it, slow down, stop, or (our
+//! credentials refused) pause the run.
 
 use super::model::ProblemDetails;
 use crate::StepOutcome;
@@ -7,9 +8,14 @@ use std::time::Duration;
 /// What went wrong with a call, and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Failure {
-    /// Transient (timeout, connection, 408, 5xx, 401/403 while a token is being fixed): retry later.
+    /// Transient (timeout, connection, 408, 5xx): retry later.
     #[error("{0}")]
     Retryable(String),
+    /// 401/403: A3 refuses our credentials (a wrong or expired token, or one without the
+    /// migrate scope). It says nothing about the item, and every other item would get the same
+    /// answer: the engine puts the item back without counting an attempt and pauses the work.
+    #[error("{0}")]
+    Refused(String),
     /// 429: wait at least `retry_after`, and slow the endpoint down.
     #[error("{error} (retry after {}s)", retry_after.as_secs())]
     RateLimited {
@@ -30,6 +36,7 @@ impl From<Failure> for StepOutcome {
     fn from(f: Failure) -> Self {
         match f {
             Failure::Retryable(e) => StepOutcome::Retryable(e),
+            Failure::Refused(e) => StepOutcome::Refused(e),
             Failure::RateLimited { error, retry_after } => StepOutcome::RateLimited { error, retry_after },
             Failure::Permanent(e) => StepOutcome::Permanent(e),
             Failure::Invalid(e) => StepOutcome::Invalid(e),
@@ -51,7 +58,7 @@ pub fn classify_status(endpoint: &str, status: u16, retry_after: Option<Duration
     match status {
         400 | 422 => Failure::Invalid(msg),
         429 => Failure::RateLimited { error: msg, retry_after: retry_after.unwrap_or(DEFAULT_RETRY_AFTER) },
-        401 | 403 => Failure::Retryable(format!("{msg} (check the A3 token and its scope)")),
+        401 | 403 => Failure::Refused(format!("{msg} (check the A3 token and its scope)")),
         408 | 425 => Failure::Retryable(msg),
         500..=599 => Failure::Retryable(msg),
         _ => Failure::Permanent(msg),
@@ -89,8 +96,8 @@ mod tests {
         let cases: &[(u16, Option<u64>, &str, &str)] = &[
             (400, None, problem, "invalid"),
             (422, None, "", "invalid"),
-            (401, None, "", "retryable"),
-            (403, None, "", "retryable"),
+            (401, None, "", "refused"),
+            (403, None, "", "refused"),
             (404, None, "", "permanent"),
             (405, None, "", "permanent"),
             (408, None, "", "retryable"),
@@ -105,6 +112,7 @@ mod tests {
         for (status, after, body, want) in cases {
             let got = match classify_status("correspondence", *status, after.map(Duration::from_secs), body) {
                 Failure::Retryable(_) => "retryable".to_string(),
+                Failure::Refused(_) => "refused".to_string(),
                 Failure::RateLimited { retry_after, .. } => format!("rate_limited:{}", retry_after.as_secs()),
                 Failure::Permanent(_) => "permanent".to_string(),
                 Failure::Invalid(_) => "invalid".to_string(),
@@ -113,6 +121,12 @@ mod tests {
         }
         let Failure::Invalid(msg) = classify_status("correspondence", 400, None, problem) else { panic!() };
         assert!(msg.contains("Validation failed") && msg.contains("messageTitle: too long"), "{msg}");
+        // A refusal names the endpoint, the status and what to do; the step turns it into the
+        // outcome that pauses the run instead of spending the item's attempts.
+        let refused = classify_status("make_available", 403, None, "");
+        let Failure::Refused(msg) = &refused else { panic!("{refused:?}") };
+        assert_eq!(msg, "make_available: HTTP 403 (check the A3 token and its scope)");
+        assert!(matches!(StepOutcome::from(refused), StepOutcome::Refused(_)));
     }
 
     #[test]
