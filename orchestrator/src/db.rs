@@ -3,7 +3,7 @@
 //! change nothing ([`open_existing`]).
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, RuntimeErr, sqlx};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, RuntimeErr, sqlx};
 use sea_orm_migration::MigratorTrait;
 use std::path::Path;
 use std::time::Duration;
@@ -191,7 +191,7 @@ pub fn redact(target: &str) -> String {
 pub async fn open(target: &str) -> Result<DatabaseConnection, DbOpenError> {
     check_target(target)?;
     let db = connect(target, false).await?;
-    migrate(&db).await.map_err(|source| DbOpenError::Migrate { target: redact(target), source })?;
+    migrate(&db, target).await.map_err(|source| DbOpenError::Migrate { target: redact(target), source })?;
     Ok(db)
 }
 
@@ -327,22 +327,48 @@ fn cause(e: &sqlx::Error) -> String {
     }
 }
 
-/// Applies pending migrations. Nodes starting together may race on a fresh database; the
-/// statements are `IF NOT EXISTS`, so a loser simply tries again.
-async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    let mut tries = 0;
-    loop {
-        match schema::Migrator::up(db, None).await {
-            Ok(()) => return Ok(()),
-            Err(e) if tries < 5 && db.get_database_backend() == DbBackend::Postgres => {
-                tries += 1;
-                tracing::debug!(error = %e, tries, "migration raced another node; retrying");
-                tokio::time::sleep(Duration::from_millis(100 * tries)).await;
-            }
-            Err(e) => return Err(e),
-        }
+/// Applies pending migrations under a lock, so any number of processes started together on a
+/// fresh database migrate it once: the first takes the lock and migrates, the others wait for it
+/// and then find nothing pending. (Without it, two processes both applied the first migration and
+/// one died on `UNIQUE constraint failed: seaql_migrations.version`.)
+///
+/// PostgreSQL: a session advisory lock, on a connection of its own so it is held across the
+/// pool's connections, and released when that connection closes (also when the process dies).
+/// SQLite: an exclusive `flock` on the database file, released when the file is closed; SQLite's
+/// own locks are `fcntl` locks, which `flock` does not touch.
+async fn migrate(db: &DatabaseConnection, target: &str) -> Result<(), DbErr> {
+    let locked = |e: &dyn std::fmt::Display| DbErr::Custom(format!("cannot take the migration lock: {e}"));
+    if is_postgres(target) {
+        use sqlx::Connection;
+        use sqlx::postgres::{PgConnectOptions, PgConnection};
+        let opts: PgConnectOptions = target.parse().map_err(|e| locked(&cause(&e)))?;
+        let mut lock = PgConnection::connect_with(&opts).await.map_err(|e| locked(&cause(&e)))?;
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut lock)
+            .await
+            .map_err(|e| locked(&cause(&e)))?;
+        let migrated = schema::Migrator::up(db, None).await;
+        // Closing the session releases the lock.
+        let _ = lock.close().await;
+        return migrated;
     }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(sqlite_path(target))
+        .map_err(|e| locked(&e))?;
+    let file = tokio::task::spawn_blocking(move || file.lock().map(|()| file))
+        .await
+        .map_err(|e| locked(&e))?
+        .map_err(|e| locked(&e))?;
+    let migrated = schema::Migrator::up(db, None).await;
+    drop(file);
+    migrated
 }
+
+/// The advisory lock key of migrations ("migrator" in ASCII): one per database.
+const MIGRATION_LOCK: i64 = 0x6d69_6772_6174_6f72;
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,7 @@ mod contract;
 mod credentials;
 mod damage;
 mod failures;
+mod first_start;
 mod fixtures;
 mod import;
 mod operators;

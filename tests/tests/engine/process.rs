@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tests::TestDb;
 
-const BIN: &str = env!("CARGO_BIN_EXE_migrator-under-test");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_migrator-under-test");
 
 /// The binary on `db` with `args`, its output piped (logs at warn).
 pub(crate) fn migrator(db: &str, args: &[&str]) -> Command {

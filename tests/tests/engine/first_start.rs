@@ -1,0 +1,64 @@
+//! A safe first start: processes started together on a fresh database (a systemd unit starting
+//! the daemon and the watcher, several nodes at once) all start, and the schema is migrated once.
+//! Before the migration lock, one of two processes died on `UNIQUE constraint failed:
+//! seaql_migrations.version` in 3 of 3 tries.
+
+use crate::process::BIN;
+use sea_orm::{ConnectionTrait, Database};
+use sea_orm_migration::MigratorTrait;
+use std::process::{Command, Stdio};
+
+/// Starts four `migrator migrate` on `target` at once; asserts all succeed and that each
+/// migration was applied by exactly one of them.
+async fn four_at_once(target: &str) {
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            Command::new(BIN)
+                .args(["--db", target, "migrate"])
+                .env("MIGRATOR_LOG", "warn,sea_orm_migration=info")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outputs = tokio::task::spawn_blocking(move || {
+        children.into_iter().map(|c| c.wait_with_output().unwrap()).collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    let mut applied = Vec::new();
+    for out in &outputs {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "a process failed to start:\n{err}");
+        applied
+            .extend(err.lines().filter_map(|l| l.split("Applying migration '").nth(1)).map(str::to_string));
+    }
+    applied.sort();
+    let mut want: Vec<String> =
+        schema::Migrator::migrations().iter().map(|m| format!("{}'", m.name())).collect();
+    want.sort();
+    assert_eq!(applied, want, "every migration applied once, by one of the four");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_processes_start_together_on_a_fresh_sqlite_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("fresh.sqlite").display().to_string();
+    four_at_once(&target).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_processes_start_together_on_a_fresh_postgres_database() {
+    let Ok(admin_url) = std::env::var(tests::PG_ENV) else {
+        eprintln!("SKIPPED (PostgreSQL): set {} to run it", tests::PG_ENV);
+        return;
+    };
+    let name = format!("migrator_fresh_{}", uuid::Uuid::now_v7().simple());
+    let admin = Database::connect(&admin_url).await.unwrap();
+    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
+    let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(b, _)| b);
+    four_at_once(&format!("{base}/{name}")).await;
+    admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.ok();
+    admin.close().await.ok();
+}
