@@ -231,6 +231,11 @@ impl Dispatcher {
             feeders.push(tokio::spawn(feeder::feed(lane.clone(), feed_rx, shared.clone())));
         }
         drop(shared);
+        let mut new_work = self.store.new_work();
+        let listener = tokio::spawn({
+            let (store, stop) = (self.store.clone(), stopping.clone());
+            async move { store.listen_for_work(stop).await }
+        });
         let mut interrupted = false;
         loop {
             if stopping.is_cancelled() {
@@ -262,12 +267,16 @@ impl Dispatcher {
                     Err(e) => tracing::warn!(error = %e, "cannot count remaining work; retrying"),
                 }
             }
+            // Woken by a commit (the next step's items are due), by new work (an import in
+            // this process, or another node's on PostgreSQL), or else by the idle poll.
             tokio::select! {
                 _ = wake.notified() => {}
+                _ = new_work.changed() => {}
                 _ = stopping.cancelled() => {}
                 _ = tokio::time::sleep(self.cfg.idle_poll) => {}
             }
         }
+        listener.abort();
 
         // Feeders finish their items (on a signal: within the grace period, then they abandon the
         // rest, whose leases are released below so another node or the next start takes them).

@@ -2,8 +2,10 @@
 //! once across restarts. A ledger row per file records how many lines are safely imported; a
 //! restart resumes after them (re-reading a few lines at most, which re-import makes harmless).
 //!
-//! Writers should create files under another name and rename them into place; as a guard, a file
-//! is only taken once its size has stayed the same for one poll.
+//! Writers should create files under another name and rename them into place. A file renamed into
+//! place, or closed after writing, is taken as soon as the filesystem says so (notifications, where
+//! the platform has them); otherwise, as a guard, a file is only taken once its size has stayed the
+//! same for one poll. The poll goes on beside the notifications, as the safety net.
 
 use super::{FileReport, ImportError, ImportOptions, expand, import_file};
 use crate::store::Store;
@@ -22,11 +24,58 @@ pub async fn watch(
 ) -> Result<Vec<FileReport>, ImportError> {
     let mut done = Vec::new();
     let mut sizes = HashMap::new();
+    let (tx, mut landed) = tokio::sync::mpsc::unbounded_channel();
+    let _notifications = notifications(dir, tx);
     loop {
         done.extend(scan(store, dir, opts, &mut sizes, &cancel).await?);
         tokio::select! {
             _ = cancel.cancelled() => return Ok(done),
             _ = tokio::time::sleep(poll) => {}
+            Some(path) = landed.recv() => {
+                // Complete: its size now counts as seen twice, so this look takes it.
+                let mut complete = vec![path];
+                while let Ok(more) = landed.try_recv() {
+                    complete.push(more);
+                }
+                for path in complete {
+                    if let Ok(meta) = std::fs::metadata(&path) {
+                        sizes.insert(path, meta.len());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Filesystem notifications for `dir`: each file renamed into it or closed after writing is sent
+/// to `complete`. None (polling alone) if the platform or the directory does not allow them.
+fn notifications(
+    dir: &Path,
+    complete: tokio::sync::mpsc::UnboundedSender<PathBuf>,
+) -> Option<notify::RecommendedWatcher> {
+    use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
+    use notify::{EventKind, RecursiveMode, Watcher};
+    let handler = move |event: notify::Result<notify::Event>| {
+        let Ok(event) = event else { return };
+        let done = matches!(
+            event.kind,
+            EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Both))
+                | EventKind::Access(AccessKind::Close(AccessMode::Write))
+        );
+        // A rename's paths are (from, to): the file is at the last one.
+        if let Some(path) = event.paths.last().filter(|_| done) {
+            let _ = complete.send(path.clone());
+        }
+    };
+    let started = notify::recommended_watcher(handler).and_then(|mut w| {
+        w.watch(dir, RecursiveMode::NonRecursive)?;
+        Ok(w)
+    });
+    match started {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::warn!(dir = %dir.display(), error = %e, "no filesystem notifications; polling only");
+            None
         }
     }
 }

@@ -180,6 +180,9 @@ impl Store {
             }
         }
         report.made_pending = self.mark_pending(&touched).await?;
+        if report.made_pending > 0 {
+            self.announce_work().await;
+        }
         Ok(report)
     }
 

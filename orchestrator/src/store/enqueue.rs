@@ -86,6 +86,9 @@ impl Store {
             txn.commit().await?;
             inserted += ids.len();
         }
+        if inserted > 0 {
+            self.announce_work().await;
+        }
         Ok(inserted)
     }
 }

@@ -21,6 +21,7 @@ mod housekeeping;
 mod import_ledger;
 mod items;
 mod lease;
+mod new_work;
 mod nodes;
 mod ops;
 mod phase_controls;
@@ -62,17 +63,19 @@ pub struct Store {
     db: DatabaseConnection,
     clock: Arc<dyn Clock>,
     policy: RetryPolicy,
+    /// Bumped whenever new work is announced (see `new_work`); shared by the store's clones.
+    new_work: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Store {
     /// A store over an open, migrated connection.
     pub fn new(db: DatabaseConnection, clock: Arc<dyn Clock>, policy: RetryPolicy) -> Self {
-        Self { db, clock, policy }
+        Self { db, clock, policy, new_work: Arc::new(tokio::sync::watch::Sender::new(0)) }
     }
 
     /// The same database with another clock and retry policy.
     pub fn with_clock_and_policy(&self, clock: Arc<dyn Clock>, policy: RetryPolicy) -> Self {
-        Self { db: self.db.clone(), clock, policy }
+        Self { db: self.db.clone(), clock, policy, new_work: self.new_work.clone() }
     }
 
     /// How many schema migrations the database has applied.
