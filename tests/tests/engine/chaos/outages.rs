@@ -86,14 +86,14 @@ async fn postgres_black_holed_mid_run_loses_nothing() {
 }
 
 /// Lost claim replies: with small, frequent claims, every connection is dropped again and
-/// again (CI 15 times, long 60) so that claims commit while their replies are lost. The node
+/// again (CI 40 times, long 150, 150 ms apart) so that claims commit while their replies are lost. The node
 /// never learns of those leases and must not keep them: they lapse (5 s lease) and the items
 /// are claimed again. The run finishes with every item once in the simulator and no lease left.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_lost_claim_replies_strand_nothing() {
     let what = "postgres, lost claim replies";
     let Some(db) = TestDb::postgres("postgres_lost_claim_replies_strand_nothing").await else { return };
-    let (items, drops) = pick((2_000, 15), (10_000, 60));
+    let (items, drops) = pick((2_000, 40), (10_000, 150));
     let node = Setup { lease: "5s", claim_batch: 10, concurrency: 16, latency_ms: (5, 30) };
     let mut w = World::new(db, items, &node).await;
     let (proxy, via) = Proxy::in_front_of(&w.db).await;
@@ -102,7 +102,7 @@ async fn postgres_lost_claim_replies_strand_nothing() {
     let started = Instant::now();
     for _ in 0..drops {
         proxy.drop_connections();
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        tokio::time::sleep(Duration::from_millis(150)).await;
         d.assert_running(what);
     }
     let after_drops = transitions(&w.db.conn).await;
