@@ -73,20 +73,15 @@ async fn postgres_refused_mid_run_loses_nothing() {
 /// The network black-holing PostgreSQL for a few seconds, twice (long: 30 s, three times): the
 /// connections open at the start of the outage never hear back (no reply, no reset), new ones
 /// go through once it is over. A statement that waits for its reply without a bound hangs the
-/// daemon here.
+/// daemon here (the 180 s hang guard after each outage fails the test).
 ///
-/// FINDING (issue 11, "no statement waits without a bound"): the daemon stalls here today. The
-/// statements in flight on the black-holed connections never return (the pool has no statement
-/// timeout and no TCP keepalive), so those connections are never given back: 60 s after the
-/// outage every acquire says "Connection pool timed out", and whichever task was waiting (the
-/// writer, a lane's claim, the heartbeat) waits for good. In two of three runs of the CI variant
-/// (4 s outages) there was no progress at all for the 180 s the test waits after the first
-/// outage (e.g. 710 of 1,500 items synced, 98 leased); in the third the run finished, in 134 s
-/// against 18 s for the same outages refused. On a real network TCP would give up after about
-/// 15 minutes of retransmissions. Ignored until statements are bounded (`orchestrator/src/db.rs`);
-/// run it with `--ignored`.
+/// This was a finding on 7d547b9 (no bound on statements): the statements in flight on the
+/// black-holed connections never returned, 60 s later every pool acquire timed out, and in two of
+/// three runs the daemon made no progress at all for the 180 s the test waited (710 of 1,500
+/// items synced, 98 leased). Since the run's database calls are bounded (30 s, e1378cd) it
+/// stands still for the rest of that bound after each outage (26 s after a 4 s one) and then
+/// finishes; the test fails again if a call goes unbounded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "FINDING: hangs until statements on the database are bounded (issue 11); run with --ignored"]
 async fn postgres_black_holed_mid_run_loses_nothing() {
     let name = "postgres_black_holed_mid_run_loses_nothing";
     let Some(db) = TestDb::postgres(name).await else { return };
