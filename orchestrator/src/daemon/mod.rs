@@ -211,7 +211,12 @@ pub async fn run(
     let report = dispatcher.drive(cancel.clone()).await;
     cancel.cancel();
     let failure = report.as_ref().ok().and_then(|r| r.db_failure.clone());
-    // Bounded like the dispatcher's own wind-down: the database may be gone.
+    // Bounded like the dispatcher's own wind-down: the database may be gone. When that wind-down
+    // was cut short, the database did not answer within the whole deadline already: waiting for
+    // it a second time would make the bound grace + 2 × deadline (21 s measured with the
+    // database black-holed, where the README promises grace + deadline).
+    let cut_short = report.as_ref().is_ok_and(|r| r.cut_short);
+    let deadline = if cut_short { std::time::Duration::ZERO } else { settings.node.shutdown_deadline };
     let rest = async {
         let _ = sched.await;
         let _ = watch.await;
@@ -220,7 +225,7 @@ pub async fn run(
             None => store.node_stopped(node).await,
         }
     };
-    match tokio::time::timeout(settings.node.shutdown_deadline, rest).await {
+    match tokio::time::timeout(deadline, rest).await {
         Ok(Err(e)) if failure.is_some() => tracing::error!(error = %e, "cannot record why the node stopped"),
         Ok(stopped) => stopped?,
         Err(_) => tracing::error!("shutdown deadline passed: the node could not record its stop"),

@@ -1,6 +1,7 @@
 //! The engine's integration tests: one binary, one module per concern.
 
 mod altinn3;
+mod chaos;
 mod contract;
 mod credentials;
 mod damage;

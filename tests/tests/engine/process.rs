@@ -66,11 +66,11 @@ pub(crate) fn wait_for(mut child: Child, limit: Duration) -> (std::process::Exit
     }
 }
 
-async fn count_in(conn: &DatabaseConnection, state: WorkflowState) -> u64 {
+pub(crate) async fn count_in(conn: &DatabaseConnection, state: WorkflowState) -> u64 {
     workflow::Entity::find().filter(workflow::Column::State.eq(state)).count(conn).await.unwrap()
 }
 
-async fn transitions(conn: &DatabaseConnection) -> u64 {
+pub(crate) async fn transitions(conn: &DatabaseConnection) -> u64 {
     workflow_history::Entity::find()
         .filter(workflow_history::Column::FromState.is_not_null())
         .count(conn)
@@ -79,7 +79,7 @@ async fn transitions(conn: &DatabaseConnection) -> u64 {
 }
 
 /// Polls until at least `n` transitions are committed.
-async fn wait_for_progress(conn: &DatabaseConnection, n: u64, child: &mut Child) {
+pub(crate) async fn wait_for_progress(conn: &DatabaseConnection, n: u64, child: &mut Child) {
     let start = Instant::now();
     while transitions(conn).await < n {
         assert!(child.try_wait().unwrap().is_none(), "migrator exited before the test could interrupt it");
@@ -89,7 +89,7 @@ async fn wait_for_progress(conn: &DatabaseConnection, n: u64, child: &mut Child)
 }
 
 /// Every item ends Synced with exactly one transition into each happy-path state.
-async fn assert_all_synced_once(conn: &DatabaseConnection, n: u64) {
+pub(crate) async fn assert_all_synced_once(conn: &DatabaseConnection, n: u64) {
     assert_eq!(count_in(conn, WorkflowState::Synced).await, n);
     let histories = tests::assert_history_consistent(conn).await;
     assert_eq!(histories.len() as u64, n);
