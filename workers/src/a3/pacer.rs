@@ -14,7 +14,7 @@
 //! per round trip): an epoch is judged once [`EPOCH_CALLS`] calls that *started in it* have been
 //! answered; calls that started in an earlier epoch, before the last change of pace, say nothing
 //! about the current pace and are not counted. An epoch with more than [`TOLERANCE`] of its
-//! calls refused lowers the pace, one with fewer raises it:
+//! calls refused (and at least three) lowers the pace, one with fewer raises it:
 //!
 //! - **decrease** to [`BACKOFF`] × the rate A3 accepted in the epoch (our rate × the share
 //!   accepted): against a bucket that lands just under R in one step, however far above it we
@@ -61,6 +61,9 @@ pub const MIN_RATE: f64 = 5.0;
 const MAX_CUT: f64 = 8.0;
 /// Epochs are at least this long in calls, even at the slowest pace.
 const MIN_EPOCH_CALLS: u32 = 10;
+/// An epoch lowers the pace only with at least this many refusals: in a short epoch (few calls,
+/// low demand) two random 429s would otherwise exceed the tolerance one time in twelve.
+const MIN_REFUSALS: u32 = 3;
 /// How far behind the schedule a pace may start calls to catch up (timer lateness).
 const SLACK: Duration = Duration::from_millis(10);
 
@@ -171,7 +174,8 @@ impl Pacer {
             Verdict::Neutral => return,
         }
         let tolerated = f64::from(self.quota) * TOLERANCE;
-        if f64::from(self.refused) > tolerated || self.accepted + self.refused >= self.quota {
+        let too_many = self.refused >= MIN_REFUSALS && f64::from(self.refused) > tolerated;
+        if too_many || self.accepted + self.refused >= self.quota {
             self.judge(now);
         }
     }
@@ -187,7 +191,7 @@ impl Pacer {
         let base = self.stats.rate.map_or(sent, |r| r.min(sent));
         self.stats.epochs += 1;
         let mut resume = now;
-        if refused_share > TOLERANCE {
+        if refused_share > TOLERANCE && self.refused >= MIN_REFUSALS {
             self.stats.decreases += 1;
             if self.accepted == 0 {
                 // Everything refused: far above a limit (a drained bucket refuses all but R/s), or
