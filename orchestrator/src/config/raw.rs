@@ -186,8 +186,9 @@ pub(super) struct RawPhase {
     pub window: Option<RawWindow>,
     #[serde(default)]
     pub rate: Option<f64>,
-    #[serde(default = "sixteen")]
-    pub concurrency: usize,
+    /// None: `altinn3.concurrency` (see `phases.rs`).
+    #[serde(default)]
+    pub concurrency: Option<usize>,
 }
 
 fn all_steps() -> Vec<String> {
@@ -196,10 +197,6 @@ fn all_steps() -> Vec<String> {
 
 fn due() -> String {
     "due".into()
-}
-
-fn sixteen() -> usize {
-    16
 }
 
 #[derive(Debug, Deserialize)]
