@@ -8,6 +8,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 /// What answers the calls.
+#[allow(clippy::large_enum_variant, reason = "one value per simulated run")]
 enum Server {
     /// A token bucket: `rate` tokens a second, at most `burst` stored; empty → 429.
     Bucket { rate: f64, burst: f64, tokens: f64, at: f64 },
