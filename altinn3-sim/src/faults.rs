@@ -1,7 +1,9 @@
 //! The simulator's configuration and its fault injection (copied from the old simulator; it encodes
 //! no contract): latency, 503, 429 with Retry-After, and
-//! dropped connections (before or after the request was processed), all drawn from one seeded RNG.
+//! dropped connections (before or after the request was processed), all drawn from one seeded RNG;
+//! and the option of a real rate limit ([`crate::bucket`]).
 
+use crate::bucket::RateLimit;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -57,6 +59,9 @@ pub struct Faults {
     /// Most added latency per call (uniform between min and max).
     #[serde(rename = "latency_max_ms", with = "millis")]
     pub latency_max: Duration,
+    /// A real rate limit (a token bucket per endpoint; see [`crate::bucket`]), checked before the
+    /// random faults. Not random: what it refuses depends on how fast the client calls.
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl Default for Faults {
@@ -68,6 +73,7 @@ impl Default for Faults {
             drop_rate: 0.0,
             latency_min: Duration::ZERO,
             latency_max: Duration::ZERO,
+            rate_limit: None,
         }
     }
 }
@@ -252,6 +258,10 @@ mod tests {
         let partial: Faults = serde_json::from_str(r#"{"drop_rate":0.5}"#).unwrap();
         assert_eq!(partial.drop_rate, 0.5);
         assert_eq!(partial.retry_after, Duration::from_secs(1));
+        assert_eq!(partial.rate_limit, None);
+        let limited: Faults =
+            serde_json::from_str(r#"{"rate_limit":{"per_second":50.0,"burst":10}}"#).unwrap();
+        assert_eq!(limited.rate_limit, Some(RateLimit { per_second: 50.0, burst: 10 }));
     }
 
     #[test]

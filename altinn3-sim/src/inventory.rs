@@ -73,10 +73,16 @@ pub struct Inventory {
     pub violations: Vec<String>,
     /// Faults injected.
     pub faults_injected: FaultCounts,
+    /// Calls the rate limit (token bucket) refused, by endpoint name; empty without a limit.
+    #[serde(default)]
+    pub rate_limited: BTreeMap<String, u64>,
     /// Calls by endpoint name.
     pub calls: BTreeMap<String, u64>,
     /// Most calls within one second, by endpoint name.
     pub max_calls_per_second: BTreeMap<String, u64>,
+    /// Milliseconds from the first call to the latest, by endpoint name.
+    #[serde(default)]
+    pub active_ms: BTreeMap<String, u64>,
     /// Answers by "endpoint status" (e.g. `"correspondence 200"`), faults excluded.
     pub responses: BTreeMap<String, u64>,
     /// A2 ids in the order first made available (dialog created).
@@ -260,8 +266,10 @@ impl Tables {
             ignored_status_events: l.ignored_status_events,
             violations: l.violations.clone(),
             faults_injected: FaultCounts::default(),
+            rate_limited: BTreeMap::new(),
             calls: BTreeMap::new(),
             max_calls_per_second: BTreeMap::new(),
+            active_ms: BTreeMap::new(),
             responses: l.responses.clone(),
             made_available_order: l.made_available_order.clone(),
             items,

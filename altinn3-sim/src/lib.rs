@@ -12,11 +12,13 @@
 //! makemigratedcorrespondenceavailable, correspondence/syncStatusEvent,
 //! correspondence/syncNotificationEvent, correspondence/syncForwardingEvent}` (case-insensitive,
 //! as ASP.NET routes), each needing `Authorization: Bearer <token>`; GET `/sim/inventory` without
-//! auth and without faults. Faults (latency, 503, 429, dropped connections) come from a seeded RNG.
+//! auth and without faults. Faults (latency, 503, 429, dropped connections) come from a seeded RNG;
+//! a token bucket per endpoint can stand for a real rate limit (429 with Retry-After when empty).
 
 mod attachment;
 mod auth;
 mod binding;
+mod bucket;
 mod correspondence;
 mod db;
 mod enums;
@@ -39,6 +41,7 @@ mod tests;
 #[cfg(test)]
 mod tests_events;
 
+pub use bucket::RateLimit;
 pub use faults::{FaultCounts, Faults, SimConfig};
 pub use inventory::{
     EventCounts, Inventory, SimAttachment, SimDeleteEvent, SimForwarding, SimItem, SimNotification,

@@ -164,9 +164,9 @@ pub(crate) fn unavailable() -> Answer {
     Answer { status: StatusCode::SERVICE_UNAVAILABLE, body: Some(body), headers: Vec::new() }
 }
 
-/// The simulator's own 429 with `Retry-After` (a fault).
-pub(crate) fn too_many(retry_after_secs: u64) -> Answer {
-    let body = json!({ "type": "https://tools.ietf.org/html/rfc6585#section-4", "title": "Too Many Requests", "status": 429, "detail": "Injected fault" });
+/// The simulator's own 429 with `Retry-After` (a fault, or the rate limit: `detail` says which).
+pub(crate) fn too_many(retry_after_secs: u64, detail: &str) -> Answer {
+    let body = json!({ "type": "https://tools.ietf.org/html/rfc6585#section-4", "title": "Too Many Requests", "status": 429, "detail": detail });
     Answer {
         status: StatusCode::TOO_MANY_REQUESTS,
         body: Some(body),

@@ -1,6 +1,6 @@
 //! The six simulated endpoints (the simulator's own enum, routed as ASP.NET routes: ASCII
 //! case-insensitively, trailing slash ignored) and the per-endpoint call counters (total calls, and
-//! the most calls that arrived within one wall-clock second).
+//! the most calls that arrived within one wall-clock second, and the time from the first to the last).
 
 use std::collections::BTreeMap;
 
@@ -75,14 +75,18 @@ pub(crate) struct RateCounter {
     max_per_second: u64,
     /// Calls by arrival second; only the last few seconds are kept (arrivals can be slightly out of order).
     recent: BTreeMap<i64, u64>,
+    /// Arrival of the first and of the latest call, unix milliseconds.
+    span: Option<(i64, i64)>,
 }
 
 /// Seconds kept in [`RateCounter::recent`].
 const KEEP_SECONDS: i64 = 10;
 
 impl RateCounter {
-    /// Records one call arriving in unix second `second`.
-    pub(crate) fn record(&mut self, second: i64) {
+    /// Records one call arriving at unix millisecond `ms`.
+    pub(crate) fn record(&mut self, ms: i64) {
+        let second = ms.div_euclid(1000);
+        self.span = Some(self.span.map_or((ms, ms), |(first, last)| (first.min(ms), last.max(ms))));
         self.calls += 1;
         let n = self.recent.entry(second).or_insert(0);
         *n += 1;
@@ -100,6 +104,11 @@ impl RateCounter {
     /// Most calls in one second.
     pub(crate) fn max_per_second(&self) -> u64 {
         self.max_per_second
+    }
+
+    /// Milliseconds from the first call to the latest (0 before two calls).
+    pub(crate) fn active_ms(&self) -> u64 {
+        self.span.map_or(0, |(first, last)| u64::try_from(last - first).unwrap_or(0))
     }
 }
 
@@ -124,12 +133,13 @@ mod tests {
     fn counts_the_busiest_second() {
         let mut r = RateCounter::default();
         for s in [100, 100, 101, 100, 102, 102, 102, 102, 99] {
-            r.record(s);
+            r.record(s * 1000 + 7);
         }
         assert_eq!(r.calls(), 9);
         assert_eq!(r.max_per_second(), 4);
+        assert_eq!(r.active_ms(), 3000);
         for s in 200..300 {
-            r.record(s);
+            r.record(s * 1000);
         }
         assert!(r.recent.len() <= usize::try_from(KEEP_SECONDS + 1).unwrap());
     }

@@ -1,7 +1,8 @@
 //! The HTTP server: routing as ASP.NET's pipeline orders it (routing → 404/405, `[Consumes]` → 415,
-//! then authentication → 401, then model binding → 415/400, then the action), fault injection, call
-//! counting, and the public [`Simulator`]/[`RunningSim`] handles.
+//! then authentication → 401, then model binding → 415/400, then the action), the rate limit, fault
+//! injection, call counting, and the public [`Simulator`]/[`RunningSim`] handles.
 
+use crate::bucket::{Buckets, retry_after_secs};
 use crate::faults::{Fault, Injector, SimConfig};
 use crate::inventory::{Inventory, SimItem, Tables};
 use crate::problem::{self, Answer};
@@ -16,7 +17,7 @@ use axum::routing::get;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -27,6 +28,8 @@ struct Shared {
     token: String,
     /// Faults and their RNG.
     injector: Injector,
+    /// The rate limit, if any.
+    buckets: Option<Mutex<Buckets>>,
     /// The data.
     store: Mutex<Tables>,
     /// Calls per endpoint.
@@ -48,8 +51,10 @@ impl std::fmt::Debug for Simulator {
 impl Simulator {
     /// A simulator with empty state.
     pub fn new(cfg: SimConfig) -> Self {
+        let buckets = cfg.faults.rate_limit.and_then(|l| Buckets::new(l, Instant::now())).map(Mutex::new);
         let shared = Shared {
             token: cfg.token,
+            buckets,
             injector: Injector::new(cfg.faults, cfg.seed),
             store: Mutex::new(Tables::default()),
             rates: Mutex::new(Endpoint::ALL.into_iter().map(|e| (e, RateCounter::default())).collect()),
@@ -85,9 +90,11 @@ impl Simulator {
     pub fn inventory(&self) -> Inventory {
         let mut inv = lock(&self.shared.store).inventory();
         inv.faults_injected = self.shared.injector.counts();
+        inv.rate_limited = self.shared.buckets.as_ref().map(|b| lock(b).refused()).unwrap_or_default();
         for (ep, r) in lock(&self.shared.rates).iter() {
             inv.calls.insert(ep.name().to_string(), r.calls());
             inv.max_calls_per_second.insert(ep.name().to_string(), r.max_per_second());
+            inv.active_ms.insert(ep.name().to_string(), r.active_ms());
         }
         inv
     }
@@ -150,8 +157,13 @@ async fn api(
     let path = uri.path().to_string();
     // Routing: unknown route → 404 with an empty body.
     let Some(ep) = endpoint_of(&path) else { return StatusCode::NOT_FOUND.into_response() };
-    let second = chrono::Utc::now().timestamp();
-    lock(&shared.rates).entry(ep).or_default().record(second);
+    let ms = chrono::Utc::now().timestamp_millis();
+    lock(&shared.rates).entry(ep).or_default().record(ms);
+    if let Some(buckets) = &shared.buckets
+        && let Err(wait) = lock(buckets).take(ep, Instant::now())
+    {
+        return respond(problem::too_many(retry_after_secs(wait), "Rate limit exceeded"));
+    }
     let decision = shared.injector.decide();
     if !decision.latency.is_zero() {
         tokio::time::sleep(decision.latency).await;
@@ -159,7 +171,7 @@ async fn api(
     match decision.fault {
         Some(Fault::Error5xx) => return respond(problem::unavailable()),
         Some(Fault::Rate429) => {
-            return respond(problem::too_many(shared.injector.faults().retry_after_secs()));
+            return respond(problem::too_many(shared.injector.faults().retry_after_secs(), "Injected fault"));
         }
         Some(Fault::DropBefore) => return dropped(),
         _ => {}

@@ -82,6 +82,7 @@ fn render(r: &DemoReport) -> String {
         counts(&r.calls),
         r.faults_injected
     );
+    out += &rate_limit(r);
     out += &format!(
         "verified against the simulator: {} of {} valid items present, {} missing, {} unexpected, {} without dialog, \
          {} attachment mismatches, events {} of {} present, {} event mismatches, {} stored twice, {} contract violations, \
@@ -107,6 +108,30 @@ fn render(r: &DemoReport) -> String {
         out += &format!("  events of a2={id}: {what}\n");
     }
     out += if v.ok() { "VERIFIED: nothing missing, nothing duplicated\n" } else { "VERIFICATION FAILED\n" };
+    out
+}
+
+/// Per endpoint the rate limit refused calls on: refused of all calls, calls taken per second
+/// while the endpoint was in use, and the client's pace (nothing without a rate limit or a pace).
+fn rate_limit(r: &DemoReport) -> String {
+    let mut out = String::new();
+    for (name, calls) in &r.calls {
+        let refused = r.rate_limited.get(name).copied().unwrap_or(0);
+        let pace = r.pace.get(name).copied().unwrap_or_default();
+        if refused == 0 && pace.decreases == 0 {
+            continue;
+        }
+        let secs = r.active_ms.get(name).copied().unwrap_or(0) as f64 / 1000.0;
+        let taken = calls.saturating_sub(refused) as f64 / secs.max(1e-3);
+        let share = refused as f64 * 100.0 / (*calls).max(1) as f64;
+        let now = pace.rate.map_or("unpaced".to_string(), |r| format!("{r:.0}/s"));
+        let lowest = pace.lowest.map_or(String::new(), |l| format!(", lowest {l:.0}/s"));
+        out += &format!(
+            "  {name}: {refused} of {calls} calls refused by the rate limit ({share:.1}%), {taken:.0} calls/s taken \
+             over {secs:.1}s; client pace {now}{lowest}, slowed in {} of {} epochs\n",
+            pace.decreases, pace.epochs
+        );
+    }
     out
 }
 

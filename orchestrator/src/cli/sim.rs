@@ -25,6 +25,21 @@ pub struct FaultArgs {
     /// Extra latency per call, drawn between 0 and this.
     #[arg(long, default_value = "0ms", value_parser = humantime::parse_duration)]
     pub latency: Duration,
+    /// A real rate limit: each endpoint takes this many calls per second (a token bucket) and
+    /// answers the rest 429 with Retry-After (0 = none). Not random, unlike --fail-429.
+    #[arg(long, default_value_t = 0.0, value_parser = non_negative)]
+    pub rate_limit: f64,
+    /// Calls the rate limit takes at once after a quiet spell (the bucket's size).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_limit_burst: u32,
+}
+
+/// A finite number of at least 0.
+fn non_negative(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a number of at least 0")),
+    }
 }
 
 impl FaultArgs {
@@ -37,6 +52,10 @@ impl FaultArgs {
             drop_rate: self.drop,
             latency_min: Duration::ZERO,
             latency_max: self.latency,
+            rate_limit: (self.rate_limit > 0.0).then_some(altinn3_sim::RateLimit {
+                per_second: self.rate_limit,
+                burst: self.rate_limit_burst,
+            }),
         }
     }
 }

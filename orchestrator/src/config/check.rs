@@ -126,7 +126,11 @@ pub(super) fn check(raw: Raw) -> Result<Settings, ConfigError> {
     let history_retention =
         c.duration("retention.history", &raw.retention.history, Duration::from_secs(3600));
 
-    let phases: Vec<Phase> = raw.phases.iter().map(|(name, p)| phase(&mut c, name, p, time_zone)).collect();
+    let phases: Vec<Phase> = raw
+        .phases
+        .iter()
+        .map(|(name, p)| phase(&mut c, name, p, time_zone, altinn3.limit.concurrency))
+        .collect();
     let mut schedules = Vec::new();
     for (name, s) in &raw.schedules {
         let key = |k: &str| format!("schedules.{name}.{k}");

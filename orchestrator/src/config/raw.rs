@@ -202,8 +202,9 @@ pub(super) struct RawPhase {
     pub window: Option<RawWindow>,
     #[serde(default)]
     pub rate: Option<f64>,
-    #[serde(default = "sixteen")]
-    pub concurrency: usize,
+    /// None: `altinn3.concurrency` (see `phases.rs`).
+    #[serde(default)]
+    pub concurrency: Option<usize>,
 }
 
 fn all_steps() -> Vec<String> {
@@ -212,10 +213,6 @@ fn all_steps() -> Vec<String> {
 
 fn due() -> String {
     "due".into()
-}
-
-fn sixteen() -> usize {
-    16
 }
 
 #[derive(Debug, Deserialize)]

@@ -178,6 +178,7 @@ fn defaults_then_file_then_environment() {
     let p = &s.phases[0];
     assert_eq!((p.name.as_str(), p.order, p.rate), ("night", ClaimOrder::NewestFirst, Some(2.5)));
     assert_eq!(p.steps, vec![StepKind::MakeAvailable]);
+    assert_eq!(p.concurrency, 64, "a phase's concurrency defaults to altinn3.concurrency");
     let oslo_2025 = chrono_tz::Europe::Oslo.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap().timestamp_millis();
     assert_eq!(p.selection.created_from, Some(oslo_2025));
     // The windowed phase records its windows as a schedule of its own.
@@ -185,6 +186,9 @@ fn defaults_then_file_then_environment() {
     assert_eq!(s.schedules[0].name, "window:night");
     let env = load(toml, &[("MIGRATOR__NODE__CLAIM_BATCH", "50")]).unwrap();
     assert_eq!(env.node.claim_batch, 50, "environment over file");
+    let wider =
+        load(&format!("[altinn3]\nconcurrency = 200\n{}", &toml[toml.find("[phases").unwrap()..]), &[]);
+    assert_eq!(wider.unwrap().phases[0].concurrency, 200, "and follows it");
 }
 
 #[test]

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use workers::a2::A2EventBody;
-use workers::a3::{A3Client, ClientConfig, Limit, Secret};
+use workers::a3::{A3Client, ClientConfig, Limit, PaceStats, Secret};
 
 /// What the demo runs.
 #[derive(Debug, Clone)]
@@ -85,6 +85,12 @@ pub struct DemoReport {
     pub max_calls_per_second: BTreeMap<String, u64>,
     /// Faults it injected.
     pub faults_injected: altinn3_sim::FaultCounts,
+    /// Calls its rate limit (`--rate-limit`) refused, per endpoint.
+    pub rate_limited: BTreeMap<String, u64>,
+    /// Milliseconds from the first call of each endpoint to its last.
+    pub active_ms: BTreeMap<String, u64>,
+    /// The client's pace per endpoint at the end (learnt from the 429s).
+    pub pace: BTreeMap<String, PaceStats>,
     /// The check against the source.
     pub verification: Verification,
 }
@@ -195,6 +201,9 @@ pub async fn run(
         calls: inventory.calls.clone(),
         max_calls_per_second: inventory.max_calls_per_second.clone(),
         faults_injected: inventory.faults_injected,
+        rate_limited: inventory.rate_limited.clone(),
+        active_ms: inventory.active_ms.clone(),
+        pace: client.pace().into_iter().map(|(ep, p)| (ep.name().to_string(), p)).collect(),
         verification,
     })
 }

@@ -29,6 +29,7 @@ async fn faults_lose_and_duplicate_nothing(db: &TestDb) {
         drop_rate: 0.02,
         latency_min: Duration::ZERO,
         latency_max: Duration::from_millis(2),
+        rate_limit: None,
     };
     let opts = DemoOptions { faults, invalid_rate: 0.05, ..quiet(400) };
     let r = demo::run(store, opts, CancellationToken::new()).await.unwrap();

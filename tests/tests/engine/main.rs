@@ -13,6 +13,7 @@ mod operators;
 mod orchestration;
 mod process;
 mod proxy;
+mod rate_limit;
 mod readonly;
 mod retries;
 mod store;

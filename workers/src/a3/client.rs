@@ -1,17 +1,19 @@
 //! The Altinn 3 migration API client: bearer token, timeouts, a rate limit and a concurrency limit
-//! per endpoint, and every failure classified. A 429 halves the endpoint's concurrency (it grows
-//! back one slot per window of successes); the item itself waits for Retry-After, rescheduled by
-//! the engine. Transient failures are retried in the call, as the real migration service did.
+//! per endpoint, and every failure classified. 429s set the endpoint's pace (see [`super::pacer`]:
+//! a rate learnt from the share of refused calls, so random 429s do not slow it and a real limit
+//! is kept to); the item itself waits for Retry-After, rescheduled by the engine. Transient
+//! failures are retried in the call, as the real migration service did.
 
 use super::failure::{Failure, classify_status, classify_transport, parse_retry_after};
 use super::model::*;
+use super::pacer::{PaceStats, Pacer, TOLERANCE, Verdict};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use uuid::Uuid;
 
@@ -135,59 +137,20 @@ pub struct ClientConfig {
     pub default_limit: Limit,
 }
 
+/// One endpoint's limits: the configured rate and concurrency, and the pace learnt from 429s.
 struct Gate {
     rate: Option<DefaultDirectRateLimiter>,
-    /// Calls in flight; its size adapts (see [`Gate::on_rate_limited`]).
+    /// Calls in flight, at most the configured concurrency.
     slots: Semaphore,
-    /// The configured concurrency: the most `allowed` grows back to.
-    max: usize,
-    /// Current concurrency allowance, and permits to retire as calls finish.
-    window: Mutex<Window>,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Window {
-    allowed: usize,
-    debt: usize,
-    successes: usize,
+    /// When the next call may start (see [`Pacer`]).
+    pacer: Mutex<Pacer>,
+    /// The queue of calls waiting for the pace.
+    turn: tokio::sync::Mutex<()>,
 }
 
 impl Gate {
-    /// A 429 halves the endpoint's concurrency (multiplicative decrease): A3 is overloaded, so
-    /// every caller slows down, not only the item that was told to wait.
-    fn on_rate_limited(&self) {
-        let mut w = self.window.lock().unwrap_or_else(|p| p.into_inner());
-        let new = (w.allowed / 2).max(1);
-        w.debt += w.allowed - new;
-        w.allowed = new;
-        w.successes = 0;
-    }
-
-    /// Each window of successes adds one slot back (additive increase), up to the configured limit.
-    fn on_success(&self) {
-        let mut w = self.window.lock().unwrap_or_else(|p| p.into_inner());
-        if w.allowed >= self.max {
-            return;
-        }
-        w.successes += 1;
-        if w.successes >= w.allowed {
-            w.successes = 0;
-            w.allowed += 1;
-            if w.debt > 0 {
-                w.debt -= 1;
-            } else {
-                self.slots.add_permits(1);
-            }
-        }
-    }
-
-    /// Gives a slot back, or retires it while the allowance is below the slots in circulation.
-    fn release(&self, permit: tokio::sync::SemaphorePermit<'_>) {
-        let mut w = self.window.lock().unwrap_or_else(|p| p.into_inner());
-        if w.debt > 0 {
-            w.debt -= 1;
-            permit.forget();
-        }
+    fn pacer(&self) -> std::sync::MutexGuard<'_, Pacer> {
+        self.pacer.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -232,9 +195,9 @@ impl A3Client {
                     let burst = NonZeroU32::new(limit.burst).unwrap_or(NonZeroU32::MIN);
                     RateLimiter::direct(Quota::per_second(r).allow_burst(burst))
                 });
-                let max = limit.concurrency.max(1);
-                let window = Mutex::new(Window { allowed: max, debt: 0, successes: 0 });
-                let gate = Gate { rate, slots: Semaphore::new(max), max, window };
+                let slots = Semaphore::new(limit.concurrency.max(1));
+                let pacer = Mutex::new(Pacer::new(Instant::now()));
+                let gate = Gate { rate, slots, pacer, turn: tokio::sync::Mutex::new(()) };
                 (ep, gate)
             })
             .collect();
@@ -317,31 +280,53 @@ impl A3Client {
         self.call_once(ep, &build).await
     }
 
-    /// One call through the endpoint's gate (rate, adaptive concurrency), classified.
+    /// What each endpoint's pacer is doing.
+    pub fn pace(&self) -> BTreeMap<Endpoint, PaceStats> {
+        self.gates.iter().map(|(ep, gate)| (*ep, gate.pacer().stats())).collect()
+    }
+
+    /// One call through the endpoint's gate (concurrency, configured rate, learnt pace), classified.
     async fn call_once<T: DeserializeOwned>(
         &self,
         ep: Endpoint,
         build: &impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
     ) -> Result<T, Failure> {
         let gate = &self.gates[&ep];
-        let slot = gate.slots.acquire().await.map_err(|_| Failure::Retryable("client closed".into()))?;
+        let _slot = gate.slots.acquire().await.map_err(|_| Failure::Retryable("client closed".into()))?;
         if let Some(rate) = &gate.rate {
             rate.until_ready().await;
         }
-        let result = self.send::<T>(ep, build).await;
-        match &result {
-            Ok(_) => gate.on_success(),
-            Err(Failure::RateLimited { retry_after, .. }) => {
-                gate.on_rate_limited();
-                tracing::info!(
-                    endpoint = ep.name(),
-                    retry_after_s = retry_after.as_secs(),
-                    "A3 asked us to slow down"
-                );
+        let ticket = {
+            // One caller at a time waits for the pace (a fair queue), so it wakes no herd.
+            let _turn = gate.turn.lock().await;
+            loop {
+                let asked = gate.pacer().start(Instant::now());
+                match asked {
+                    Ok(ticket) => break ticket,
+                    Err(later) => tokio::time::sleep_until(later.into()).await,
+                }
             }
-            Err(_) => {}
+        };
+        let result = self.send::<T>(ep, build).await;
+        let verdict = match &result {
+            Ok(_) | Err(Failure::Invalid(_) | Failure::Permanent(_)) => Verdict::Accepted,
+            Err(Failure::RateLimited { retry_after, .. }) => Verdict::Refused(*retry_after),
+            Err(Failure::Retryable(_) | Failure::Refused(_)) => Verdict::Neutral,
+        };
+        let (before, after) = {
+            let mut pacer = gate.pacer();
+            let before = pacer.stats();
+            pacer.end(ticket, verdict, Instant::now());
+            (before, pacer.stats())
+        };
+        if after.decreases > before.decreases {
+            tracing::info!(
+                endpoint = ep.name(),
+                calls_per_second = after.rate.unwrap_or_default(),
+                "A3 refused more than {:.0}% of our calls; slowing down",
+                TOLERANCE * 100.0
+            );
         }
-        gate.release(slot);
         result
     }
 

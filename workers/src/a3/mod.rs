@@ -5,6 +5,8 @@ pub mod client;
 pub mod dedup;
 pub mod failure;
 pub mod model;
+pub mod pacer;
 
 pub use client::{A3Client, ClientConfig, Endpoint, Limit, Secret};
 pub use failure::Failure;
+pub use pacer::PaceStats;
