@@ -19,6 +19,7 @@ pub mod dispatcher;
 mod failure_watch;
 pub mod generator;
 pub mod import;
+pub mod latency;
 #[cfg(test)]
 mod layering;
 pub mod node;

@@ -18,6 +18,7 @@ mod exit;
 mod failures;
 mod generate;
 mod import;
+mod latency;
 mod migrate;
 mod operate;
 mod output;
@@ -86,6 +87,9 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Synthetic A2 data through every step against the Altinn 3 simulator, verified at the end.
     Demo(demo::DemoArgs),
+    /// Live-latency benchmark: items written to an inbox one at a time while daemons with
+    /// default settings run against the simulator; time from the file's rename to DialogCreated.
+    Latency(latency::LatencyArgs),
     /// Run the Altinn 3 simulator as a standalone server.
     Sim(sim::SimArgs),
     /// Import A2 export files (NDJSON, optionally gzip): correspondences and events. Exits 3 when
@@ -191,6 +195,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<Exit> {
         Command::Cancel(sel) => operate::run(&store, sel, Event::OperatorCancel, json).await,
         Command::Bench(args) => bench::run(store, args, &target, json).await,
         Command::Demo(args) => demo::run(store, args, json).await,
+        Command::Latency(args) => latency::run(store, args, &target, json).await,
         Command::Import(args) => import::run(store, args, json).await,
         Command::Run(args) => run::run(store, settings(), args, json).await,
         Command::Plan(args) => plan::run(&store, &settings(), args, json).await,
@@ -233,7 +238,13 @@ fn choose_database(
             }
             ("data/demo.sqlite".to_string(), None)
         }
-        (Command::Bench(_) | Command::Demo(_), Some(db)) => (db, None),
+        (Command::Latency(_), None) => {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("data/latency.sqlite{suffix}"));
+            }
+            ("data/latency.sqlite".to_string(), None)
+        }
+        (Command::Bench(_) | Command::Demo(_) | Command::Latency(_), Some(db)) => (db, None),
         (_, db) => {
             // Only `run` calls Altinn 3; no other command reads the token or its file.
             let with_token = matches!(command, Command::Run(_));

@@ -204,6 +204,12 @@ pub(super) fn check(raw: Raw) -> Result<Settings, ConfigError> {
         }
     }
 
+    let poll = c.duration("discover.poll", &raw.discover.poll, Duration::from_millis(1));
+    if raw.discover.watch && raw.discover.inbox.is_none() {
+        c.issue("discover.inbox", "discover.watch is on but no inbox directory is set".to_string());
+    }
+    let inbox_watch = raw.discover.watch.then_some(poll);
+
     if !c.issues.is_empty() {
         return Err(ConfigError::Invalid(c.issues));
     }
@@ -214,6 +220,7 @@ pub(super) fn check(raw: Raw) -> Result<Settings, ConfigError> {
         retry,
         node,
         inbox: raw.discover.inbox,
+        inbox_watch,
         history_retention,
         log,
         schedules,

@@ -134,6 +134,9 @@ pub struct Settings {
     pub node: NodeSettings,
     /// Where `discover` finds export files.
     pub inbox: Option<PathBuf>,
+    /// `discover.watch`: the daemon watches the inbox itself (the live feed in the daemon), with
+    /// this poll (`discover.poll`) beside filesystem notifications; None when it does not.
+    pub inbox_watch: Option<Duration>,
     /// How long finished items keep full history.
     pub history_retention: Duration,
     /// `log.format`.

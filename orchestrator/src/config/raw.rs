@@ -130,10 +130,18 @@ impl Default for RawNode {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawDiscover {
     pub inbox: Option<PathBuf>,
+    pub watch: bool,
+    pub poll: String,
+}
+
+impl Default for RawDiscover {
+    fn default() -> Self {
+        Self { inbox: None, watch: false, poll: "2s".into() }
+    }
 }
 
 #[derive(Debug, Deserialize)]

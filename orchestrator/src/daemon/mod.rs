@@ -200,6 +200,17 @@ pub async fn run(
             .clamp(std::time::Duration::from_secs(5), std::time::Duration::from_secs(10)),
         cancel.clone(),
     ));
+    // The live feed in the daemon (`discover.watch`): files are imported as they land, and the
+    // import's new items wake the dispatcher at once (see `store::new_work`).
+    let feed = settings.inbox.clone().zip(settings.inbox_watch).map(|(dir, poll)| {
+        let (store, cancel) = (store.clone(), cancel.clone());
+        tokio::spawn(async move {
+            let opts = crate::import::ImportOptions::default();
+            if let Err(e) = crate::import::watch(&store, &dir, &opts, poll, cancel).await {
+                tracing::error!(dir = %dir.display(), error = %e, "the live feed stopped");
+            }
+        })
+    });
     if settings.phases.is_empty() {
         tracing::warn!("no phases configured: every item is worked on, all the time");
     }
@@ -220,6 +231,9 @@ pub async fn run(
     let rest = async {
         let _ = sched.await;
         let _ = watch.await;
+        if let Some(feed) = feed {
+            let _ = feed.await;
+        }
         match &failure {
             Some(why) => store.node_failed(node, why).await,
             None => store.node_stopped(node).await,

@@ -188,7 +188,11 @@ impl Pacer {
         let first = self.first_start.unwrap_or(self.epoch_start);
         let spread = now.saturating_duration_since(first).max(Duration::from_millis(1));
         let sent = f64::from(self.started.max(1)) / spread.as_secs_f64();
-        let base = self.stats.rate.map_or(sent, |r| r.min(sent));
+        // A decrease starts from what was sent, but from no less than half the pace: when the
+        // work is thin (items waiting out their Retry-After), what was sent says how much work
+        // there was, not how fast A3 takes calls, and one noisy epoch would cut the pace far
+        // below what A3 took a moment ago.
+        let base = self.stats.rate.map_or(sent, |r| r.min(sent).max(r / 2.0));
         self.stats.epochs += 1;
         let mut resume = now;
         if refused_share > TOLERANCE && self.refused >= MIN_REFUSALS {
