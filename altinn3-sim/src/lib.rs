@@ -19,6 +19,7 @@ mod auth;
 mod binding;
 mod correspondence;
 mod db;
+mod dialog_job;
 mod enums;
 mod events;
 mod faults;
@@ -39,6 +40,7 @@ mod tests;
 #[cfg(test)]
 mod tests_events;
 
+pub use dialog_job::DialogJob;
 pub use faults::{FaultCounts, Faults, SimConfig};
 pub use inventory::{
     EventCounts, Inventory, SimAttachment, SimDeleteEvent, SimForwarding, SimItem, SimNotification,

@@ -1,6 +1,12 @@
 //! The make-available step (Migrated → DialogCreated). Items arrive one by one from the dispatcher;
 //! a batcher collects them into calls of up to `batch_size` ids, and each item advances or fails on
 //! its own status in the answer.
+//!
+//! For an item whose migrate call already asked A3 to make it available (`makeAvailable: true`)
+//! the call only learns the dialog id: A3 created the dialog in a background job, and a second
+//! request for it answers the stored id without creating anything (contract COR-25, MA-2). The
+//! step first gives that job `dialog_job_wait` to run, because a call that comes first creates the
+//! dialog itself, silently, and the job's dialog with events never happens (COR-26).
 
 use crate::a3::model::dialog_uuid;
 use crate::a3::{A3Client, Failure};
@@ -16,7 +22,12 @@ type Waiter = (Uuid, oneshot::Sender<StepOutcome>);
 #[derive(Debug, Clone)]
 pub struct MakeAvailableStep {
     tx: mpsc::Sender<Waiter>,
+    dialog_job_wait: Duration,
 }
+
+/// How long an item migrated with `makeAvailable: true` waits before its make-available call, so
+/// that A3's background job, not the call, creates its dialog.
+pub const DEFAULT_DIALOG_JOB_WAIT: Duration = Duration::from_secs(5);
 
 impl MakeAvailableStep {
     /// A step that sends up to `batch_size` ids per call, waiting at most `linger` to fill a batch.
@@ -25,7 +36,14 @@ impl MakeAvailableStep {
         let batch_size = batch_size.max(1);
         let (tx, rx) = mpsc::channel::<Waiter>(batch_size * 4);
         tokio::spawn(batcher(client, rx, batch_size, linger));
-        Self { tx }
+        Self { tx, dialog_job_wait: DEFAULT_DIALOG_JOB_WAIT }
+    }
+
+    /// The same step waiting `wait` (instead of [`DEFAULT_DIALOG_JOB_WAIT`]) before the first call
+    /// for an item migrated with `makeAvailable: true`.
+    pub fn with_dialog_job_wait(mut self, wait: Duration) -> Self {
+        self.dialog_job_wait = wait;
+        self
     }
 }
 
@@ -94,6 +112,9 @@ impl Step for MakeAvailableStep {
         let Some(id) = item.a3_correspondence_id else {
             return Failure::Permanent("no A3 correspondence id: the item was never migrated".into()).into();
         };
+        if item.make_available_on_migrate && item.attempt == 0 {
+            tokio::time::sleep(self.dialog_job_wait).await;
+        }
         let (reply, answer) = oneshot::channel();
         if self.tx.send((id, reply)).await.is_err() {
             return StepOutcome::Retryable("make_available batcher stopped".into());

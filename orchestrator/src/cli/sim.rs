@@ -60,8 +60,12 @@ pub struct SimArgs {
 
 /// Serves the simulator on 127.0.0.1 until a signal.
 pub(super) async fn run(args: &SimArgs) -> anyhow::Result<Exit> {
-    let cfg =
-        altinn3_sim::SimConfig { token: args.token.clone(), seed: args.seed, faults: args.faults.faults() };
+    let cfg = altinn3_sim::SimConfig {
+        token: args.token.clone(),
+        seed: args.seed,
+        faults: args.faults.faults(),
+        dialog_job: altinn3_sim::DialogJob::default(),
+    };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
         .await
         .context("cannot bind the simulator's port")?;

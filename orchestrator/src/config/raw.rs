@@ -204,6 +204,8 @@ pub(super) struct RawPhase {
     pub rate: Option<f64>,
     #[serde(default = "sixteen")]
     pub concurrency: usize,
+    #[serde(default = "batched")]
+    pub make_available: String,
 }
 
 fn all_steps() -> Vec<String> {
@@ -212,6 +214,10 @@ fn all_steps() -> Vec<String> {
 
 fn due() -> String {
     "due".into()
+}
+
+fn batched() -> String {
+    "batched".into()
 }
 
 fn sixteen() -> usize {

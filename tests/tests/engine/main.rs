@@ -7,6 +7,7 @@ mod damage;
 mod failures;
 mod fixtures;
 mod import;
+mod live;
 mod operators;
 mod orchestration;
 mod process;
