@@ -175,3 +175,24 @@ async fn batched_for_comparison() {
     assert_eq!((inv.dialog_jobs_enqueued, inv.dialogs_created_with_events, skipped), (0, 0, 0));
     db.finish().await;
 }
+
+/// The same without faults, both ways: one migrate call per item either way; with-migrate adds
+/// no call, it moves the dialog's creation to A3's job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_faults_both_ways() {
+    let job = DialogJob { development: false, delay: Duration::from_millis(30) };
+    for (label, mode) in [
+        ("batched, no faults", MakeAvailable::Batched),
+        ("with-migrate, no faults", MakeAvailable::WithMigrate),
+    ] {
+        let db = TestDb::sqlite().await;
+        let (inv, skipped) = run(&db, mode, job, 0.0).await;
+        report(label, &inv, skipped);
+        every_dialog_once(&inv);
+        assert_eq!(inv.calls.get("correspondence").copied(), Some(N), "one migrate call per item");
+        assert_eq!(inv.remigrations, 0);
+        let by_job = if mode == MakeAvailable::WithMigrate { N } else { 0 };
+        assert_eq!(inv.dialogs_created_with_events, by_job);
+        db.finish().await;
+    }
+}
