@@ -16,7 +16,8 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-type Waiter = (Uuid, oneshot::Sender<StepOutcome>);
+/// An id to make available, whether its migrate call asked for it already, and where the outcome goes.
+type Waiter = (Uuid, bool, oneshot::Sender<StepOutcome>);
 
 /// The make-available step.
 #[derive(Debug, Clone)]
@@ -60,12 +61,12 @@ async fn batcher(client: A3Client, mut rx: mpsc::Receiver<Waiter>, batch_size: u
         let client = client.clone();
         // Calls run concurrently; the client's own limits bound them.
         tokio::spawn(async move {
-            let ids: Vec<Uuid> = batch.iter().map(|(id, _)| *id).collect();
+            let ids: Vec<Uuid> = batch.iter().map(|(id, _, _)| *id).collect();
             match client.make_available(&ids).await {
                 Ok(resp) => {
                     let by_id: HashMap<Uuid, _> =
                         resp.statuses.into_iter().map(|s| (s.correspondence_id, s)).collect();
-                    for (id, reply) in batch {
+                    for (id, on_migrate, reply) in batch {
                         let outcome = match by_id.get(&id) {
                             Some(s) if s.ok => match dialog_uuid(s.dialog_id.as_deref()) {
                                 Some(dialog) => StepOutcome::Done {
@@ -89,16 +90,30 @@ async fn batcher(client: A3Client, mut rx: mpsc::Receiver<Waiter>, batch_size: u
                                 "make_available: no status for this id in the answer".into(),
                             ),
                         };
-                        let _ = reply.send(outcome);
+                        let _ = reply.send(if on_migrate { after_own_job(outcome) } else { outcome });
                     }
                 }
                 Err(f) => {
-                    for (_, reply) in batch {
+                    for (_, _, reply) in batch {
                         let _ = reply.send(StepOutcome::from(f.clone()));
                     }
                 }
             }
         });
+    }
+}
+
+/// For an item whose migrate call asked A3 to make it available, a status without a dialog is
+/// worth another try: A3's job and our call may have created the dialog at the same moment, and
+/// Dialogporten refuses the second create (the dialog id is derived from the correspondence), so
+/// one side answers `ok:true, dialogId:""` or `ok:false`; the next call finds the stored dialog
+/// (contract §3). Refusals that do not heal use up the retry budget and fail the item then.
+fn after_own_job(outcome: StepOutcome) -> StepOutcome {
+    match outcome {
+        StepOutcome::Permanent(e) => {
+            StepOutcome::Retryable(format!("{e} (A3's own dialog job may have raced this call)"))
+        }
+        other => other,
     }
 }
 
@@ -116,7 +131,7 @@ impl Step for MakeAvailableStep {
             tokio::time::sleep(self.dialog_job_wait).await;
         }
         let (reply, answer) = oneshot::channel();
-        if self.tx.send((id, reply)).await.is_err() {
+        if self.tx.send((id, item.make_available_on_migrate, reply)).await.is_err() {
             return StepOutcome::Retryable("make_available batcher stopped".into());
         }
         answer

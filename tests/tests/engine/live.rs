@@ -60,7 +60,8 @@ async fn run(db: &TestDb, mode: MakeAvailable, job: DialogJob, drop_rate: f64) -
         ..DispatcherConfig::default()
     };
     let make_available = MakeAvailableStep::new(client.clone(), 10, Duration::from_millis(20))
-        .with_dialog_job_wait(job.delay * 2);
+        // Ten times the job's delay, so that a loaded machine does not let our call come first.
+        .with_dialog_job_wait(job.delay * 10);
     let report = Dispatcher::new(store.clone(), cfg)
         .with_phases(vec![phase])
         .with_step(Arc::new(MigrateStep::new(client.clone(), PathBuf::from("."))), 16)
@@ -71,7 +72,7 @@ async fn run(db: &TestDb, mode: MakeAvailable, job: DialogJob, drop_rate: f64) -
         .unwrap();
     assert_eq!(report.failed + report.rejected, 0, "{report:?}");
     // Jobs still waiting for their delay would make the counts below early.
-    for _ in 0..100 {
+    for _ in 0..500 {
         let inv = sim.sim.inventory();
         if inv.dialog_jobs_run == inv.dialog_jobs_enqueued {
             break;

@@ -22,9 +22,10 @@ fn job_after(ms: u64) -> DialogJob {
     DialogJob { development: false, delay: Duration::from_millis(ms) }
 }
 
-/// Waits (bounded) until every enqueued dialog job has run.
+/// Waits (bounded, 10 s) until every enqueued dialog job has run. The job delays are long (1.5 s)
+/// where a test looks before the job runs, so a slow machine cannot reorder the two.
 async fn jobs_done(sim: &RunningSim) {
-    for _ in 0..200 {
+    for _ in 0..1000 {
         let inv = sim.sim.inventory();
         if inv.dialog_jobs_run == inv.dialog_jobs_enqueued {
             return;
@@ -51,7 +52,7 @@ async fn migrate_with(sim: &RunningSim, a2: i64) -> StepOutcome {
 /// COR-25: "`makeAvailable:true` on first migration, non-Development → `dialogId:""` and no dialog yet; the background job creates it with events; make-available afterwards → `ok:true` with the job's dialog id, nothing created."
 #[tokio::test]
 async fn cor_25_the_dialog_comes_from_the_background_job() {
-    let sim = sim_with(job_after(300), Faults::default()).await;
+    let sim = sim_with(job_after(1500), Faults::default()).await;
     let r = post(&sim, CORRESPONDENCE, &with_migrate(&corr(9001))).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["dialogId"], json!(""));
@@ -76,7 +77,7 @@ async fn cor_25_the_dialog_comes_from_the_background_job() {
 /// COR-26: "make-available before the background job ran → it creates the dialog itself, silently; the job then finds it and creates nothing: one dialog."
 #[tokio::test]
 async fn cor_26_make_available_before_the_job_creates_the_one_dialog() {
-    let sim = sim_with(job_after(300), Faults::default()).await;
+    let sim = sim_with(job_after(1500), Faults::default()).await;
     let r = post(&sim, CORRESPONDENCE, &with_migrate(&corr(9011))).await;
     let g: uuid::Uuid = serde_json::from_value(r.json["correspondenceId"].clone()).unwrap();
     let resp = client(&sim).make_available(&[g]).await.unwrap();
@@ -162,5 +163,25 @@ async fn cor_29_a_lost_answer_leaves_the_job_and_a_null_dialog_id() {
     jobs_done(&sim).await;
     let inv = sim.sim.inventory();
     assert_eq!((inv.dialog_jobs_enqueued, inv.dialogs, inv.dialogs_created), (1, 1, 1));
+    sim.stop().await;
+}
+
+/// COR-26, our side: for an item of a `with-migrate` phase a status without a dialog is retried
+/// (the two creates may have raced, §3), where a batched item fails at once.
+#[tokio::test]
+async fn cor_26_our_step_retries_a_status_without_a_dialog_for_its_own_job() {
+    use workers::make_available::MakeAvailableStep;
+    let sim = sim_with(job_after(0), Faults::default()).await;
+    let step = MakeAvailableStep::new(client(&sim), 10, Duration::from_millis(5))
+        .with_dialog_job_wait(Duration::ZERO);
+    let rec = record(9051, 0);
+    let mut item = work_item(&rec, vec![]);
+    item.state = schema::WorkflowState::Migrated;
+    item.a3_correspondence_id = Some(uuid::Uuid::now_v7());
+    let batched = step.run(&item).await;
+    assert!(matches!(batched, StepOutcome::Permanent(_)), "{batched:?}");
+    item.make_available_on_migrate = true;
+    let live = step.run(&item).await;
+    assert!(matches!(&live, StepOutcome::Retryable(e) if e.contains("not found")), "{live:?}");
     sim.stop().await;
 }
