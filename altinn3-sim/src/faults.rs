@@ -24,6 +24,9 @@ pub struct SimConfig {
     /// Faults to inject (none by default).
     #[serde(default)]
     pub faults: Faults,
+    /// How A3 creates the dialog a migrate call with `makeAvailable: true` asks for.
+    #[serde(default)]
+    pub dialog_job: crate::DialogJob,
 }
 
 impl std::fmt::Debug for SimConfig {
@@ -32,6 +35,7 @@ impl std::fmt::Debug for SimConfig {
             .field("token", &"***")
             .field("seed", &self.seed)
             .field("faults", &self.faults)
+            .field("dialog_job", &self.dialog_job)
             .finish()
     }
 }
@@ -87,7 +91,7 @@ impl Faults {
 }
 
 /// Durations as whole milliseconds.
-mod millis {
+pub(crate) mod millis {
     use serde::{Deserialize, Deserializer, Serializer};
     use std::time::Duration;
 
@@ -266,7 +270,12 @@ mod tests {
 
     #[test]
     fn sim_config_debug_hides_the_token() {
-        let cfg = SimConfig { token: "s3cret".into(), seed: 1, faults: Faults::default() };
+        let cfg = SimConfig {
+            token: "s3cret".into(),
+            seed: 1,
+            faults: Faults::default(),
+            dialog_job: crate::DialogJob::default(),
+        };
         assert!(!format!("{cfg:?}").contains("s3cret"));
     }
 

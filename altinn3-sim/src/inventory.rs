@@ -24,6 +24,10 @@ pub(crate) struct Ledger {
     pub violations: Vec<String>,
     pub made_available_order: Vec<i64>,
     pub responses: BTreeMap<String, u64>,
+    pub dialogs_created: u64,
+    pub dialogs_created_with_events: u64,
+    pub dialog_jobs_enqueued: u64,
+    pub dialog_jobs_run: u64,
 }
 
 /// Tables and bookkeeping, behind one lock.
@@ -31,6 +35,10 @@ pub(crate) struct Ledger {
 pub(crate) struct Tables {
     pub db: Db,
     pub ledger: Ledger,
+    /// How a migrate call's `makeAvailable: true` is carried out.
+    pub dialog_job: crate::DialogJob,
+    /// Dialog jobs enqueued by migrate calls, for the server to run after their delay.
+    pub dialog_jobs: Vec<Uuid>,
 }
 
 /// Stored events by kind.
@@ -87,6 +95,21 @@ pub struct Inventory {
     pub responses: BTreeMap<String, u64>,
     /// A2 ids in the order first made available (dialog created).
     pub made_available_order: Vec<i64>,
+    /// Dialogs created in Dialogporten, counting every creation: more than `dialogs` would
+    /// mean a correspondence got a second dialog.
+    #[serde(default)]
+    pub dialogs_created: u64,
+    /// Of those, created with events (not silently): by the background job of a migrate call
+    /// with `makeAvailable: true` (`MigrateCorrespondenceHandler.cs:79`), or a batch with
+    /// `createEvents`. A make-available call with ids creates silently (`:162,176`).
+    #[serde(default)]
+    pub dialogs_created_with_events: u64,
+    /// Background dialog jobs enqueued by migrate calls with `makeAvailable: true`.
+    #[serde(default)]
+    pub dialog_jobs_enqueued: u64,
+    /// Of those, the jobs that have run (the rest are still waiting for their delay).
+    #[serde(default)]
+    pub dialog_jobs_run: u64,
     /// Every correspondence, in creation order.
     pub items: Vec<SimItem>,
     /// Every attachment, in upload order.
@@ -272,6 +295,10 @@ impl Tables {
             active_ms: BTreeMap::new(),
             responses: l.responses.clone(),
             made_available_order: l.made_available_order.clone(),
+            dialogs_created: l.dialogs_created,
+            dialogs_created_with_events: l.dialogs_created_with_events,
+            dialog_jobs_enqueued: l.dialog_jobs_enqueued,
+            dialog_jobs_run: l.dialog_jobs_run,
             items,
             stored_attachments: db.attachments.iter().map(|a| attachment(db, a)).collect(),
         }

@@ -21,6 +21,7 @@ mod binding;
 mod bucket;
 mod correspondence;
 mod db;
+mod dialog_job;
 mod enums;
 mod events;
 mod faults;
@@ -42,6 +43,7 @@ mod tests;
 mod tests_events;
 
 pub use bucket::RateLimit;
+pub use dialog_job::DialogJob;
 pub use faults::{FaultCounts, Faults, SimConfig};
 pub use inventory::{
     EventCounts, Inventory, SimAttachment, SimDeleteEvent, SimForwarding, SimItem, SimNotification,

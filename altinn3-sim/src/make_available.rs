@@ -47,7 +47,7 @@ fn read(v: &Value) -> JResult<Option<Request>> {
 
 /// `MakeCorrespondenceAvailableInDialogportenAndApi` (`MigrateCorrespondenceHandler.cs:223-263`):
 /// `Ok(dialog id)` or the exception's `ToString()`.
-pub(crate) fn make_available(store: &mut Tables, id: Uuid, _create_events: bool) -> Result<String, String> {
+pub(crate) fn make_available(store: &mut Tables, id: Uuid, create_events: bool) -> Result<String, String> {
     let Some(c) = store.db.correspondence(id) else {
         // GetCorrespondenceById (includeIsMigrating) finds nothing (:225-229).
         return Err(format!(
@@ -78,6 +78,10 @@ pub(crate) fn make_available(store: &mut Tables, id: Uuid, _create_events: bool)
     });
     if let Some(c) = store.db.correspondences.iter_mut().find(|c| c.id == id) {
         c.is_migrating = false;
+    }
+    store.ledger.dialogs_created += 1;
+    if create_events {
+        store.ledger.dialogs_created_with_events += 1;
     }
     if !store.ledger.made_available_order.contains(&a2) {
         store.ledger.made_available_order.push(a2);

@@ -6,11 +6,11 @@
 use crate::binding::{self, ModelState};
 use crate::correspondence::{self, MigrateIn};
 use crate::db::{CorrespondenceRow, NewCorrespondence};
+use crate::dialog_job;
 use crate::enums::{self, status};
 use crate::events::{self, ForwardingIn, NotificationIn, StatusIn};
 use crate::history::{self, Operation};
 use crate::inventory::Tables;
-use crate::make_available;
 use crate::problem::{self, Answer};
 use crate::timestamp::stored;
 use serde_json::{Value, json};
@@ -203,9 +203,12 @@ fn created(store: &mut Tables, m: &MigrateIn, cid: Uuid, deletes: &[StatusIn], e
     }
     let mut dialog_id = Value::Null;
     if m.make_available {
-        // Outside Development: a background job creates the dialog (createEvents = true), and the
-        // answer's dialogId is "" (:66-90, :97). The simulator runs that job at once.
-        let _ = make_available::make_available(store, cid, true);
+        // Development: created inline, its id answered; elsewhere a background job creates it
+        // later and the answer's dialogId is "" (:65-97; see `dialog_job`).
+        let id = dialog_job::on_migrate(store, cid);
+        dialog_id = json!(id);
+    }
+    if m.make_available && !store.dialog_job.development {
         // UpdatePublished from the "Correspondence Published in Altinn 2" status (:82-88).
         let p = store
             .db
@@ -220,7 +223,6 @@ fn created(store: &mut Tables, m: &MigrateIn, cid: Uuid, deletes: &[StatusIn], e
         if let (Some(p), Some(c)) = (p, store.db.correspondences.iter_mut().find(|c| c.id == cid)) {
             c.published = Some(p);
         }
-        dialog_id = json!("");
     }
     let statuses: Vec<Value> =
         existing.iter().map(|a| json!({ "attachmentId": a, "status": "Initialized" })).collect();

@@ -56,7 +56,7 @@ impl Simulator {
             token: cfg.token,
             buckets,
             injector: Injector::new(cfg.faults, cfg.seed),
-            store: Mutex::new(Tables::default()),
+            store: Mutex::new(Tables { dialog_job: cfg.dialog_job, ..Tables::default() }),
             rates: Mutex::new(Endpoint::ALL.into_iter().map(|e| (e, RateCounter::default())).collect()),
         };
         Self { shared: Arc::new(shared) }
@@ -180,6 +180,7 @@ async fn api(
         tracing::debug!(fault = f.name(), endpoint = ep.name(), "injecting fault");
     }
     let answer = answer(&shared, ep, &method, &uri, &headers, &body);
+    spawn_dialog_jobs(&shared);
     {
         let mut st = lock(&shared.store);
         *st.ledger.responses.entry(format!("{} {}", ep.name(), answer.status.as_u16())).or_insert(0) += 1;
@@ -188,6 +189,22 @@ async fn api(
         return dropped();
     }
     respond(answer)
+}
+
+/// Runs the dialog jobs the call enqueued after their delay, as Hangfire would, whether or not
+/// the answer reaches the caller (`dialog_job`).
+fn spawn_dialog_jobs(shared: &Arc<Shared>) {
+    let (jobs, delay) = {
+        let mut st = lock(&shared.store);
+        (std::mem::take(&mut st.dialog_jobs), st.dialog_job.delay)
+    };
+    for cid in jobs {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            crate::dialog_job::run(&mut lock(&shared.store), cid);
+        });
+    }
 }
 
 fn answer(

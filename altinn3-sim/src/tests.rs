@@ -11,7 +11,12 @@ pub(crate) const BASE: &str = "/correspondence/api/v1/migration";
 pub(crate) const PARTY: &str = "358c48b4-74a7-461f-a86f-48801deec920";
 
 pub(crate) fn sim() -> Simulator {
-    Simulator::new(SimConfig { token: TOKEN.into(), seed: 1, faults: Faults::default() })
+    Simulator::new(SimConfig {
+        token: TOKEN.into(),
+        seed: 1,
+        faults: Faults::default(),
+        dialog_job: crate::DialogJob::default(),
+    })
 }
 
 /// One call through the router: `(status, JSON body or Null, headers)`.

@@ -213,13 +213,18 @@ async fn faults_503_and_dropped_connections() {
         token: TOKEN.into(),
         seed: 3,
         faults: Faults { error_5xx_rate: 1.0, ..Faults::default() },
+        dialog_job: crate::DialogJob::default(),
     });
     let (st, _) = post(&s, "correspondence", &migrate_body(1)).await;
     assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(s.inventory().faults_injected.error_5xx, 1);
     // Drops: the client gets no answer; every second drop happens after the data was stored.
-    let cfg =
-        SimConfig { token: TOKEN.into(), seed: 3, faults: Faults { drop_rate: 1.0, ..Faults::default() } };
+    let cfg = SimConfig {
+        token: TOKEN.into(),
+        seed: 3,
+        faults: Faults { drop_rate: 1.0, ..Faults::default() },
+        dialog_job: crate::DialogJob::default(),
+    };
     let run = Simulator::start(cfg, "127.0.0.1:0".parse().unwrap()).await.unwrap();
     for a2 in [1, 2] {
         let body = migrate_body(a2).to_string();

@@ -64,7 +64,8 @@ where
     let token = format!("latency-{}", uuid::Uuid::now_v7().simple());
     let token_file = work.join("token");
     std::fs::write(&token_file, &token).map_err(|e| fail("cannot write the token file")(e.to_string()))?;
-    let sim_cfg = SimConfig { token, seed: opts.seed, faults: Faults::default() };
+    let sim_cfg =
+        SimConfig { token, seed: opts.seed, faults: Faults::default(), dialog_job: Default::default() };
     let addr = "127.0.0.1:0".parse().map_err(|e: std::net::AddrParseError| LatencyError(e.to_string()))?;
     let sim = Simulator::start(sim_cfg, addr)
         .await

@@ -42,6 +42,10 @@ pub struct Stage {
     pub finished: bool,
     /// Where a successful step takes it (runnable states only).
     pub success: Option<WorkflowState>,
+    /// Where a successful step that also brought the dialog id takes it, when that is further
+    /// than `success`: a migrate call with `makeAvailable: true` that A3 answered with the
+    /// dialog it created in the call skips make-available (the id is stored in the same write).
+    pub with_dialog: Option<WorkflowState>,
 }
 
 /// Every state in lifecycle order, with what it is.
@@ -51,29 +55,39 @@ pub const LIFECYCLE: [Stage; 8] = [
         rest: Rest::Runnable(StepKind::Migrate),
         finished: false,
         success: Some(Migrated),
+        with_dialog: Some(DialogCreated),
     },
     Stage {
         state: Migrated,
         rest: Rest::Runnable(StepKind::MakeAvailable),
         finished: false,
         success: Some(DialogCreated),
+        with_dialog: None,
     },
     Stage {
         state: DialogCreated,
         rest: Rest::Runnable(StepKind::Sync),
         finished: false,
         success: Some(Synced),
+        with_dialog: None,
     },
-    Stage { state: Synced, rest: Rest::Synced, finished: true, success: None },
+    Stage { state: Synced, rest: Rest::Synced, finished: true, success: None, with_dialog: None },
     Stage {
         state: SyncPending,
         rest: Rest::Runnable(StepKind::Sync),
         finished: false,
         success: Some(Synced),
+        with_dialog: None,
     },
-    Stage { state: Failed, rest: Rest::ParkedByFailure, finished: false, success: None },
-    Stage { state: Rejected, rest: Rest::ParkedByFailure, finished: true, success: None },
-    Stage { state: Cancelled, rest: Rest::ParkedByOperator, finished: true, success: None },
+    Stage { state: Failed, rest: Rest::ParkedByFailure, finished: false, success: None, with_dialog: None },
+    Stage { state: Rejected, rest: Rest::ParkedByFailure, finished: true, success: None, with_dialog: None },
+    Stage {
+        state: Cancelled,
+        rest: Rest::ParkedByOperator,
+        finished: true,
+        success: None,
+        with_dialog: None,
+    },
 ];
 
 /// Which states of the table pass a filter (a `const fn` can not take a closure).
@@ -228,6 +242,15 @@ mod tests {
                 "{}: only runnable states have a successor",
                 stage.state
             );
+            if let (Some(skip), Some(next)) = (stage.with_dialog, stage.success) {
+                assert!(
+                    WorkflowState::ALL.iter().position(|s| *s == skip)
+                        > WorkflowState::ALL.iter().position(|s| *s == next),
+                    "{}: a shortcut leads further than the step",
+                    stage.state
+                );
+                assert_eq!(skip, DialogCreated, "only the dialog id can be brought early");
+            }
         }
         for step in StepKind::ALL {
             assert!(!step.states().is_empty(), "{step}");

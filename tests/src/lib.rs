@@ -99,6 +99,15 @@ macro_rules! on_both_backends {
 fn events() -> Vec<(Event, bool)> {
     vec![
         (Event::Step(StepOutcome::done()), true),
+        // A success that brought the dialog id (a migrate call that made the item available).
+        (
+            Event::Step(StepOutcome::Done {
+                a3_correspondence_id: None,
+                dialog_id: Some(Uuid::nil()),
+                synced_events: Vec::new(),
+            }),
+            true,
+        ),
         (Event::Step(StepOutcome::Retryable("an error".into())), true),
         (Event::Step(StepOutcome::Refused("401".into())), true),
         (

@@ -1,6 +1,12 @@
 //! The make-available step (Migrated → DialogCreated). Items arrive one by one from the dispatcher;
 //! a batcher collects them into calls of up to `batch_size` ids, and each item advances or fails on
 //! its own status in the answer.
+//!
+//! For an item whose migrate call already asked A3 to make it available (`makeAvailable: true`)
+//! the call only learns the dialog id: A3 created the dialog in a background job, and a second
+//! request for it answers the stored id without creating anything (contract COR-25, MA-2). The
+//! step first gives that job `dialog_job_wait` to run, because a call that comes first creates the
+//! dialog itself, silently, and the job's dialog with events never happens (COR-26).
 
 use crate::a3::model::dialog_uuid;
 use crate::a3::{A3Client, Failure};
@@ -10,13 +16,19 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-type Waiter = (Uuid, oneshot::Sender<StepOutcome>);
+/// An id to make available, whether its migrate call asked for it already, and where the outcome goes.
+type Waiter = (Uuid, bool, oneshot::Sender<StepOutcome>);
 
 /// The make-available step.
 #[derive(Debug, Clone)]
 pub struct MakeAvailableStep {
     tx: mpsc::Sender<Waiter>,
+    dialog_job_wait: Duration,
 }
+
+/// How long an item migrated with `makeAvailable: true` waits before its make-available call, so
+/// that A3's background job, not the call, creates its dialog.
+pub const DEFAULT_DIALOG_JOB_WAIT: Duration = Duration::from_secs(5);
 
 impl MakeAvailableStep {
     /// A step that sends up to `batch_size` ids per call, waiting at most `linger` to fill a batch.
@@ -25,7 +37,14 @@ impl MakeAvailableStep {
         let batch_size = batch_size.max(1);
         let (tx, rx) = mpsc::channel::<Waiter>(batch_size * 4);
         tokio::spawn(batcher(client, rx, batch_size, linger));
-        Self { tx }
+        Self { tx, dialog_job_wait: DEFAULT_DIALOG_JOB_WAIT }
+    }
+
+    /// The same step waiting `wait` (instead of [`DEFAULT_DIALOG_JOB_WAIT`]) before the first call
+    /// for an item migrated with `makeAvailable: true`.
+    pub fn with_dialog_job_wait(mut self, wait: Duration) -> Self {
+        self.dialog_job_wait = wait;
+        self
     }
 }
 
@@ -42,12 +61,12 @@ async fn batcher(client: A3Client, mut rx: mpsc::Receiver<Waiter>, batch_size: u
         let client = client.clone();
         // Calls run concurrently; the client's own limits bound them.
         tokio::spawn(async move {
-            let ids: Vec<Uuid> = batch.iter().map(|(id, _)| *id).collect();
+            let ids: Vec<Uuid> = batch.iter().map(|(id, _, _)| *id).collect();
             match client.make_available(&ids).await {
                 Ok(resp) => {
                     let by_id: HashMap<Uuid, _> =
                         resp.statuses.into_iter().map(|s| (s.correspondence_id, s)).collect();
-                    for (id, reply) in batch {
+                    for (id, on_migrate, reply) in batch {
                         let outcome = match by_id.get(&id) {
                             Some(s) if s.ok => match dialog_uuid(s.dialog_id.as_deref()) {
                                 Some(dialog) => StepOutcome::Done {
@@ -71,16 +90,30 @@ async fn batcher(client: A3Client, mut rx: mpsc::Receiver<Waiter>, batch_size: u
                                 "make_available: no status for this id in the answer".into(),
                             ),
                         };
-                        let _ = reply.send(outcome);
+                        let _ = reply.send(if on_migrate { after_own_job(outcome) } else { outcome });
                     }
                 }
                 Err(f) => {
-                    for (_, reply) in batch {
+                    for (_, _, reply) in batch {
                         let _ = reply.send(StepOutcome::from(f.clone()));
                     }
                 }
             }
         });
+    }
+}
+
+/// For an item whose migrate call asked A3 to make it available, a status without a dialog is
+/// worth another try: A3's job and our call may have created the dialog at the same moment, and
+/// Dialogporten refuses the second create (the dialog id is derived from the correspondence), so
+/// one side answers `ok:true, dialogId:""` or `ok:false`; the next call finds the stored dialog
+/// (contract §3). Refusals that do not heal use up the retry budget and fail the item then.
+fn after_own_job(outcome: StepOutcome) -> StepOutcome {
+    match outcome {
+        StepOutcome::Permanent(e) => {
+            StepOutcome::Retryable(format!("{e} (A3's own dialog job may have raced this call)"))
+        }
+        other => other,
     }
 }
 
@@ -94,8 +127,11 @@ impl Step for MakeAvailableStep {
         let Some(id) = item.a3_correspondence_id else {
             return Failure::Permanent("no A3 correspondence id: the item was never migrated".into()).into();
         };
+        if item.make_available_on_migrate && item.attempt == 0 {
+            tokio::time::sleep(self.dialog_job_wait).await;
+        }
         let (reply, answer) = oneshot::channel();
-        if self.tx.send((id, reply)).await.is_err() {
+        if self.tx.send((id, item.make_available_on_migrate, reply)).await.is_err() {
             return StepOutcome::Retryable("make_available batcher stopped".into());
         }
         answer

@@ -88,7 +88,11 @@ impl MigrateStep {
         let resp = self.client.migrate(&body).await?;
         Ok(StepOutcome::Done {
             a3_correspondence_id: Some(resp.correspondence_id),
-            dialog_id: None,
+            // Only a dialog A3 created in the call names one (contract COR-5, COR-25..27): `""`
+            // (a background job will create it) and null (a remigration, `makeAvailable`
+            // ignored) leave the item to the make-available step, which answers the dialog the
+            // job made, or makes it.
+            dialog_id: if body.make_available { dialog_uuid(resp.dialog_id.as_deref()) } else { None },
             // Purges stay pending: the sync step sends them once the item is in A3 (see
             // `first_migration`).
             synced_events: item.events.iter().filter(|e| first_migration(&e.body)).map(|e| e.id).collect(),
@@ -97,7 +101,7 @@ impl MigrateStep {
 }
 
 /// The migrate request: the record, the item's pending events as histories (deduplicated the way
-/// A3 does, oldest first), `IsMigrating: true`, `makeAvailable: false`.
+/// A3 does, oldest first), `IsMigrating: true`, and `makeAvailable` as the item's phase asks.
 pub fn request(r: &A2Correspondence, item: &WorkItem, attachments: Vec<Uuid>) -> MigrateCorrespondenceExt {
     let h = Histories::of(item.events.iter().map(|e| &e.body).filter(|e| first_migration(e)));
     MigrateCorrespondenceExt {
@@ -130,7 +134,7 @@ pub fn request(r: &A2Correspondence, item: &WorkItem, attachments: Vec<Uuid>) ->
         created: r.created,
         party_id: r.party_id,
         is_migrating: true,
-        make_available: false,
+        make_available: item.make_available_on_migrate,
         event_history: h.status,
         notification_history: h.notification,
         forwarding_history: h.forwarding,

@@ -36,6 +36,9 @@ pub struct WorkItem {
     /// Stored inputs that could not be read (a step that needs them fails the item with these,
     /// rather than succeed without them).
     pub input_errors: Vec<String>,
+    /// The item's phase has the migrate call make it available too (`makeAvailable: true`;
+    /// phase setting `make_available = "with-migrate"`). Set by the dispatcher's lane.
+    pub make_available_on_migrate: bool,
 }
 
 impl WorkItem {
@@ -54,6 +57,7 @@ impl WorkItem {
             record: None,
             events: Vec::new(),
             input_errors: Vec::new(),
+            make_available_on_migrate: false,
         }
     }
 }
@@ -83,7 +87,8 @@ pub enum StepOutcome {
     Done {
         /// A3 correspondence id, from migrate.
         a3_correspondence_id: Option<Uuid>,
-        /// Dialog id, from make-available.
+        /// Dialog id, from make-available, or from a migrate call with `makeAvailable: true`
+        /// when A3 created the dialog in the call (the item then skips make-available).
         dialog_id: Option<Uuid>,
         /// Ids of the pending events A3 now holds (marked synced with the transition).
         synced_events: Vec<i64>,

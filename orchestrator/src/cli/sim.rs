@@ -75,12 +75,24 @@ pub struct SimArgs {
     /// Faults.
     #[command(flatten)]
     pub faults: FaultArgs,
+    /// How long after a migrate call with `makeAvailable: true` A3's background job creates the
+    /// dialog (0: before the answer is sent).
+    #[arg(long, default_value = "0ms", value_parser = humantime::parse_duration)]
+    pub dialog_job_delay: Duration,
+    /// Answer `makeAvailable: true` as A3's Development environment does: the dialog is created
+    /// in the call and its id answered (elsewhere A3 answers `dialogId: ""`).
+    #[arg(long)]
+    pub development: bool,
 }
 
 /// Serves the simulator on 127.0.0.1 until a signal.
 pub(super) async fn run(args: &SimArgs) -> anyhow::Result<Exit> {
-    let cfg =
-        altinn3_sim::SimConfig { token: args.token.clone(), seed: args.seed, faults: args.faults.faults() };
+    let cfg = altinn3_sim::SimConfig {
+        token: args.token.clone(),
+        seed: args.seed,
+        faults: args.faults.faults(),
+        dialog_job: altinn3_sim::DialogJob { development: args.development, delay: args.dialog_job_delay },
+    };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
         .await
         .context("cannot bind the simulator's port")?;

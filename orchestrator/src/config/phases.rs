@@ -1,9 +1,10 @@
 //! Checking one `[phases.<name>]` table into a [`Phase`]: its selection (dates in the phase's
-//! time zone), steps, claim order, window and rate.
+//! time zone), steps, claim order, window, rate and how its items are made available.
 
 use super::checker::Checker;
 use super::raw;
 use super::{ClaimOrder, Phase, Selection, Window};
+use crate::phase::MakeAvailable;
 use chrono_tz::Tz;
 use std::time::Duration;
 use workers::StepKind;
@@ -72,6 +73,14 @@ pub(super) fn phase(
     {
         c.issue(key("rate"), format!("{rate} must be between 0.001 and 1000000 items per second"));
     }
+    let make_available = match p.make_available.as_str() {
+        "batched" => MakeAvailable::Batched,
+        "with-migrate" => MakeAvailable::WithMigrate,
+        other => {
+            c.issue(key("make_available"), format!("unknown value {other:?} (batched, with-migrate)"));
+            MakeAvailable::Batched
+        }
+    };
     Phase {
         name: name.to_string(),
         selection: Selection {
@@ -85,5 +94,6 @@ pub(super) fn phase(
         window,
         rate: p.rate,
         concurrency: c.at_least(&key("concurrency"), p.concurrency.unwrap_or(default_concurrency), 1),
+        make_available,
     }
 }

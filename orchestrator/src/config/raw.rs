@@ -213,6 +213,8 @@ pub(super) struct RawPhase {
     /// None: `altinn3.concurrency` (see `phases.rs`).
     #[serde(default)]
     pub concurrency: Option<usize>,
+    #[serde(default = "batched")]
+    pub make_available: String,
 }
 
 fn all_steps() -> Vec<String> {
@@ -221,6 +223,10 @@ fn all_steps() -> Vec<String> {
 
 fn due() -> String {
     "due".into()
+}
+
+fn batched() -> String {
+    "batched".into()
 }
 
 #[derive(Debug, Deserialize)]

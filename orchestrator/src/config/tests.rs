@@ -113,6 +113,8 @@ fn every_bad_value_is_reported_with_its_key() {
         ("unknown order", format!("{PHASE}order = \"random\""), vec![], "phases.p.order"),
         ("zero rate", format!("{PHASE}rate = 0"), vec![], "phases.p.rate"),
         ("zero concurrency", format!("{PHASE}concurrency = 0"), vec![], "phases.p.concurrency"),
+        ("unknown make_available", format!("{PHASE}make_available = \"at-once\""), vec![], "phases.p.make_available"),
+        ("make_available of a bool", format!("{PHASE}make_available = true"), vec![], "phases.p.make_available"),
         ("window cron", format!("{PHASE}[phases.p.window]\ncron = \"0 61 * * * *\"\nduration = \"1h\""), vec![], "phases.p.window.cron"),
         ("window duration", format!("{PHASE}[phases.p.window]\ncron = \"0 0 22 * * *\"\nduration = \"long\""), vec![], "phases.p.window.duration"),
         (
@@ -213,6 +215,9 @@ fn the_example_file_is_valid() {
     let s = load(&text, &[]).unwrap();
     assert_eq!(s.phases.len(), 3);
     assert_eq!(s.schedules.len(), 5 + 2, "five schedules and two phase windows");
+    let modes: Vec<_> = s.phases.iter().map(|p| (p.name.as_str(), p.make_available)).collect();
+    use crate::phase::MakeAvailable::{Batched, WithMigrate};
+    assert_eq!(modes, [("available-2025", Batched), ("live", WithMigrate), ("migrate-2025", Batched)]);
 }
 
 #[test]

@@ -153,8 +153,12 @@ pub async fn run(
     // 2. Altinn 3, simulated, on a loopback port; the client reaches it over real HTTP.
     let token =
         opts.token.clone().unwrap_or_else(|| Secret::new(format!("demo-{}", uuid::Uuid::now_v7().simple())));
-    let sim_cfg =
-        SimConfig { token: token.expose().to_string(), seed: opts.seed, faults: opts.faults.clone() };
+    let sim_cfg = SimConfig {
+        token: token.expose().to_string(),
+        seed: opts.seed,
+        faults: opts.faults.clone(),
+        dialog_job: altinn3_sim::DialogJob::default(),
+    };
     let sim = Simulator::start(sim_cfg, "127.0.0.1:0".parse().map_err(|e| DemoError::Setup(format!("{e}")))?)
         .await
         .map_err(|e| DemoError::Setup(format!("cannot start the simulator: {e}")))?;

@@ -6,7 +6,7 @@
 use super::feeder::Fed;
 use super::health::Health;
 use super::held::Held;
-use crate::phase::Phase;
+use crate::phase::{MakeAvailable, Phase};
 use crate::store::{Claim, ClaimOrder, Selection, Store};
 use schema::NodeId;
 use std::collections::HashSet;
@@ -115,6 +115,11 @@ impl Lane {
         };
         tracing::debug!(step = %self.step.kind(), items = items.len(), "claimed");
         let claimed = items.len();
+        // The phase says how its items get their dialog; the steps read it from the item.
+        let on_migrate = self.phase.as_ref().is_some_and(|p| p.make_available == MakeAvailable::WithMigrate);
+        for item in &mut items {
+            item.make_available_on_migrate = on_migrate;
+        }
         if let Err(e) = health.call("loading inputs", store.load_inputs(&mut items, self.step.inputs())).await
         {
             tracing::warn!(error = %e, step = %self.step.kind(), "loading inputs failed; releasing the claim");
@@ -234,6 +239,7 @@ mod tests {
             window: Window::Always,
             rate,
             concurrency,
+            make_available: crate::phase::MakeAvailable::Batched,
         }
     }
 

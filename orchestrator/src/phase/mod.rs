@@ -33,6 +33,24 @@ pub struct Phase {
     pub rate: Option<f64>,
     /// Items it may have in flight at once.
     pub concurrency: usize,
+    /// How its items are made available (the dialog created).
+    pub make_available: MakeAvailable,
+}
+
+/// How a phase's items get their dialog (config `make_available`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MakeAvailable {
+    /// By the make-available step, in calls of many ids, after migration (`"batched"`): for
+    /// the backlog, where dialogs are created silently and when the plan says.
+    #[default]
+    Batched,
+    /// By the migrate call itself (`makeAvailable: true`; `"with-migrate"`): for the live
+    /// phase, where a fresh A2 message should reach its recipient's inbox at once. A3 creates
+    /// the dialog in a background job with events and schedules the publish after it
+    /// (contract COR-5, COR-25..27); the make-available step then only learns the dialog id,
+    /// unless A3 answered it already.
+    WithMigrate,
 }
 
 impl Phase {

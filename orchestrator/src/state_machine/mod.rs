@@ -188,9 +188,12 @@ pub enum TransitionError {
     },
 }
 
-/// The state a successful step leads to (the lifecycle table's happy path).
-fn after_success(state: WorkflowState) -> Option<WorkflowState> {
-    state.stage().success
+/// The state a successful step leads to (the lifecycle table's happy path); with the dialog id
+/// in hand, possibly further (a migrate call that also made the item available: the id is
+/// written with the transition, so the item is never DialogCreated without it).
+fn after_success(state: WorkflowState, dialog_known: bool) -> Option<WorkflowState> {
+    let stage = state.stage();
+    if dialog_known { stage.with_dialog.or(stage.success) } else { stage.success }
 }
 
 /// How many identical server errors in a row `error` makes: one more than before when it is a
@@ -248,8 +251,8 @@ pub fn decide(facts: Facts, event: &Event) -> Result<Transition, TransitionError
                 return Err(not_allowed());
             }
             Ok(match outcome {
-                StepOutcome::Done { .. } => {
-                    let next = after_success(state).ok_or_else(not_allowed)?;
+                StepOutcome::Done { dialog_id, .. } => {
+                    let next = after_success(state, dialog_id.is_some()).ok_or_else(not_allowed)?;
                     let due = if next.is_runnable() { Due::Now } else { Due::Never };
                     to(next, 0, due, None, None)
                 }

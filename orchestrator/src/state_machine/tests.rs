@@ -16,6 +16,12 @@ fn facts(state: WorkflowState) -> Facts<'static> {
 fn events() -> Vec<Event> {
     vec![
         Event::Step(StepOutcome::done()),
+        // A success that brought the dialog id (make-available, or migrate with makeAvailable).
+        Event::Step(StepOutcome::Done {
+            a3_correspondence_id: None,
+            dialog_id: Some(uuid::Uuid::nil()),
+            synced_events: Vec::new(),
+        }),
         Event::Step(StepOutcome::Retryable("503".into())),
         Event::Step(StepOutcome::Refused("401".into())),
         Event::Step(StepOutcome::RateLimited { error: "429".into(), retry_after: Duration::from_secs(7) }),
@@ -68,11 +74,12 @@ fn render(r: Result<Transition, TransitionError>) -> String {
 /// Every (state, event) pair, written out: the table is the specification.
 #[test]
 fn every_state_and_event() {
-    let expected: &[(WorkflowState, [&str; 9])] = &[
+    let expected: &[(WorkflowState, [&str; 10])] = &[
         (
             CreatedInA2,
             [
                 "created_in_a2->migrated/0/now resume=- error=- by_operator=false same=0",
+                "created_in_a2->dialog_created/0/now resume=- error=- by_operator=false same=0",
                 "created_in_a2->created_in_a2/3/backoff3>=0ms resume=- error=\"503\" by_operator=false same=0",
                 "created_in_a2->created_in_a2/2/now resume=- error=\"put back, no attempt counted: 401\" by_operator=false same=0 put_back",
                 "created_in_a2->created_in_a2/2/backoff2>=7000ms resume=- error=\"429\" by_operator=false same=0",
@@ -86,6 +93,7 @@ fn every_state_and_event() {
         (
             Migrated,
             [
+                "migrated->dialog_created/0/now resume=- error=- by_operator=false same=0",
                 "migrated->dialog_created/0/now resume=- error=- by_operator=false same=0",
                 "migrated->migrated/3/backoff3>=0ms resume=- error=\"503\" by_operator=false same=0",
                 "migrated->migrated/2/now resume=- error=\"put back, no attempt counted: 401\" by_operator=false same=0 put_back",
@@ -101,6 +109,7 @@ fn every_state_and_event() {
             DialogCreated,
             [
                 "dialog_created->synced/0/never resume=- error=- by_operator=false same=0",
+                "dialog_created->synced/0/never resume=- error=- by_operator=false same=0",
                 "dialog_created->dialog_created/3/backoff3>=0ms resume=- error=\"503\" by_operator=false same=0",
                 "dialog_created->dialog_created/2/now resume=- error=\"put back, no attempt counted: 401\" by_operator=false same=0 put_back",
                 "dialog_created->dialog_created/2/backoff2>=7000ms resume=- error=\"429\" by_operator=false same=0",
@@ -114,6 +123,7 @@ fn every_state_and_event() {
         (
             Synced,
             [
+                "not_allowed(synced,done)",
                 "not_allowed(synced,done)",
                 "not_allowed(synced,retryable)",
                 "not_allowed(synced,refused)",
@@ -129,6 +139,7 @@ fn every_state_and_event() {
             SyncPending,
             [
                 "sync_pending->synced/0/never resume=- error=- by_operator=false same=0",
+                "sync_pending->synced/0/never resume=- error=- by_operator=false same=0",
                 "sync_pending->sync_pending/3/backoff3>=0ms resume=- error=\"503\" by_operator=false same=0",
                 "sync_pending->sync_pending/2/now resume=- error=\"put back, no attempt counted: 401\" by_operator=false same=0 put_back",
                 "sync_pending->sync_pending/2/backoff2>=7000ms resume=- error=\"429\" by_operator=false same=0",
@@ -142,6 +153,7 @@ fn every_state_and_event() {
         (
             Failed,
             [
+                "not_allowed(failed,done)",
                 "not_allowed(failed,done)",
                 "not_allowed(failed,retryable)",
                 "not_allowed(failed,refused)",
@@ -157,6 +169,7 @@ fn every_state_and_event() {
             Rejected,
             [
                 "not_allowed(rejected,done)",
+                "not_allowed(rejected,done)",
                 "not_allowed(rejected,retryable)",
                 "not_allowed(rejected,refused)",
                 "not_allowed(rejected,rate_limited)",
@@ -170,6 +183,7 @@ fn every_state_and_event() {
         (
             Cancelled,
             [
+                "not_allowed(cancelled,done)",
                 "not_allowed(cancelled,done)",
                 "not_allowed(cancelled,retryable)",
                 "not_allowed(cancelled,refused)",

@@ -162,5 +162,6 @@ fn work_item(r: &QueryResult) -> Result<WorkItem, StoreError> {
         record: None,
         events: Vec::new(),
         input_errors: Vec::new(),
+        make_available_on_migrate: false,
     })
 }

@@ -26,7 +26,7 @@ pub(crate) async fn import_valid(store: &Store, n: usize) -> Vec<A2Correspondenc
 /// The simulator on a loopback port, accepting `token`, without faults.
 pub(crate) async fn simulator(token: &str, seed: u64) -> RunningSim {
     Simulator::start(
-        SimConfig { token: token.into(), seed, faults: Faults::default() },
+        SimConfig { token: token.into(), seed, faults: Faults::default(), dialog_job: Default::default() },
         "127.0.0.1:0".parse().unwrap(),
     )
     .await

@@ -9,6 +9,7 @@ mod failures;
 mod first_start;
 mod fixtures;
 mod import;
+mod live;
 mod operators;
 mod orchestration;
 mod process;

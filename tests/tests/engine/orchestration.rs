@@ -225,6 +225,7 @@ fn phase(name: &str, window: Window, steps: &[StepKind]) -> Phase {
         window,
         rate: None,
         concurrency: 2,
+        make_available: orchestrator::phase::MakeAvailable::Batched,
     }
 }
 

@@ -134,7 +134,7 @@ impl World {
             ..Faults::default()
         };
         let sim = Simulator::start(
-            SimConfig { token: TOKEN.into(), seed: 11, faults },
+            SimConfig { token: TOKEN.into(), seed: 11, faults, dialog_job: Default::default() },
             "127.0.0.1:0".parse().unwrap(),
         )
         .await
