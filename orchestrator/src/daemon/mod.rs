@@ -226,8 +226,13 @@ pub async fn run(
     // was cut short, the database did not answer within the whole deadline already: waiting for
     // it a second time would make the bound grace + 2 × deadline (21 s measured with the
     // database black-holed, where the README promises grace + deadline).
+    // Why the database stopped the node is worth the deadline even so: that database answers.
     let cut_short = report.as_ref().is_ok_and(|r| r.cut_short);
-    let deadline = if cut_short { std::time::Duration::ZERO } else { settings.node.shutdown_deadline };
+    let deadline = if cut_short && failure.is_none() {
+        std::time::Duration::ZERO
+    } else {
+        settings.node.shutdown_deadline
+    };
     let rest = async {
         let _ = sched.await;
         let _ = watch.await;

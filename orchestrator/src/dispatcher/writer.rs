@@ -99,7 +99,8 @@ async fn commit(store: &Store, node: NodeId, buf: &mut Vec<Finished>, stats: &St
                 stats.commit_errors.fetch_add(1, Ordering::Relaxed);
                 if health.stopping().is_cancelled() {
                     tries_while_stopping += 1;
-                    if tries_while_stopping > 3 {
+                    // Stopped because commits fail the same way: more tries only delay the stop.
+                    if tries_while_stopping > 3 || health.failure().is_some() {
                         tracing::error!(items = batch.len(), error = %e, "commit gave up at shutdown; items run again after their leases expire");
                         break;
                     }
