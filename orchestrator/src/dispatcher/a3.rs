@@ -14,7 +14,9 @@ use workers::sync::SyncStep;
 
 /// A dispatcher with the three Altinn 3 steps: migrate and sync with `concurrency` items each,
 /// make-available in calls of `batch` ids; attachment files are read relative to
-/// `attachment_root`.
+/// `attachment_root`. A make-available call waits at most 5 ms for more ids: a claimed batch's
+/// items reach it within microseconds of each other, so longer only delays a lone live item
+/// (20 ms of a live item's ~100 ms before).
 pub fn a3_dispatcher(
     store: &Store,
     cfg: DispatcherConfig,
@@ -26,7 +28,7 @@ pub fn a3_dispatcher(
     Dispatcher::new(store.clone(), cfg)
         .with_step(Arc::new(MigrateStep::new(client.clone(), attachment_root)), concurrency)
         .with_step(
-            Arc::new(MakeAvailableStep::new(client.clone(), batch, Duration::from_millis(20))),
+            Arc::new(MakeAvailableStep::new(client.clone(), batch, Duration::from_millis(5))),
             batch * 2,
         )
         .with_step(Arc::new(SyncStep::new(client.clone())), concurrency)
