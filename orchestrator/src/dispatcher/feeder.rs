@@ -81,8 +81,13 @@ pub(super) async fn feed(lane: Lane, mut rx: mpsc::UnboundedReceiver<Fed>, run: 
             if !closed {
                 run.credentials.handed_back.fetch_add(back.len() as u64, Ordering::Relaxed);
             }
-            if let Err(e) = run.store.release_items(run.node, &back).await {
-                tracing::warn!(error = %e, "cannot release items; their leases expire");
+            // Bounded like every call of the run: a database that does not answer must not hold
+            // up this lane's feeder.
+            let release = run.store.release_items(run.node, &back);
+            match tokio::time::timeout(super::health::BOUND, release).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "cannot release items; their leases expire"),
+                Err(_) => tracing::warn!("no answer to releasing items; their leases expire"),
             }
             continue;
         }
