@@ -103,26 +103,20 @@ async fn run_once_with_a_refused_token_exits_8_and_touches_no_item() {
     let config = dir.path().join("migrator.toml");
     std::fs::write(&config, "[log]\nformat = \"json\"\n[phases.now]\nsteps = [\"all\"]\nconcurrency = 8\n")
         .unwrap();
+    let config = config.to_str().unwrap().to_string();
     let migrator = |args: &[&str], format: &str| {
-        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_migrator-under-test"));
-        c.arg("--db")
-            .arg(&db.target)
-            .arg("--config")
-            .arg(&config)
-            .args(args)
-            .env("MIGRATOR__ALTINN3__BASE_URL", &sim.base_url)
+        let mut c = crate::process::migrator(&db.target, &[&["--config", config.as_str()], args].concat());
+        c.env("MIGRATOR__ALTINN3__BASE_URL", &sim.base_url)
             .env("MIGRATOR__ALTINN3__TOKEN", wrong)
             .env("MIGRATOR__LOG__FORMAT", format)
             .env("MIGRATOR__NODE__IDLE_POLL", "20ms")
             .env("MIGRATOR_LOG", "info");
         async move {
-            let out = tokio::task::spawn_blocking(move || c.output().unwrap()).await.unwrap();
-            let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-            let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+            let (code, stdout, stderr) = crate::process::output(c).await;
             for token in [right, wrong] {
                 assert!(!stdout.contains(token) && !stderr.contains(token), "a token leaked");
             }
-            (out.status.code(), stdout, stderr)
+            (code, stdout, stderr)
         }
     };
     let (code, out, err) = migrator(&["--json", "run", "--once", "--phase", "now"], "json").await;

@@ -562,23 +562,17 @@ async fn run_once_exits_with_what_happened() {
          [phases.never]\nsteps = [\"all\"]\n[phases.never.window]\ncron = \"0 0 0 1 1 *\"\nduration = \"1s\"\n",
     )
     .unwrap();
+    let config = config.to_str().unwrap().to_string();
     let migrator = |args: &[&str]| {
-        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_migrator-under-test"));
-        c.arg("--db")
-            .arg(&db.target)
-            .arg("--config")
-            .arg(&config)
-            .args(args)
-            .env("MIGRATOR__ALTINN3__BASE_URL", &sim.base_url)
+        let mut c = crate::process::migrator(&db.target, &[&["--config", config.as_str()], args].concat());
+        c.env("MIGRATOR__ALTINN3__BASE_URL", &sim.base_url)
             .env("MIGRATOR__ALTINN3__TOKEN", token)
             .env("MIGRATOR__NODE__IDLE_POLL", "20ms")
             .env("MIGRATOR_LOG", "info");
         async move {
-            let out = tokio::task::spawn_blocking(move || c.output().unwrap()).await.unwrap();
-            let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-            let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+            let (code, stdout, stderr) = crate::process::output(c).await;
             assert!(!stdout.contains(token) && !stderr.contains(token), "the token leaked");
-            (out.status.code(), stdout, stderr)
+            (code, stdout, stderr)
         }
     };
     let (code, out, err) = migrator(&["--json", "run", "--once", "--phase", "never"]).await;
