@@ -18,6 +18,7 @@ pub mod demo;
 pub mod dispatcher;
 mod failure_watch;
 pub mod generator;
+pub mod http;
 pub mod import;
 pub mod latency;
 #[cfg(test)]

@@ -26,6 +26,7 @@ mod phase;
 mod plan;
 mod run;
 mod runs;
+mod serve;
 mod show;
 mod signal;
 mod sim;
@@ -115,6 +116,9 @@ pub enum Command {
     Migrate,
     /// Pause or resume a phase on every node (takes effect within one claim cycle).
     Phase(phase::PhaseArgs),
+    /// The operations server alone (health, /metrics, the JSON API, the dashboard) over a
+    /// database whose daemons run elsewhere; `migrator run` serves the same beside its work.
+    Serve(serve::ServeArgs),
 }
 
 impl Command {
@@ -129,6 +133,7 @@ impl Command {
                 | Command::Failures(_)
                 | Command::Plan(_)
                 | Command::Runs(_)
+                | Command::Serve(_)
         )
     }
 }
@@ -201,6 +206,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<Exit> {
         Command::Plan(args) => plan::run(&store, &settings(), args, json).await,
         Command::Runs(args) => runs::run(&store, args, json).await,
         Command::Phase(args) => phase::run(&store, &settings(), args, json).await,
+        Command::Serve(args) => serve::run(store, settings(), args).await,
         Command::Sim(_) | Command::Generate(_) => unreachable!("answered above without a database"),
     }
 }

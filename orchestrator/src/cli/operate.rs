@@ -4,7 +4,7 @@
 use super::output::print;
 use super::{Exit, failures};
 use crate::state_machine::Event;
-use crate::store::{OperateReport, Selector, Store};
+use crate::store::{OperateReport, Origin, Selector, Store};
 use anyhow::Context;
 use clap::Args;
 use schema::WorkflowState;
@@ -41,7 +41,7 @@ pub(super) async fn run(store: &Store, sel: SelectArgs, event: Event, json: bool
     };
     let selector = Selector { keys: sel.keys, state: sel.state, batch: sel.batch, reason: reason.clone() };
     let verb = event.name().trim_start_matches("operator_").to_string();
-    let r = store.operate(&selector, event).await.with_context(|| format!("{verb} failed"))?;
+    let r = store.operate(&selector, event, Origin::Cli).await.with_context(|| format!("{verb} failed"))?;
     print(json, &r, |r| render(r, &verb, reason.as_deref()))?;
     Ok(if r.not_found.is_empty() { Exit::Ok } else { Exit::NotFound })
 }

@@ -4,7 +4,7 @@ use super::Exit;
 use super::output::print;
 use crate::config::Settings;
 use crate::phase::PhaseControl;
-use crate::store::Store;
+use crate::store::{Origin, Store};
 use clap::{Args, Subcommand};
 
 /// `phase` options.
@@ -45,7 +45,7 @@ pub(super) async fn run(
         let known: Vec<&str> = settings.phases.iter().map(|p| p.name.as_str()).collect();
         anyhow::bail!("no phase named \"{name}\" in the configuration (phases: {})", known.join(", "));
     }
-    let c = store.set_paused(name, pause).await?;
+    let c = store.set_paused(name, pause, Origin::Cli).await?;
     print(json, &c, render)?;
     Ok(Exit::Ok)
 }

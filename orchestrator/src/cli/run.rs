@@ -30,16 +30,29 @@ pub(super) async fn run(store: Store, settings: Settings, args: RunArgs, json: b
         print(json, &r, render_once)?;
         return Ok(Exit::of_once(&r));
     }
+    // The operations server lives as long as the daemon: the same cancellation stops both.
+    let server = match settings.http.listen {
+        Some(listen) => {
+            Some(crate::http::start(store.clone(), &settings, listen, false, cancel.clone()).await?)
+        }
+        None => None,
+    };
+    let http = server.as_ref().map(|s| s.addr.to_string()).unwrap_or_else(|| "off".into());
     // Plain text beside the logs only when they are plain: a log shipper reading JSON lines
     // gets this line as a log event instead.
     let (phases, schedules) = (settings.phases.len(), settings.schedules.len());
     match settings.log {
         LogFormat::Plain => {
-            eprintln!("migrator running: {phases} phases, {schedules} schedules; Ctrl-C stops")
+            eprintln!("migrator running: {phases} phases, {schedules} schedules, http {http}; Ctrl-C stops")
         }
-        LogFormat::Json => tracing::info!(phases, schedules, "migrator running"),
+        LogFormat::Json => tracing::info!(phases, schedules, http, "migrator running"),
     }
-    let r = crate::daemon::run(store, &settings, cancel).await?;
+    let r = crate::daemon::run(store, &settings, cancel.clone()).await;
+    cancel.cancel();
+    if let Some(s) = server {
+        s.stopped().await;
+    }
+    let r = r?;
     print(json, &r, render)?;
     Ok(if r.cut_short { Exit::Error } else { Exit::Ok })
 }

@@ -4,10 +4,10 @@
 
 use super::checker::Checker;
 use super::phases::phase;
-use super::raw::Raw;
+use super::raw::{Raw, RawHttp};
 use super::{
-    Action, Altinn3Settings, ConfigError, LogFormat, Missed, NodeSettings, Phase, RetryPolicy, ScheduleSpec,
-    Settings, Window, window_schedule_name,
+    Action, Altinn3Settings, ConfigError, HttpSettings, LogFormat, Missed, NodeSettings, Phase, RetryPolicy,
+    ScheduleSpec, Settings, Window, window_schedule_name,
 };
 use std::time::Duration;
 use workers::a3::{Limit, Secret};
@@ -123,6 +123,7 @@ pub(super) fn check(raw: Raw) -> Result<Settings, ConfigError> {
             LogFormat::Plain
         }
     };
+    let http = http(&mut c, &raw.http);
     let history_retention =
         c.duration("retention.history", &raw.retention.history, Duration::from_secs(3600));
 
@@ -223,7 +224,45 @@ pub(super) fn check(raw: Raw) -> Result<Settings, ConfigError> {
         inbox_watch,
         history_retention,
         log,
+        http,
         schedules,
         phases,
     })
+}
+
+/// `[http]`: where the operations server listens (`""` turns it off) and its token. The token
+/// file is only named here; `migrator run` and `migrator serve` read it (see
+/// [`HttpSettings::token`]), so a reading command on a machine without it is not stopped.
+fn http(c: &mut Checker, h: &RawHttp) -> HttpSettings {
+    let listen = match h.listen.trim() {
+        "" => None,
+        addr => match addr.parse::<std::net::SocketAddr>() {
+            Ok(a) => Some(a),
+            Err(e) => {
+                c.issue(
+                    "http.listen",
+                    format!("{addr:?} is not an address and port like 127.0.0.1:9464 ({e})"),
+                );
+                None
+            }
+        },
+    };
+    let token = match (&h.token, &h.token_file) {
+        (Some(_), Some(_)) => {
+            c.issue("http.token_file", "give the token in the environment or in a file, not both");
+            None
+        }
+        (Some(t), None) if t.trim().is_empty() => {
+            c.issue("http.token", "is empty");
+            None
+        }
+        (Some(t), None) => Some(Secret::new(t.trim().to_string())),
+        _ => None,
+    };
+    HttpSettings {
+        listen,
+        token,
+        token_file: h.token_file.clone(),
+        refresh: c.duration("http.refresh", &h.refresh, Duration::from_millis(100)),
+    }
 }

@@ -45,6 +45,12 @@ impl Settings {
             if !issues.is_empty() {
                 return Err(ConfigError::Invalid(issues));
             }
+            if only_file.get::<config::Value>("http.token").is_ok() {
+                return Err(ConfigError::Invalid(vec![ConfigIssue {
+                    key: "http.token".into(),
+                    problem: "the token may not be written in the config file; set MIGRATOR__HTTP__TOKEN or http.token_file".into(),
+                }]));
+            }
             if only_file.get::<config::Value>("altinn3.token").is_ok() {
                 return Err(ConfigError::Invalid(vec![ConfigIssue {
                     key: "altinn3.token".into(),

@@ -82,6 +82,37 @@ pub struct Altinn3Settings {
     pub credentials_pause: Duration,
 }
 
+/// The operations server (`[http]`).
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Where it listens; None when `http.listen = ""` (off). The default binds 127.0.0.1 only.
+    pub listen: Option<std::net::SocketAddr>,
+    /// The operator token from the environment (`MIGRATOR__HTTP__TOKEN`).
+    pub token: Option<Secret>,
+    /// `http.token_file`, read by the commands that serve (see [`HttpSettings::token`]).
+    pub token_file: Option<PathBuf>,
+    /// How often the server recomputes what is too costly to count per request (per-phase
+    /// counts and estimates).
+    pub refresh: Duration,
+}
+
+impl HttpSettings {
+    /// The operator token, from the environment or `http.token_file`; None leaves the server
+    /// read-only. The error names the key and the file, never the content.
+    pub fn token(&self) -> Result<Option<Secret>, ConfigError> {
+        match (&self.token, &self.token_file) {
+            (Some(t), _) => Ok(Some(t.clone())),
+            (None, Some(path)) => Secret::from_file(path).map(Some).map_err(|e| {
+                ConfigError::Invalid(vec![ConfigIssue {
+                    key: "http.token_file".into(),
+                    problem: e.to_string(),
+                }])
+            }),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
 /// How log lines are written to stderr.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum LogFormat {
@@ -141,6 +172,8 @@ pub struct Settings {
     pub history_retention: Duration,
     /// `log.format`.
     pub log: LogFormat,
+    /// `[http]`: the operations server.
+    pub http: HttpSettings,
     /// Schedules, including one `window:<phase>` per windowed phase.
     pub schedules: Vec<ScheduleSpec>,
     /// Phases, in name order.

@@ -17,6 +17,7 @@ pub(super) struct Raw {
     pub discover: RawDiscover,
     pub retention: RawRetention,
     pub log: RawLog,
+    pub http: RawHttp,
     pub schedules: BTreeMap<String, RawSchedule>,
     pub phases: BTreeMap<String, RawPhase>,
 }
@@ -32,6 +33,7 @@ impl Default for Raw {
             discover: RawDiscover::default(),
             retention: RawRetention::default(),
             log: RawLog::default(),
+            http: RawHttp::default(),
             schedules: BTreeMap::new(),
             phases: BTreeMap::new(),
         }
@@ -165,6 +167,22 @@ pub(super) struct RawLog {
 impl Default for RawLog {
     fn default() -> Self {
         Self { format: "plain".into() }
+    }
+}
+
+// No `Debug`: `http.token` is plain text here.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawHttp {
+    pub listen: String,
+    pub token: Option<String>,
+    pub token_file: Option<PathBuf>,
+    pub refresh: String,
+}
+
+impl Default for RawHttp {
+    fn default() -> Self {
+        Self { listen: "127.0.0.1:9464".into(), token: None, token_file: None, refresh: "30s".into() }
     }
 }
 

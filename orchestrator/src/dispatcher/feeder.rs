@@ -167,6 +167,7 @@ fn applied_for(item: &WorkItem, outcome: StepOutcome, policy: &RetryPolicy) -> O
                 dialog_id: dialog,
                 synced_events,
                 claim: None,
+                operator: None,
             })
         }
         Err(e) => {

@@ -80,6 +80,7 @@ impl Store {
                     attempt: 0,
                     node: None,
                     error: None,
+                    operator: None,
                 })
                 .collect();
             insert_history(&txn, self.backend(), &history, now).await?;

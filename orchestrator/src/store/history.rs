@@ -14,6 +14,8 @@ pub(super) struct HistoryRow {
     pub(super) attempt: i32,
     pub(super) node: Option<NodeId>,
     pub(super) error: Option<String>,
+    /// The operator action behind the row (`retry via http`), if an operator's.
+    pub(super) operator: Option<String>,
 }
 
 pub(super) async fn insert_history(
@@ -24,7 +26,7 @@ pub(super) async fn insert_history(
 ) -> Result<(), StoreError> {
     for chunk in rows.chunks(CHUNK) {
         let mut q = Sql::new(backend);
-        q.push("INSERT INTO workflow_history (workflow_id, from_state, to_state, attempt, at, node, error) VALUES ");
+        q.push("INSERT INTO workflow_history (workflow_id, from_state, to_state, attempt, at, node, error, operator) VALUES ");
         for (i, h) in chunk.iter().enumerate() {
             if i > 0 {
                 q.push(", ");
@@ -37,6 +39,7 @@ pub(super) async fn insert_history(
                 (at.into(), "int8"),
                 (h.node.map(NodeId::get).into(), "uuid"),
                 (h.error.clone().into(), "text"),
+                (h.operator.clone().into(), "text"),
             ]);
         }
         conn.execute_raw(q.build()).await?;

@@ -12,6 +12,27 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
+/// Where an operator action came from: recorded with it (history rows, phase switches), so
+/// the audit trail tells the command line from the HTTP API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// `migrator retry|cancel|phase` on a machine with the database.
+    Cli,
+    /// The HTTP API or the dashboard, with the operator token.
+    Http,
+}
+
+impl Origin {
+    /// `cli` or `http`, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Cli => "cli",
+            Origin::Http => "http",
+        }
+    }
+}
+
 /// Which items an operator command acts on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Selector {
@@ -223,8 +244,14 @@ impl Store {
     }
 
     /// Applies an operator event (`OperatorRetry` or `OperatorCancel`) to every selected item,
-    /// through the state machine, in pages.
-    pub async fn operate(&self, selector: &Selector, event: Event) -> Result<OperateReport, StoreError> {
+    /// through the state machine, in pages; each history row says the action and its origin.
+    pub async fn operate(
+        &self,
+        selector: &Selector,
+        event: Event,
+        origin: Origin,
+    ) -> Result<OperateReport, StoreError> {
+        let operator = format!("{} via {}", event.name().trim_start_matches("operator_"), origin.as_str());
         if selector.is_empty() {
             return Err(StoreError::Invalid("refusing to act on every item: give ids or a filter".into()));
         }
@@ -248,9 +275,10 @@ impl Store {
                 seen_ids.push(item.id.to_string());
                 let facts = Facts::new(item.state, item.attempt, item.resume_state, self.policy());
                 match decide(facts, &event) {
-                    Ok(transition) => {
-                        batch.push(Applied::plain(WorkflowId(item.id), A2Id(item.a2_id), transition))
-                    }
+                    Ok(transition) => batch.push(Applied {
+                        operator: Some(operator.clone()),
+                        ..Applied::plain(WorkflowId(item.id), A2Id(item.a2_id), transition)
+                    }),
                     Err(e @ (TransitionError::NotAllowed { .. } | TransitionError::Unchanged { .. })) => {
                         report.skipped.push(Skipped {
                             id: item.id,
@@ -290,7 +318,7 @@ impl Store {
 
 /// Items whose lease expired, or that sat in a runnable state without moving for
 /// `older_than_ms` (what `stuck` lists before the Failed ones).
-fn stalled(now: i64, older_than_ms: i64) -> Condition {
+pub(super) fn stalled(now: i64, older_than_ms: i64) -> Condition {
     Condition::any().add(workflow::Column::LeaseUntil.lt(now)).add(
         Condition::all()
             .add(workflow::Column::State.is_in(WorkflowState::RUNNABLE))

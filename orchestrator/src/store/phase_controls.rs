@@ -2,8 +2,8 @@
 //! node reads on each claim cycle, so a pause takes effect everywhere within one cycle and
 //! survives restarts.
 
-use super::Store;
 use super::StoreError;
+use super::{Origin, Store};
 use schema::entity::phase_control;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
@@ -19,26 +19,38 @@ pub struct PhaseControl {
     pub paused: bool,
     /// Epoch ms of the last change.
     pub changed_at: i64,
+    /// Where the change came from.
+    pub changed_by: Origin,
 }
 
 impl Store {
-    /// Pauses or resumes `phase` (it need not be running).
-    pub async fn set_paused(&self, phase: &str, paused: bool) -> Result<PhaseControl, StoreError> {
+    /// Pauses or resumes `phase` (it need not be running), recording where the change came from.
+    pub async fn set_paused(
+        &self,
+        phase: &str,
+        paused: bool,
+        by: Origin,
+    ) -> Result<PhaseControl, StoreError> {
         let now = self.clock().now_ms();
         let row = phase_control::ActiveModel {
             phase: Set(phase.to_string()),
             paused: Set(paused),
             changed_at: Set(now),
+            changed_by: Set(Some(by.as_str().to_string())),
         };
         phase_control::Entity::insert(row)
             .on_conflict(
                 OnConflict::column(phase_control::Column::Phase)
-                    .update_columns([phase_control::Column::Paused, phase_control::Column::ChangedAt])
+                    .update_columns([
+                        phase_control::Column::Paused,
+                        phase_control::Column::ChangedAt,
+                        phase_control::Column::ChangedBy,
+                    ])
                     .to_owned(),
             )
             .exec_without_returning(self.db())
             .await?;
-        Ok(PhaseControl { phase: phase.to_string(), paused, changed_at: now })
+        Ok(PhaseControl { phase: phase.to_string(), paused, changed_at: now, changed_by: by })
     }
 
     /// The paused phases.

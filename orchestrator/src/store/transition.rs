@@ -32,6 +32,9 @@ pub struct Applied {
     /// is still this claim's (a newer claim of the same item, after this one's lease lapsed,
     /// wins). `None` fences by the node alone.
     pub claim: Option<ClaimId>,
+    /// The operator action behind it and where it came from (`retry via http`), written to its
+    /// history row; None for the engine's own transitions.
+    pub operator: Option<String>,
 }
 
 impl Applied {
@@ -45,6 +48,7 @@ impl Applied {
             dialog_id: None,
             synced_events: Vec::new(),
             claim: None,
+            operator: None,
         }
     }
 }
@@ -193,6 +197,7 @@ impl Store {
                 attempt: a.transition.attempt(),
                 node,
                 error: a.transition.error().map(str::to_string),
+                operator: a.operator.clone(),
             })
             .collect();
         insert_history(txn, self.backend(), &history, now).await?;

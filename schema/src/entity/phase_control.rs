@@ -15,6 +15,8 @@ pub struct Model {
     pub paused: bool,
     /// Epoch ms of the last change.
     pub changed_at: i64,
+    /// Where the last change came from (`cli`, `http`).
+    pub changed_by: Option<String>,
 }
 
 /// No navigated relations.

@@ -25,6 +25,9 @@ pub struct Model {
     pub node: Option<Uuid>,
     /// The error that caused it, or the operator's note.
     pub error: Option<String>,
+    /// The operator action that wrote the row and where it came from (`retry via http`); None
+    /// for the engine's own transitions.
+    pub operator: Option<String>,
 }
 
 /// No navigated relations.

@@ -207,6 +207,7 @@ async fn retry_and_cancel_by_reason_act_on_one_group(db: &TestDb) {
         .operate(
             &Selector { reason: Some(NOT_FOUND.into()), ..Selector::default() },
             orchestrator::state_machine::Event::OperatorRetry,
+            orchestrator::store::Origin::Cli,
         )
         .await
         .unwrap();
@@ -303,6 +304,7 @@ async fn identical_server_errors_fail_an_item_early(db: &TestDb) {
         .operate(
             &Selector { keys: vec!["1000".into()], ..Selector::default() },
             orchestrator::state_machine::Event::OperatorRetry,
+            orchestrator::store::Origin::Cli,
         )
         .await
         .unwrap();

@@ -4,7 +4,7 @@ use crate::store::{items, store_at};
 use orchestrator::clock::ManualClock;
 use orchestrator::retry::RetryPolicy;
 use orchestrator::state_machine::Event;
-use orchestrator::store::Selector;
+use orchestrator::store::{Origin, Selector};
 use schema::WorkflowState;
 use std::time::Duration;
 use tests::{TestDb, on_both_backends};
@@ -39,7 +39,7 @@ async fn status_stuck_show_cancel_retry(db: &TestDb) {
         keys: vec![free.to_string(), claimed[1].id.to_string(), "999".into()],
         ..Selector::default()
     };
-    let r = store.operate(&sel, Event::OperatorCancel).await.unwrap();
+    let r = store.operate(&sel, Event::OperatorCancel, Origin::Cli).await.unwrap();
     assert_eq!(r.changed, 2);
     assert_eq!(r.not_found, vec!["999".to_string()]);
     let shown = store.show(&claimed[1].id.to_string()).await.unwrap().unwrap();
@@ -49,11 +49,15 @@ async fn status_stuck_show_cancel_retry(db: &TestDb) {
     assert_eq!(shown.history.len(), 2);
     assert_eq!(shown.history[1].error.as_deref(), Some("cancelled by operator"));
     // Cancelling again is reported, not repeated.
-    let again = store.operate(&sel, Event::OperatorCancel).await.unwrap();
+    let again = store.operate(&sel, Event::OperatorCancel, Origin::Cli).await.unwrap();
     assert_eq!((again.changed, again.skipped.len()), (0, 2));
     // Retry on a runnable item is refused with a reason; on the cancelled ones it works.
     let r = store
-        .operate(&Selector { batch: Some("2024".into()), ..Selector::default() }, Event::OperatorRetry)
+        .operate(
+            &Selector { batch: Some("2024".into()), ..Selector::default() },
+            Event::OperatorRetry,
+            Origin::Cli,
+        )
         .await
         .unwrap();
     assert_eq!((r.changed, r.skipped.len()), (0, 3));
@@ -62,12 +66,13 @@ async fn status_stuck_show_cancel_retry(db: &TestDb) {
         .operate(
             &Selector { state: Some(WorkflowState::Cancelled), ..Selector::default() },
             Event::OperatorRetry,
+            orchestrator::store::Origin::Cli,
         )
         .await
         .unwrap();
     assert_eq!(r.changed, 2);
     assert!(
-        store.operate(&Selector::default(), Event::OperatorCancel).await.is_err(),
+        store.operate(&Selector::default(), Event::OperatorCancel, Origin::Cli).await.is_err(),
         "an empty selector is refused"
     );
     assert!(store.show("not-an-id").await.is_err());

@@ -23,7 +23,9 @@ pub(crate) fn migrator(db: &str, args: &[&str]) -> Command {
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .env("MIGRATOR_LOG", "warn");
+        .env("MIGRATOR_LOG", "warn")
+        // Daemons of parallel tests must not race for the operations server's default port.
+        .env("MIGRATOR__HTTP__LISTEN", "127.0.0.1:0");
     c
 }
 
