@@ -70,21 +70,7 @@ pub async fn run(
     let mut enqueued = 0;
     let enqueue_started = Instant::now();
     if !opts.resume {
-        let status = store.status().await?;
-        let foreign = status.total - status.by_batch.get(BENCH_BATCH).map(|b| b.values().sum()).unwrap_or(0);
-        if foreign > 0 {
-            return Err(BenchError::NotABenchDatabase(foreign));
-        }
-        store.delete_batch(BENCH_BATCH).await?;
-        let items = i64::try_from(opts.items).unwrap_or(i64::MAX);
-        let mut next = 1i64;
-        while next <= items {
-            let end = (next + 50_000).min(items + 1);
-            let batch: Vec<NewItem> = (next..end).map(|a2_id| NewItem::new(a2_id, BENCH_BATCH)).collect();
-            enqueued += store.insert_items(&batch).await? as u64;
-            next = end;
-        }
-        store.analyze().await?;
+        enqueued = enqueue(&store, opts.items).await?;
     }
     let enqueue_secs = enqueue_started.elapsed().as_secs_f64();
 
@@ -113,6 +99,28 @@ pub async fn run(
         peak_rss_mib: peak_rss_mib(),
         synced,
     })
+}
+
+/// Empties the bench batch and enqueues `items` new bench items (refusing a database that holds
+/// other items). Returns how many were enqueued.
+pub async fn enqueue(store: &Store, items: u64) -> Result<u64, BenchError> {
+    let status = store.status().await?;
+    let foreign = status.total - status.by_batch.get(BENCH_BATCH).map(|b| b.values().sum()).unwrap_or(0);
+    if foreign > 0 {
+        return Err(BenchError::NotABenchDatabase(foreign));
+    }
+    store.delete_batch(BENCH_BATCH).await?;
+    let items = i64::try_from(items).unwrap_or(i64::MAX);
+    let mut enqueued = 0;
+    let mut next = 1i64;
+    while next <= items {
+        let end = (next + 50_000).min(items + 1);
+        let batch: Vec<NewItem> = (next..end).map(|a2_id| NewItem::new(a2_id, BENCH_BATCH)).collect();
+        enqueued += store.insert_items(&batch).await? as u64;
+        next = end;
+    }
+    store.analyze().await?;
+    Ok(enqueued)
 }
 
 /// Peak resident set size (VmHWM) of this process in MiB; 0 where /proc is not available.

@@ -199,6 +199,16 @@ pub async fn open(target: &str) -> Result<DatabaseConnection, DbOpenError> {
 /// table or migration is created (a SQLite file is opened read-only). For commands that only
 /// read; a missing, never set up or outdated database is an error ([`DbOpenError::is_no_database`]).
 pub async fn open_existing(target: &str) -> Result<DatabaseConnection, DbOpenError> {
+    existing(target, true).await
+}
+
+/// Like [`open_existing`], but writable: `migrator serve` never creates or migrates a database,
+/// yet writes the operator actions it is asked for.
+pub async fn open_current(target: &str) -> Result<DatabaseConnection, DbOpenError> {
+    existing(target, false).await
+}
+
+async fn existing(target: &str, read_only: bool) -> Result<DatabaseConnection, DbOpenError> {
     check_target(target)?;
     if !is_postgres(target) {
         let path = sqlite_path(target);
@@ -206,7 +216,7 @@ pub async fn open_existing(target: &str) -> Result<DatabaseConnection, DbOpenErr
             return Err(DbOpenError::Missing { path: path.to_string() });
         }
     }
-    let db = connect(target, true).await?;
+    let db = connect(target, read_only).await?;
     let shown = redact(target);
     let all = schema::Migrator::get_migration_with_status_read_only(&db)
         .await

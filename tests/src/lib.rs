@@ -199,3 +199,18 @@ pub async fn assert_history_consistent(
     }
     by_item
 }
+
+/// Every row of every table that holds text an operator or the engine wrote (items, history,
+/// nodes, runs, phase switches, the import ledger), as one string: for "the secret is nowhere"
+/// checks.
+pub async fn dump_text(conn: &DatabaseConnection) -> String {
+    use schema::entity::{import_file, node, phase_control, schedule_run, workflow, workflow_history};
+    let mut out = String::new();
+    out += &format!("{:?}", workflow::Entity::find().all(conn).await.expect("workflows"));
+    out += &format!("{:?}", workflow_history::Entity::find().all(conn).await.expect("history"));
+    out += &format!("{:?}", node::Entity::find().all(conn).await.expect("nodes"));
+    out += &format!("{:?}", schedule_run::Entity::find().all(conn).await.expect("runs"));
+    out += &format!("{:?}", phase_control::Entity::find().all(conn).await.expect("phase controls"));
+    out += &format!("{:?}", import_file::Entity::find().all(conn).await.expect("import files"));
+    out
+}

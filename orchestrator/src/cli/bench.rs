@@ -32,6 +32,11 @@ pub struct BenchArgs {
     /// Finish the bench items already in the database instead of enqueueing new ones.
     #[arg(long)]
     pub resume: bool,
+    /// Measure the operations server instead of the engine: enqueue the items (unless
+    /// `--resume`), serve the database in-process, and time `/api/v1/status`, `/metrics` and
+    /// the overview page over HTTP (50 fetches each).
+    #[arg(long)]
+    pub http: bool,
 }
 
 /// A lease of at least a second (the heartbeat renews it every third of it).
@@ -42,6 +47,15 @@ fn parse_lease(s: &str) -> Result<Duration, String> {
 
 /// Runs the bench on `store` (the database `target` names) until done or a signal.
 pub(super) async fn run(store: Store, args: BenchArgs, target: &str, json: bool) -> anyhow::Result<Exit> {
+    if args.http {
+        if !args.resume {
+            crate::bench::enqueue(&store, args.items).await?;
+        }
+        let r = crate::http::bench::measure(store, &super::default_settings(), 50).await?;
+        let database = db::redact(target);
+        print(json, &r, |r| render_http(r, &database))?;
+        return Ok(Exit::Ok);
+    }
     let cancel = cancel_on_signal()?;
     let opts = BenchOptions {
         items: args.items,
@@ -84,4 +98,19 @@ fn render(r: &BenchReport, database: &str) -> String {
             (false, false) => "",
         }
     )
+}
+
+/// The server's answer times per page, under the database and its size.
+fn render_http(r: &crate::http::bench::HttpBenchReport, database: &str) -> String {
+    let mut out = format!(
+        "database      {database}\nitems         {}\nphase snapshot {} ms (background)\n",
+        r.items, r.snapshot_ms
+    );
+    for p in &r.pages {
+        out += &format!(
+            "{:<16} p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms  ({} fetches, {} bytes)\n",
+            p.path, p.p50_ms, p.p99_ms, p.max_ms, p.requests, p.bytes
+        );
+    }
+    out
 }

@@ -133,8 +133,13 @@ impl Command {
                 | Command::Failures(_)
                 | Command::Plan(_)
                 | Command::Runs(_)
-                | Command::Serve(_)
         )
+    }
+
+    /// True for the commands that never create or migrate a database: the reading ones, and
+    /// `serve` (which writes only what an operator asks for).
+    pub fn needs_existing(&self) -> bool {
+        self.reads_only() || matches!(self, Command::Serve(_))
     }
 }
 
@@ -184,7 +189,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<Exit> {
     // Once the config is read: it says the format. (A config error before this is printed as
     // plain text; nothing logs before it.)
     init_logging(settings.as_ref().map_or(LogFormat::Plain, |s| s.log));
-    let Some(conn) = connect(&target, command.reads_only()).await? else {
+    let Some(conn) = connect(&target, command.needs_existing(), command.reads_only()).await? else {
         return Ok(Exit::NoDatabase);
     };
     let policy = settings.as_ref().map(|s| s.retry).unwrap_or_default();
@@ -261,13 +266,19 @@ fn choose_database(
     })
 }
 
-/// Opens `target`: a reading command opens an existing, current database only (`None` after
-/// saying why when there is none: exit 7); any other creates or migrates it.
-async fn connect(target: &str, reads_only: bool) -> anyhow::Result<Option<sea_orm::DatabaseConnection>> {
-    if !reads_only {
+/// Opens `target`: a reading command (and `serve`) opens an existing, current database only
+/// (`None` after saying why when there is none: exit 7), read-only when `read_only`; any other
+/// creates or migrates it.
+async fn connect(
+    target: &str,
+    existing: bool,
+    read_only: bool,
+) -> anyhow::Result<Option<sea_orm::DatabaseConnection>> {
+    if !existing {
         return Ok(Some(db::open(target).await?));
     }
-    match db::open_existing(target).await {
+    let opened = if read_only { db::open_existing(target).await } else { db::open_current(target).await };
+    match opened {
         Ok(conn) => Ok(Some(conn)),
         Err(e) if e.is_no_database() => {
             eprintln!("error: {e}");

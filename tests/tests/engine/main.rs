@@ -8,6 +8,7 @@ mod damage;
 mod failures;
 mod first_start;
 mod fixtures;
+mod http_api;
 mod import;
 mod live;
 mod operators;
