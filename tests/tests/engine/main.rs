@@ -11,6 +11,7 @@ mod fixtures;
 mod http_api;
 mod import;
 mod live;
+mod metrics;
 mod operators;
 mod orchestration;
 mod process;
