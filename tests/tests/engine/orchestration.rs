@@ -291,7 +291,7 @@ async fn a_pause_stops_claims_within_one_cycle(db: &TestDb) {
     let run = tokio::spawn(d.drive(cancel.clone()));
     wait_until("some items claimed", async || stats.claimed.load(Ordering::Relaxed) >= 20).await;
 
-    store.set_paused("live", true).await.unwrap();
+    store.set_paused("live", true, orchestrator::store::Origin::Cli).await.unwrap();
     let at_pause = stats.claimed.load(Ordering::Relaxed);
     let c0 = stats.cycles.load(Ordering::Relaxed);
     // Cycle c0 may have read the switch just before it was set; cycle c0 + 1 reads it set.
@@ -303,7 +303,7 @@ async fn a_pause_stops_claims_within_one_cycle(db: &TestDb) {
     let waiting = count_in(&db.conn, WorkflowState::CreatedInA2).await;
     assert!(waiting > 200, "paused with work left: {waiting}");
 
-    store.set_paused("live", false).await.unwrap();
+    store.set_paused("live", false, orchestrator::store::Origin::Cli).await.unwrap();
     wait_until("all migrated after resume", async || {
         count_in(&db.conn, WorkflowState::Migrated).await == 300
     })

@@ -217,7 +217,7 @@ async fn retries_follow_the_policy(db: &TestDb) {
 
     // `retry` brings the failed items back to the step they stopped at; rejected ones stay.
     let sel = Selector { state: Some(WorkflowState::Failed), ..Selector::default() };
-    let r = store.operate(&sel, Event::OperatorRetry).await.unwrap();
+    let r = store.operate(&sel, Event::OperatorRetry, orchestrator::store::Origin::Cli).await.unwrap();
     assert_eq!(r.changed, 20);
     let back = store.show("1").await.unwrap().unwrap().item;
     assert_eq!((back.state, back.attempt), (WorkflowState::Migrated, 0));
