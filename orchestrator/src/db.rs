@@ -225,6 +225,15 @@ pub async fn open_existing(target: &str) -> Result<DatabaseConnection, DbOpenErr
     Ok(db)
 }
 
+/// [`open_existing`]'s checks (no file, table or migration is created), then a writable
+/// connection: `migrator serve` with an operator token, whose retry, cancel and pause write.
+pub async fn open_existing_writable(target: &str) -> Result<DatabaseConnection, DbOpenError> {
+    let checked = open_existing(target).await?;
+    let _ = checked.close().await;
+    // The file exists (checked), so `mode=rwc` creates nothing.
+    connect(target, false).await
+}
+
 fn sqlite_path(target: &str) -> &str {
     target.strip_prefix("sqlite://").unwrap_or(target)
 }

@@ -184,7 +184,10 @@ pub async fn main(cli: Cli) -> anyhow::Result<Exit> {
     // Once the config is read: it says the format. (A config error before this is printed as
     // plain text; nothing logs before it.)
     init_logging(settings.as_ref().map_or(LogFormat::Plain, |s| s.log));
-    let Some(conn) = connect(&target, command.reads_only()).await? else {
+    // `serve` with an operator token writes what the operator asks (retry, cancel, pause).
+    let writable = matches!(command, Command::Serve(_))
+        && settings.as_ref().is_some_and(|s| s.http.token().ok().flatten().is_some());
+    let Some(conn) = connect(&target, command.reads_only(), writable).await? else {
         return Ok(Exit::NoDatabase);
     };
     let policy = settings.as_ref().map(|s| s.retry).unwrap_or_default();
@@ -262,12 +265,19 @@ fn choose_database(
 }
 
 /// Opens `target`: a reading command opens an existing, current database only (`None` after
-/// saying why when there is none: exit 7); any other creates or migrates it.
-async fn connect(target: &str, reads_only: bool) -> anyhow::Result<Option<sea_orm::DatabaseConnection>> {
+/// saying why when there is none: exit 7), `writable` for what it asks an operator may change;
+/// any other creates or migrates it.
+async fn connect(
+    target: &str,
+    reads_only: bool,
+    writable: bool,
+) -> anyhow::Result<Option<sea_orm::DatabaseConnection>> {
     if !reads_only {
         return Ok(Some(db::open(target).await?));
     }
-    match db::open_existing(target).await {
+    let opened =
+        if writable { db::open_existing_writable(target).await } else { db::open_existing(target).await };
+    match opened {
         Ok(conn) => Ok(Some(conn)),
         Err(e) if e.is_no_database() => {
             eprintln!("error: {e}");
