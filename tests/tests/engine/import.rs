@@ -171,7 +171,9 @@ async fn reimport_changes_nothing_and_new_events_make_items_pending(db: &TestDb)
         .collect();
     let cancel_ids: Vec<String> = ids[200..].iter().map(|i| i.to_string()).collect();
     let sel = orchestrator::store::Selector { keys: cancel_ids.clone(), ..Default::default() };
-    s.operate(&sel, orchestrator::state_machine::Event::OperatorCancel, orchestrator::store::Origin::Cli).await.unwrap();
+    s.operate(&sel, orchestrator::state_machine::Event::OperatorCancel, orchestrator::store::Origin::Cli)
+        .await
+        .unwrap();
     let cfg = DispatcherConfig {
         exit_when_idle: true,
         idle_poll: Duration::from_millis(10),
@@ -182,7 +184,9 @@ async fn reimport_changes_nothing_and_new_events_make_items_pending(db: &TestDb)
         d = d.with_step(Arc::new(NoopStep::new(k, Duration::ZERO)), 8);
     }
     d.drive(CancellationToken::new()).await.unwrap();
-    s.operate(&sel, orchestrator::state_machine::Event::OperatorRetry, orchestrator::store::Origin::Cli).await.unwrap();
+    s.operate(&sel, orchestrator::state_machine::Event::OperatorRetry, orchestrator::store::Origin::Cli)
+        .await
+        .unwrap();
 
     // An updated record: replaces the payload of an unmigrated item, not of a migrated one.
     let original: Vec<String> = std::fs::read_to_string(&file).unwrap().lines().map(String::from).collect();

@@ -52,7 +52,11 @@ pub(super) fn throughput(points: &[(i64, u64)], since: i64, now: i64, tz: Tz) ->
     );
     for frac in [0.0, 0.5, 1.0] {
         let y = top + plot_h * (1.0 - frac);
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "a rounded, non-negative axis label")]
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "a rounded, non-negative axis label"
+        )]
         let label = (f(i64::try_from(max).unwrap_or(i64::MAX)) * frac).round() as u64;
         let _ = write!(
             svg,
@@ -75,7 +79,8 @@ pub(super) fn throughput(points: &[(i64, u64)], since: i64, now: i64, tz: Tz) ->
         );
     }
     for (tx, label) in ticks(tz, since, now, 1, x) {
-        let _ = write!(svg, r#"<text x="{tx:.1}" y="{:.1}" text-anchor="middle">{label}</text>"#, height - 6.0);
+        let _ =
+            write!(svg, r#"<text x="{tx:.1}" y="{:.1}" text-anchor="middle">{label}</text>"#, height - 6.0);
     }
     svg + "</svg>"
 }
@@ -84,7 +89,7 @@ pub(super) fn throughput(points: &[(i64, u64)], since: i64, now: i64, tz: Tz) ->
 fn colour(outcome: Option<&str>) -> (&'static str, &'static str) {
     match outcome {
         None => ("#3b82f6", "running"),
-        Some(o) if o == "ok" || o.starts_with("ok") => ("#16a34a", "ok"),
+        Some(o) if o.starts_with("ok") => ("#16a34a", "ok"),
         Some(o) if o.starts_with("skipped") => ("#9aa5b1", "skipped"),
         Some(o) if o.starts_with("abandoned") => ("#ea580c", "abandoned"),
         Some(_) => ("#dc2626", "error"),
@@ -141,7 +146,13 @@ pub(super) fn timeline(runs: &[RunRecord], since: i64, now: i64, tz: Tz) -> Stri
         let _ = write!(svg, r#"<text x="{tx:.1}" y="{:.1}" text-anchor="middle">{label}</text>"#, y + 12.0);
     }
     let mut lx = LEFT;
-    for (fill, kind) in [("#16a34a", "ok"), ("#dc2626", "error"), ("#9aa5b1", "skipped"), ("#ea580c", "abandoned"), ("#3b82f6", "running")] {
+    for (fill, kind) in [
+        ("#16a34a", "ok"),
+        ("#dc2626", "error"),
+        ("#9aa5b1", "skipped"),
+        ("#ea580c", "abandoned"),
+        ("#3b82f6", "running"),
+    ] {
         let _ = write!(
             svg,
             r#"<rect x="{lx}" y="{:.1}" width="10" height="10" fill="{fill}"/><text x="{}" y="{:.1}">{kind}</text>"#,

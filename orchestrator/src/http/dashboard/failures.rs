@@ -114,7 +114,11 @@ pub(super) async fn group(
         body += "</table>";
     }
     if let Some(next) = &items.next {
-        let _ = write!(body, r#"<p class="pager"><a id="next-page" href="{here}?after={}">Next page →</a></p>"#, url(next));
+        let _ = write!(
+            body,
+            r#"<p class="pager"><a id="next-page" href="{here}?after={}">Next page →</a></p>"#,
+            url(next)
+        );
     }
     body += "</section>";
     Ok(frame(&viewer, "Failure group", "/failures", q.done.as_deref(), None, &body).into_response())

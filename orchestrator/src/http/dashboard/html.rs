@@ -126,8 +126,13 @@ impl Viewer {
 }
 
 /// The header nav's entries: (path, label).
-const NAV: [(&str, &str); 5] =
-    [("/", "Overview"), ("/phases", "Phases"), ("/failures", "Failures"), ("/stuck", "Stuck"), ("/runs", "Runs")];
+const NAV: [(&str, &str); 5] = [
+    ("/", "Overview"),
+    ("/phases", "Phases"),
+    ("/failures", "Failures"),
+    ("/stuck", "Stuck"),
+    ("/runs", "Runs"),
+];
 
 /// A whole page: `title`, the nav with `active` marked, a flash message (`done`, escaped here),
 /// the body, and an auto-refresh every `refresh` seconds if given.
@@ -175,7 +180,7 @@ main{padding:16px 24px 48px;max-width:1400px}
 h1{font-size:20px;margin:8px 0 16px}
 h2{font-size:16px;margin:0 0 10px}
 section{background:#fff;border:1px solid #e4e7eb;border-radius:6px;padding:14px 16px;margin-bottom:16px}
-.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:16px}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:16px;margin-bottom:16px}
 .grid section{margin-bottom:0}
 table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #eef0f3;vertical-align:top}

@@ -34,12 +34,27 @@ pub(super) async fn page(
     let fields: [(&str, String); 16] = [
         ("Workflow id", format!(r#"<span class="mono" id="item-id">{}</span>"#, w.id)),
         ("A2 id", format!(r#"<span id="item-a2">{}</span>"#, w.a2_id)),
-        ("State", format!(r#"<span id="item-state" data-state="{}">{}</span>"#, w.state.as_str(), badge(w.state))),
+        (
+            "State",
+            format!(r#"<span id="item-state" data-state="{}">{}</span>"#, w.state.as_str(), badge(w.state)),
+        ),
         ("Resumes at", w.resume_state.map_or_else(|| "–".into(), badge)),
         ("Attempt", w.attempt.to_string()),
         ("Next run", if w.state.is_runnable() { when(tz, w.next_run_at) } else { "–".into() }),
-        ("Lease", w.lease_owner.map_or_else(|| "–".into(), |o| format!("{o} until {}", w.lease_until.map_or_else(String::new, |u| when(tz, u))))),
-        ("Reason", w.reason.as_ref().map_or_else(|| "–".into(), |r| format!(r#"<a class="err" href="/failures/{}">{}</a>"#, url(r), esc(r)))),
+        (
+            "Lease",
+            w.lease_owner.map_or_else(
+                || "–".into(),
+                |o| format!("{o} until {}", w.lease_until.map_or_else(String::new, |u| when(tz, u))),
+            ),
+        ),
+        (
+            "Reason",
+            w.reason.as_ref().map_or_else(
+                || "–".into(),
+                |r| format!(r#"<a class="err" href="/failures/{}">{}</a>"#, url(r), esc(r)),
+            ),
+        ),
         ("Last error", opt(w.last_error.clone())),
         ("Same error count", w.same_error_count.to_string()),
         ("A3 correspondence", opt(w.a3_correspondence_id.map(|u| u.to_string()))),
@@ -72,7 +87,9 @@ pub(super) async fn page(
             when(tz, h.at),
             h.attempt,
             h.node.map_or(String::new(), |n| format!(" · node <span class=\"mono\">{n}</span>")),
-            h.operator.as_ref().map_or(String::new(), |o| format!(r#" · <b class="operator">{}</b>"#, esc(o))),
+            h.operator
+                .as_ref()
+                .map_or(String::new(), |o| format!(r#" · <b class="operator">{}</b>"#, esc(o))),
             h.error.as_ref().map_or(String::new(), |e| format!(r#"<div class="err">{}</div>"#, esc(e))),
         );
     }
@@ -81,7 +98,12 @@ pub(super) async fn page(
     Ok(frame(&viewer, &title, "", done.done.as_deref(), None, &body).into_response())
 }
 
-pub(super) async fn retry(State(app): State<App>, headers: HeaderMap, Path(key): Path<String>, form: Posted) -> Answer {
+pub(super) async fn retry(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(key): Path<String>,
+    form: Posted,
+) -> Answer {
     app.require_session(&headers, &csrf(form))?;
     let sel = Selecting { keys: vec![lookup(&key).to_string()], ..Selecting::default() };
     let r = app.operate(sel, Event::OperatorRetry).await?;

@@ -3,8 +3,8 @@
 //! a wrong one answers 401 with the empty form again. The token itself is never written into a
 //! page, a redirect or a log.
 
-use super::html::{Viewer, esc, page as frame};
 use super::Answer;
+use super::html::{Viewer, esc, page as frame};
 use crate::http::App;
 use crate::http::auth::{expired_cookie, session_cookie};
 use axum::Form;
@@ -28,7 +28,12 @@ pub(super) struct LoginQuery {
 }
 
 /// The login form's page, with `message` above it.
-fn form_page(app: &App, headers: &HeaderMap, next: &str, message: Option<&str>) -> axum::response::Html<String> {
+fn form_page(
+    app: &App,
+    headers: &HeaderMap,
+    next: &str,
+    message: Option<&str>,
+) -> axum::response::Html<String> {
     let viewer = Viewer::of(app, headers);
     let mut body = String::from("<section>");
     if let Some(m) = message {
@@ -69,10 +74,7 @@ pub(super) async fn login(State(app): State<App>, headers: HeaderMap, Form(f): F
         return Ok((StatusCode::UNAUTHORIZED, page).into_response());
     }
     let session = app.sessions.open();
-    Ok((
-        StatusCode::SEE_OTHER,
-        [(header::SET_COOKIE, session_cookie(&session)), (header::LOCATION, next)],
-    )
+    Ok((StatusCode::SEE_OTHER, [(header::SET_COOKIE, session_cookie(&session)), (header::LOCATION, next)])
         .into_response())
 }
 

@@ -108,8 +108,9 @@ fn back(to: &str, done: &str) -> Response {
 fn uuid_cursor(name: &str, text: Option<&str>) -> Result<Option<uuid::Uuid>, Failure> {
     text.filter(|t| !t.is_empty())
         .map(|t| {
-            uuid::Uuid::parse_str(t)
-                .map_err(|_| Problem::bad_request(format!("`{name}`: {t:?} is not a cursor of this list")).into())
+            uuid::Uuid::parse_str(t).map_err(|_| {
+                Problem::bad_request(format!("`{name}`: {t:?} is not a cursor of this list")).into()
+            })
         })
         .transpose()
 }

@@ -94,7 +94,8 @@ pub(super) async fn page(State(app): State<App>, headers: HeaderMap, Query(done)
         }
         body += "</table>";
         if failures.total_groups > 20 {
-            let _ = write!(body, r#"<p><a href="/failures">All {} groups</a></p>"#, num(failures.total_groups));
+            let _ =
+                write!(body, r#"<p><a href="/failures">All {} groups</a></p>"#, num(failures.total_groups));
         }
     }
     body += "</section>";
@@ -180,9 +181,9 @@ fn phase_row(app: &App, p: &PhasePlan) -> String {
         (false, WindowState::Closed(None)) => "closed".into(),
     };
     let eta = match (&p.finishes_local, &p.no_estimate) {
+        _ if p.remaining == 0 => "done".into(),
         (Some(at), _) => esc(at),
         (None, Some(why)) => format!(r#"<span class="note">{}</span>"#, esc(why)),
-        (None, None) if p.remaining == 0 => "done".into(),
         (None, None) => "–".into(),
     };
     format!(

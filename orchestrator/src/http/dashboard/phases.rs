@@ -23,7 +23,11 @@ pub(super) async fn page(State(app): State<App>, headers: HeaderMap, Query(done)
         body += r#"<p class="note">The first phase snapshot is being computed; this page reloads.</p>"#;
         return Ok(frame(&viewer, "Phases", "/phases", done.done.as_deref(), Some(3), &body).into_response());
     };
-    let _ = write!(body, r#"<p class="meta" id="snapshot-age">Computed {} ago.</p>"#, span(now - view.computed_at));
+    let _ = write!(
+        body,
+        r#"<p class="meta" id="snapshot-age">Computed {} ago.</p>"#,
+        span(now - view.computed_at)
+    );
     if let Some(e) = &view.error {
         let _ = write!(body, r#"<p class="error">The last refresh failed: {}</p>"#, esc(e));
     }
@@ -81,10 +85,20 @@ async fn switch(app: &App, headers: &HeaderMap, name: &str, form: Posted, paused
     Ok(back("/phases", &format!("{} {name}", if paused { "paused" } else { "resumed" })))
 }
 
-pub(super) async fn pause(State(app): State<App>, headers: HeaderMap, Path(name): Path<String>, form: Posted) -> Answer {
+pub(super) async fn pause(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    form: Posted,
+) -> Answer {
     switch(&app, &headers, &name, form, true).await
 }
 
-pub(super) async fn resume(State(app): State<App>, headers: HeaderMap, Path(name): Path<String>, form: Posted) -> Answer {
+pub(super) async fn resume(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    form: Posted,
+) -> Answer {
     switch(&app, &headers, &name, form, false).await
 }

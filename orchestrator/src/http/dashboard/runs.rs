@@ -1,8 +1,8 @@
 //! `/runs`: schedule runs, newest first (what `migrator runs` prints), paged by run id, optionally
 //! of one schedule.
 
-use super::html::{Viewer, esc, page as frame, span, url, when};
 use super::Answer;
+use super::html::{Viewer, esc, page as frame, span, url, when};
 use crate::http::App;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
@@ -56,7 +56,11 @@ pub(super) async fn page(State(app): State<App>, headers: HeaderMap, Query(q): Q
     }
     if let Some(next) = &runs.next {
         let filter = schedule.map_or(String::new(), |s| format!("&schedule={}", url(s)));
-        let _ = write!(body, r#"<p class="pager"><a id="next-page" href="/runs?before={}{filter}">Older runs →</a></p>"#, url(next));
+        let _ = write!(
+            body,
+            r#"<p class="pager"><a id="next-page" href="/runs?before={}{filter}">Older runs →</a></p>"#,
+            url(next)
+        );
     }
     body += "</section>";
     Ok(frame(&viewer, "Schedule runs", "/runs", None, None, &body).into_response())

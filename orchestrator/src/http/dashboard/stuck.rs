@@ -33,7 +33,11 @@ pub(super) async fn page(State(app): State<App>, headers: HeaderMap, Query(q): Q
     let failed_after = uuid_cursor("failed_after", q.failed_after.as_deref())?;
     let failed = app
         .store
-        .items_page(&ItemFilter { state: Some(WorkflowState::Failed), ..ItemFilter::default() }, failed_after, PAGE)
+        .items_page(
+            &ItemFilter { state: Some(WorkflowState::Failed), ..ItemFilter::default() },
+            failed_after,
+            PAGE,
+        )
         .await?;
     let keep = |name: &str, value: &Option<String>| {
         value.as_ref().map_or(String::new(), |v| format!("&{name}={}", url(v)))
@@ -57,9 +61,15 @@ pub(super) async fn page(State(app): State<App>, headers: HeaderMap, Query(q): Q
             keep("failed_after", &q.failed_after)
         );
     }
-    let _ = write!(body, r#"</section><section><h2>Failed: <span id="failed-count">{}</span></h2>"#, num(failed_n));
+    let _ = write!(
+        body,
+        r#"</section><section><h2>Failed: <span id="failed-count">{}</span></h2>"#,
+        num(failed_n)
+    );
     table(&mut body, &app, now, &failed.items, |w| {
-        w.reason.as_ref().map_or_else(String::new, |r| format!(r#"<a href="/failures/{}">{}</a>"#, url(r), esc(r)))
+        w.reason
+            .as_ref()
+            .map_or_else(String::new, |r| format!(r#"<a href="/failures/{}">{}</a>"#, url(r), esc(r)))
     });
     if let Some(next) = &failed.next {
         let _ = write!(
@@ -74,7 +84,13 @@ pub(super) async fn page(State(app): State<App>, headers: HeaderMap, Query(q): Q
 }
 
 /// A table of items with a "why" column.
-fn table(body: &mut String, app: &App, now: i64, items: &[workflow::Model], why: impl Fn(&workflow::Model) -> String) {
+fn table(
+    body: &mut String,
+    app: &App,
+    now: i64,
+    items: &[workflow::Model],
+    why: impl Fn(&workflow::Model) -> String,
+) {
     if items.is_empty() {
         *body += r#"<p class="note">None.</p>"#;
         return;
@@ -95,4 +111,3 @@ fn table(body: &mut String, app: &App, now: i64, items: &[workflow::Model], why:
     }
     *body += "</table>";
 }
-
