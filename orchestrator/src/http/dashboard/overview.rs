@@ -107,6 +107,9 @@ pub(super) async fn page(State(app): State<App>, headers: HeaderMap, Query(done)
     );
 
     body += r#"<section><h2>Nodes</h2>"#;
+    if app.standalone {
+        body += r#"<p class="meta">This server (<code>migrator serve</code>) runs no engine; the nodes below are the daemons on this database.</p>"#;
+    }
     if nodes.is_empty() {
         body += r#"<p class="note">No node ran in the last 24 hours.</p>"#;
     } else {
@@ -172,7 +175,7 @@ fn phases(app: &App, now: i64) -> String {
 /// One phase's row.
 fn phase_row(app: &App, p: &PhasePlan) -> String {
     let done = p.total.saturating_sub(p.remaining);
-    let width = if p.total == 0 { 100 } else { done.saturating_mul(100) / p.total };
+    let width = done.saturating_mul(100).checked_div(p.total).unwrap_or(100);
     let window = match (p.paused, &p.window_now) {
         (true, _) => r#"<span class="badge st-cancelled">paused</span>"#.to_string(),
         (false, WindowState::Open(None)) => "open".into(),
