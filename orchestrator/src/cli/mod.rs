@@ -189,7 +189,12 @@ pub async fn main(cli: Cli) -> anyhow::Result<Exit> {
     // Once the config is read: it says the format. (A config error before this is printed as
     // plain text; nothing logs before it.)
     init_logging(settings.as_ref().map_or(LogFormat::Plain, |s| s.log));
-    let Some(conn) = connect(&target, command.needs_existing(), command.reads_only()).await? else {
+    // `serve` without an operator token changes nothing, so it opens the database read-only;
+    // with one it writes what the operator asks (retry, cancel, pause).
+    let serve_writes = matches!(command, Command::Serve(_))
+        && settings.as_ref().is_some_and(|s| s.http.token().ok().flatten().is_some());
+    let read_only = command.needs_existing() && !serve_writes;
+    let Some(conn) = connect(&target, command.needs_existing(), read_only).await? else {
         return Ok(Exit::NoDatabase);
     };
     let policy = settings.as_ref().map(|s| s.retry).unwrap_or_default();

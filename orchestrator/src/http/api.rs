@@ -18,7 +18,7 @@
 use super::App;
 use super::problem::Problem;
 use crate::state_machine::Event;
-use crate::store::{ItemFilter, Origin, ReasonMatch, Selection, Selector};
+use crate::store::{ItemFilter, OperateReport, Origin, PhaseControl, ReasonMatch, Selection, Selector};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
@@ -172,8 +172,9 @@ pub(super) struct Selecting {
 }
 
 impl App {
-    /// Applies an operator event to the items `sel` selects, recorded as coming from HTTP.
-    pub(super) async fn operate(&self, sel: Selecting, event: Event) -> Answer {
+    /// Applies an operator event to the items `sel` selects, recorded as coming from HTTP (the
+    /// API and the dashboard's forms both act through here).
+    pub(super) async fn operate(&self, sel: Selecting, event: Event) -> Result<OperateReport, Problem> {
         let reason = match sel.reason.as_deref() {
             None => None,
             Some(text) => match self.store.resolve_reason(text).await? {
@@ -196,17 +197,17 @@ impl App {
             batch: sel.batch,
             reason,
         };
-        to_json(self.store.operate(&selector, event, Origin::Http).await?)
+        Ok(self.store.operate(&selector, event, Origin::Http).await?)
     }
 
     /// Pauses or resumes a configured phase, recorded as coming from HTTP.
-    pub(super) async fn switch_phase(&self, name: &str, paused: bool) -> Answer {
+    pub(super) async fn switch_phase(&self, name: &str, paused: bool) -> Result<PhaseControl, Problem> {
         if !self.phases.iter().any(|p| p.name == name) {
             return Err(Problem::not_found(format!("no phase named {name:?} in the configuration")));
         }
         let c = self.store.set_paused(name, paused, Origin::Http).await?;
         self.refresh_soon();
-        to_json(c)
+        Ok(c)
     }
 }
 
@@ -219,20 +220,20 @@ fn selecting(body: &[u8]) -> Result<Selecting, Problem> {
 
 async fn retry(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Answer {
     app.require_bearer(&headers)?;
-    app.operate(selecting(&body)?, Event::OperatorRetry).await
+    to_json(app.operate(selecting(&body)?, Event::OperatorRetry).await?)
 }
 
 async fn cancel(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Answer {
     app.require_bearer(&headers)?;
-    app.operate(selecting(&body)?, Event::OperatorCancel).await
+    to_json(app.operate(selecting(&body)?, Event::OperatorCancel).await?)
 }
 
 async fn pause(State(app): State<App>, headers: HeaderMap, Path(name): Path<String>) -> Answer {
     app.require_bearer(&headers)?;
-    app.switch_phase(&name, true).await
+    to_json(app.switch_phase(&name, true).await?)
 }
 
 async fn resume(State(app): State<App>, headers: HeaderMap, Path(name): Path<String>) -> Answer {
     app.require_bearer(&headers)?;
-    app.switch_phase(&name, false).await
+    to_json(app.switch_phase(&name, false).await?)
 }

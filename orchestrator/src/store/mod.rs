@@ -29,6 +29,7 @@ mod phase_controls;
 mod schedule_runs;
 mod selection;
 mod sql;
+mod throughput_tmp;
 mod transition;
 
 pub use a2::{AddEventsReport, ImportReport, RecordInput};

@@ -9,7 +9,6 @@ use orchestrator::clock::ManualClock;
 use orchestrator::retry::RetryPolicy;
 use orchestrator::state_machine::Event;
 use orchestrator::store::{Origin, Selector};
-use schema::WorkflowState;
 use serde_json::{Value, json};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

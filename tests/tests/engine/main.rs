@@ -5,6 +5,7 @@ mod chaos;
 mod contract;
 mod credentials;
 mod damage;
+mod dashboard;
 mod deploy;
 mod failures;
 mod first_start;
