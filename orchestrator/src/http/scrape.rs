@@ -48,7 +48,7 @@ pub(super) async fn metrics(State(app): State<App>) -> Result<impl IntoResponse,
 
 /// Sets the gauges that come from the database and the phase snapshot.
 async fn database_gauges(app: &App) -> Result<(), Problem> {
-    for (state, n) in app.store.status().await?.by_state {
+    for (state, n) in app.store.state_counts().await? {
         metrics::gauge!("migrator_items", "state" => state.as_str()).set(n as f64);
     }
     let now = app.store.clock().now_ms();

@@ -1,7 +1,9 @@
 //! Enqueueing: new items in CreatedInA2, each with its first history row, in one transaction per
-//! chunk. Known A2 ids are left as they are, so re-importing a file is harmless.
+//! chunk, which also adds them to the item counters. Known A2 ids are left as they are (and not
+//! counted), so re-importing a file is harmless.
 
 use super::StoreError;
+use super::counts::Tally;
 use super::history::{HistoryRow, insert_history};
 use super::{CHUNK, Sql, Store};
 use schema::WorkflowId;
@@ -67,10 +69,15 @@ impl Store {
                     (now.into(), "int8"),
                 ]);
             }
-            q.push(" ON CONFLICT (a2_id) DO NOTHING RETURNING id");
+            // Only the rows actually inserted come back: those are what the counters get.
+            q.push(" ON CONFLICT (a2_id) DO NOTHING RETURNING id, batch");
             let rows = txn.query_all_raw(q.build()).await?;
-            let ids: Vec<WorkflowId> =
-                rows.iter().map(|r| r.try_get::<Uuid>("", "id").map(WorkflowId)).collect::<Result<_, _>>()?;
+            let mut tally = Tally::default();
+            let mut ids = Vec::with_capacity(rows.len());
+            for r in &rows {
+                ids.push(WorkflowId(r.try_get::<Uuid>("", "id")?));
+                tally.enqueued(r.try_get("", "batch")?);
+            }
             let history: Vec<HistoryRow> = ids
                 .iter()
                 .map(|id| HistoryRow {
@@ -84,7 +91,9 @@ impl Store {
                 })
                 .collect();
             insert_history(&txn, self.backend(), &history, now).await?;
+            tally.write(&txn, self.backend(), self.slot, now).await?;
             txn.commit().await?;
+            tally.record();
             inserted += ids.len();
         }
         if inserted > 0 {

@@ -1,9 +1,9 @@
 //! Housekeeping the schedules run: events left waiting on Synced items swept into SyncPending,
-//! old history pruned for finished items, and the planner's statistics refreshed after a bulk load.
+//! old history pruned for finished items (and throughput minutes older than a week), and the planner's statistics refreshed after a bulk load.
 
 use super::Sql;
 use super::StoreError;
-use super::{CHUNK, Store};
+use super::{CHUNK, Store, THROUGHPUT_RETENTION_MS};
 use schema::WorkflowState;
 use sea_orm::{ConnectionTrait, DbBackend};
 use std::collections::HashSet;
@@ -43,8 +43,10 @@ impl Store {
 
     /// Deletes history rows written before `before_ms` of finished items, keeping each item's
     /// newest row (its final state) and its newest row with an error (its last error). Works in
-    /// chunks, so a big table is never locked for long. Returns how many rows went.
+    /// chunks, so a big table is never locked for long. Returns how many rows went. Also drops
+    /// the throughput chart's minutes older than [`THROUGHPUT_RETENTION_MS`] (not counted).
     pub async fn prune_history(&self, before_ms: i64) -> Result<u64, StoreError> {
+        self.prune_throughput(self.clock().now_ms() - THROUGHPUT_RETENTION_MS).await?;
         let mut pruned = 0;
         loop {
             let mut q = Sql::new(self.backend());

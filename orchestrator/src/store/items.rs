@@ -1,5 +1,5 @@
 //! Items wholesale: every item's state (the demo's proof reads it), the latest errors of one
-//! state, and removing one import batch with its history (the bench's reset).
+//! state, and removing one import batch with its history and counters (the bench's reset).
 
 use super::Store;
 use super::StoreError;
@@ -39,6 +39,7 @@ impl Store {
 
     /// Deletes the items of import batch `batch` and their history. Returns how many items went.
     pub async fn delete_batch(&self, batch: &str) -> Result<u64, StoreError> {
+        let txn = self.begin().await?;
         workflow_history::Entity::delete_many()
             .filter(
                 workflow_history::Column::WorkflowId.in_subquery(
@@ -49,10 +50,12 @@ impl Store {
                         .to_owned(),
                 ),
             )
-            .exec(self.db())
+            .exec(&txn)
             .await?;
         let items =
-            workflow::Entity::delete_many().filter(workflow::Column::Batch.eq(batch)).exec(self.db()).await?;
+            workflow::Entity::delete_many().filter(workflow::Column::Batch.eq(batch)).exec(&txn).await?;
+        self.delete_batch_counts(&txn, batch).await?;
+        txn.commit().await?;
         Ok(items.rows_affected)
     }
 }

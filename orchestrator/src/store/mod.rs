@@ -3,7 +3,8 @@
 //!
 //! By job: `enqueue` (new items), `claim` (leasing due items), `transition` (writing the state
 //! machine's decisions with fencing and history), `lease` (heartbeat, release, expired leases),
-//! `housekeeping` (sync sweep, history pruning, statistics), `a2` (A2 records and events), `ops`
+//! `counts` (item and throughput counters kept by those writes), `housekeeping` (sync sweep,
+//! history pruning, statistics), `a2` (A2 records and events), `ops`
 //! and `failures` (what operators ask), and one module per small table (`nodes`,
 //! `schedule_runs`, `phase_controls`, `import_ledger`).
 //!
@@ -13,6 +14,7 @@
 
 mod a2;
 mod claim;
+mod counts;
 mod enqueue;
 mod error;
 mod failures;
@@ -29,11 +31,11 @@ mod phase_controls;
 mod schedule_runs;
 mod selection;
 mod sql;
-mod throughput_tmp;
 mod transition;
 
 pub use a2::{AddEventsReport, ImportReport, RecordInput};
 pub use claim::Claim;
+pub use counts::{COUNT_SLOTS, THROUGHPUT_RETENTION_MS};
 pub use enqueue::NewItem;
 pub use error::StoreError;
 pub use failures::{FailureGroup, Failures, ReasonMatch};
@@ -68,17 +70,32 @@ pub struct Store {
     policy: RetryPolicy,
     /// Bumped whenever new work is announced (see `new_work`); shared by the store's clones.
     new_work: Arc<tokio::sync::watch::Sender<u64>>,
+    /// The slot of the counters this store writes (see `counts`).
+    slot: i32,
 }
 
 impl Store {
     /// A store over an open, migrated connection.
     pub fn new(db: DatabaseConnection, clock: Arc<dyn Clock>, policy: RetryPolicy) -> Self {
-        Self { db, clock, policy, new_work: Arc::new(tokio::sync::watch::Sender::new(0)) }
+        Self {
+            db,
+            clock,
+            policy,
+            new_work: Arc::new(tokio::sync::watch::Sender::new(0)),
+            slot: rand::random_range(0..COUNT_SLOTS),
+        }
+    }
+
+    /// The same store writing its counters to `slot` (taken modulo [`COUNT_SLOTS`]) instead of
+    /// the one picked at random.
+    pub fn with_count_slot(mut self, slot: i32) -> Self {
+        self.slot = slot.rem_euclid(COUNT_SLOTS);
+        self
     }
 
     /// The same database with another clock and retry policy.
     pub fn with_clock_and_policy(&self, clock: Arc<dyn Clock>, policy: RetryPolicy) -> Self {
-        Self { db: self.db.clone(), clock, policy, new_work: self.new_work.clone() }
+        Self { db: self.db.clone(), clock, policy, new_work: self.new_work.clone(), slot: self.slot }
     }
 
     /// How many schema migrations the database has applied.

@@ -2,7 +2,7 @@
 //! retry / cancel by ids, by filter or by failure reason. Transitions still go through the state machine.
 
 use super::StoreError;
-use super::{Applied, Fence, Store, count};
+use super::{Applied, Fence, Store};
 use crate::state_machine::{Event, Facts, TransitionError, decide};
 use schema::WorkflowState;
 use schema::entity::{workflow, workflow_history};
@@ -150,35 +150,16 @@ pub struct OperateReport {
 }
 
 impl Store {
-    /// Counts by state and import batch.
+    /// Counts by state and import batch, from the counters the writes keep (see `counts`), and
+    /// the leased items, counted on the partial lease index (as many rows as are leased).
     pub async fn status(&self) -> Result<StatusReport, StoreError> {
-        let rows: Vec<(String, WorkflowState, i64)> = workflow::Entity::find()
-            .select_only()
-            .column(workflow::Column::Batch)
-            .column(workflow::Column::State)
-            .column_as(workflow::Column::Id.count(), "n")
-            .group_by(workflow::Column::Batch)
-            .group_by(workflow::Column::State)
-            .into_tuple()
-            .all(self.db())
-            .await?;
         let mut report = StatusReport::default();
-        for (batch, state, n) in rows {
-            let n = count(n);
+        for (batch, state, n) in self.batch_state_counts().await? {
             report.total += n;
             *report.by_state.entry(state).or_default() += n;
             *report.by_batch.entry(batch).or_default().entry(state).or_default() += n;
         }
-        report.leased = count(
-            workflow::Entity::find()
-                .filter(workflow::Column::LeaseOwner.is_not_null())
-                .select_only()
-                .column_as(workflow::Column::Id.count(), "n")
-                .into_tuple::<i64>()
-                .one(self.db())
-                .await?
-                .unwrap_or(0),
-        );
+        report.leased = self.leased_count().await?;
         report.stopped_by_database = self.unresolved_node_failures().await?;
         Ok(report)
     }

@@ -1,8 +1,10 @@
 //! Writing transitions: a batch of decisions of the state machine, each written only if its fence
 //! still holds, with its history row, the events it delivered marked synced, and the follow-up
-//! to SyncPending for items that reach Synced while newer events wait — all in one transaction.
+//! to SyncPending for items that reach Synced while newer events wait, and the item and
+//! throughput counters they change (see `counts`) — all in one transaction.
 
 use super::StoreError;
+use super::counts::Tally;
 use super::history::{HistoryRow, insert_history};
 use super::{CHUNK, Sql, Store};
 use crate::clock::millis;
@@ -10,7 +12,7 @@ use crate::state_machine::{Due, Event, Facts, Transition, decide};
 use schema::WorkflowState;
 use schema::{A2Id, ClaimId, NodeId, WorkflowId};
 use sea_orm::{ConnectionTrait, DbBackend};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
 /// A decided transition for one item, with the ids its step learnt.
@@ -87,9 +89,11 @@ impl Store {
         let now = self.clock.now_ms();
         for chunk in batch.chunks(CHUNK) {
             let txn = self.begin().await?;
-            let written = self.apply_chunk(&txn, chunk, fence, node, now).await?;
+            let mut tally = Tally::default();
+            let written = self.apply_chunk(&txn, chunk, fence, node, now, &mut tally).await?;
             let mut synced_events = Vec::new();
             let mut reached_synced = Vec::new();
+            let mut lost = 0;
             for a in chunk {
                 if written.contains(&a.id) {
                     report.committed.push(a.id);
@@ -99,7 +103,11 @@ impl Store {
                     }
                 } else {
                     report.lost.push(a.id);
+                    lost += 1;
                 }
+            }
+            if matches!(fence, Fence::Lease(_)) {
+                tally.lost(lost);
             }
             self.mark_synced(&txn, &synced_events, now).await?;
             if !reached_synced.is_empty() {
@@ -114,15 +122,19 @@ impl Store {
                     })
                     .collect();
                 if !follow.is_empty() {
-                    self.apply_chunk(&txn, &follow, Fence::State, node, now).await?;
+                    self.apply_chunk(&txn, &follow, Fence::State, node, now, &mut tally).await?;
                 }
             }
+            // Last, after every other write of the transaction (see `counts`).
+            tally.write(&txn, self.backend(), self.slot, now).await?;
             txn.commit().await?;
+            tally.record();
         }
         Ok(report)
     }
 
-    /// One fenced bulk UPDATE plus the history rows of what it wrote; returns the written ids.
+    /// One fenced bulk UPDATE plus the history rows of what it wrote, added to `tally`; returns
+    /// the written ids.
     async fn apply_chunk(
         &self,
         txn: &sea_orm::DatabaseTransaction,
@@ -130,6 +142,7 @@ impl Store {
         fence: Fence,
         node: Option<NodeId>,
         now: i64,
+        tally: &mut Tally,
     ) -> Result<HashSet<WorkflowId>, StoreError> {
         let mut q = Sql::new(self.backend());
         q.push(
@@ -183,14 +196,20 @@ impl Store {
                 .param(owner, "uuid")
                 .push(" AND (v.claim IS NULL OR workflows.lease_claim = v.claim)");
         }
-        q.push(" RETURNING workflows.id");
+        // The batch, for the counters (SQLite's RETURNING sees only the updated table).
+        q.push(" RETURNING workflows.id, workflows.batch");
         let rows = txn.query_all_raw(q.build()).await?;
-        let written: HashSet<WorkflowId> =
-            rows.iter().map(|r| r.try_get::<Uuid>("", "id").map(WorkflowId)).collect::<Result<_, _>>()?;
-        let history: Vec<HistoryRow> = chunk
-            .iter()
-            .filter(|a| written.contains(&a.id))
-            .map(|a| HistoryRow {
+        let mut batches = HashMap::with_capacity(rows.len());
+        for r in &rows {
+            batches.insert(WorkflowId(r.try_get::<Uuid>("", "id")?), r.try_get::<String>("", "batch")?);
+        }
+        let mut written = HashSet::with_capacity(batches.len());
+        let mut history = Vec::with_capacity(batches.len());
+        for a in chunk {
+            let Some(batch) = batches.remove(&a.id) else { continue };
+            tally.moved(batch, &a.transition);
+            written.insert(a.id);
+            history.push(HistoryRow {
                 workflow_id: a.id,
                 from: Some(a.transition.from()),
                 to: a.transition.to(),
@@ -198,8 +217,8 @@ impl Store {
                 node,
                 error: a.transition.error().map(str::to_string),
                 operator: a.operator.clone(),
-            })
-            .collect();
+            });
+        }
         insert_history(txn, self.backend(), &history, now).await?;
         Ok(written)
     }

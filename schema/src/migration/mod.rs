@@ -8,6 +8,7 @@ mod m20261127_000003_phases;
 mod m20261201_000004_failure_reasons;
 mod m20261201_000005_import_batch;
 mod m20261201_000006_liveness;
+mod m20261202_000007_item_counts;
 mod m20261202_000008_operators;
 
 /// The ordered list of migrations.
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000004_failure_reasons::Migration),
             Box::new(m20261201_000005_import_batch::Migration),
             Box::new(m20261201_000006_liveness::Migration),
+            Box::new(m20261202_000007_item_counts::Migration),
             Box::new(m20261202_000008_operators::Migration),
         ]
     }

@@ -3,6 +3,7 @@
 mod altinn3;
 mod chaos;
 mod contract;
+mod counts;
 mod credentials;
 mod damage;
 mod dashboard;
