@@ -29,3 +29,4 @@ pub mod retry;
 pub mod schedule;
 pub mod state_machine;
 pub mod store;
+pub mod telemetry;

@@ -337,8 +337,9 @@ pub async fn run_once(
         Err(e) => {
             store.node_stopped(node).await?;
             if let Some(id) = firing {
-                schedule::finish_run(&store, id, &Outcome::Error(e.to_string()).to_string(), &json!({}))
-                    .await?;
+                let outcome = Outcome::Error(e.to_string());
+                crate::telemetry::schedule_run(&once_schedule_name(&phase.name), outcome.kind());
+                schedule::finish_run(&store, id, &outcome.to_string(), &json!({})).await?;
             }
             return Err(e.into());
         }
@@ -354,7 +355,9 @@ pub async fn run_once(
         let window =
             WindowCounts::new(&phase.name, work_at_start, work_at_end, report.elapsed_ms as f64 / 1000.0);
         let counts = serde_json::to_value(OnceCounts { window, end }).unwrap_or_default();
-        schedule::finish_run(&store, id, &Outcome::from(end).to_string(), &counts).await?;
+        let outcome = Outcome::from(end);
+        crate::telemetry::schedule_run(&once_schedule_name(&phase.name), outcome.kind());
+        schedule::finish_run(&store, id, &outcome.to_string(), &counts).await?;
     }
     // The same grouping as `migrator failures`, over the items that failed since the start.
     // Only this phase's items: other phases or nodes may be failing items at the same time.

@@ -10,11 +10,12 @@ use super::writer;
 use crate::retry::RetryPolicy;
 use crate::state_machine::{Event, Facts, decide};
 use crate::store::{Applied, Store};
+use crate::telemetry;
 use futures::FutureExt;
 use schema::NodeId;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -114,7 +115,10 @@ pub(super) async fn feed(lane: Lane, mut rx: mpsc::UnboundedReceiver<Fed>, run: 
 /// Runs one item's step; the outcome goes to the writer.
 async fn run_item(step: Arc<dyn Step>, item: WorkItem, room: Hold, slot: OwnedSemaphorePermit, run: Shared) {
     let guarded = std::panic::AssertUnwindSafe(step.run(&item)).catch_unwind();
-    let outcome = match tokio::time::timeout(run.timeout, guarded).await {
+    let started = Instant::now();
+    let ran = tokio::time::timeout(run.timeout, guarded).await;
+    telemetry::step_finished(step.kind(), started.elapsed());
+    let outcome = match ran {
         Ok(Ok(outcome)) => outcome,
         // A bug in a step must not leave the item leased (and renewed) for ever.
         Ok(Err(panic)) => {

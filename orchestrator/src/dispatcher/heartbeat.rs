@@ -8,6 +8,7 @@ use super::health::Health;
 use super::held::Held;
 use crate::clock::millis;
 use crate::store::Store;
+use crate::telemetry;
 use schema::NodeId;
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,6 +59,7 @@ pub(super) async fn beat(
             beating_since = tokio::time::Instant::now();
             continue;
         }
+        telemetry::heartbeat();
         if beating_since.elapsed() < timing.dead_after {
             continue;
         }

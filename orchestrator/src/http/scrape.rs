@@ -32,7 +32,7 @@ pub(super) fn install() {
         if metrics::set_global_recorder(recorder).is_err() {
             tracing::warn!("a metrics recorder was installed already; /metrics shows only this server's own");
         }
-        // TELEMETRY-DESCRIBE
+        crate::telemetry::describe();
         handle
     });
 }

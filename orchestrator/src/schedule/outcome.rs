@@ -33,6 +33,20 @@ impl Outcome {
     pub fn did_work(&self) -> bool {
         matches!(self, Outcome::Ok | Outcome::WindowClosed | Outcome::Paused | Outcome::Interrupted)
     }
+
+    /// The stored outcome without its detail (`error: db gone` → `error`): what the
+    /// `migrator_schedule_runs_total` metric labels a run with, so free text never becomes a label.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::WindowClosed => "window closed",
+            Outcome::Paused => "paused",
+            Outcome::Interrupted => "interrupted",
+            Outcome::Error(_) => "error",
+            Outcome::Skipped(_) => "skipped",
+            Outcome::Abandoned(_) => "abandoned",
+        }
+    }
 }
 
 impl fmt::Display for Outcome {
@@ -157,6 +171,7 @@ mod tests {
         ];
         for (outcome, stored) in cases {
             assert_eq!(outcome.to_string(), stored);
+            assert!(stored.starts_with(outcome.kind()), "{stored} is of kind {}", outcome.kind());
             assert_eq!(stored.parse::<Outcome>(), Ok(outcome.clone()));
             assert_eq!(serde_json::to_value(&outcome).unwrap(), json!(stored));
             assert_eq!(serde_json::from_value::<Outcome>(json!(stored)).unwrap(), outcome);

@@ -7,6 +7,7 @@ use super::{Action, Missed, Outcome, ScheduleSpec};
 use crate::clock::millis;
 use crate::store::Store;
 use crate::store::StoreError;
+use crate::telemetry;
 use schema::NodeId;
 use serde_json::json;
 use std::sync::Arc;
@@ -141,13 +142,15 @@ impl Scheduler {
                     tracing::info!(schedule = %spec.name, "previous firing still going; this fire waits")
                 }
                 Verdict::Skip { fire_time, reason } => {
-                    let outcome = Outcome::Skipped(reason).to_string();
+                    let skipped = Outcome::Skipped(reason);
+                    let outcome = skipped.to_string();
                     if self
                         .store
                         .claim_firing(&spec.name, fire_time, self.node, Some(&outcome))
                         .await?
                         .is_some()
                     {
+                        telemetry::schedule_run(&spec.name, skipped.kind());
                         tracing::warn!(schedule = %spec.name, fire_time, reason = %outcome, "fire skipped");
                     }
                 }
@@ -186,6 +189,8 @@ impl Scheduler {
             if let Err(e) = store.finish_firing(id, &outcome.to_string(), &counts).await {
                 tracing::error!(schedule = %name, error = %e, "cannot record the end of a firing");
             }
+            // Counted even if its end could not be written: the firing did end so.
+            telemetry::schedule_run(&name, outcome.kind());
         })
     }
 

@@ -319,6 +319,11 @@ impl A3Client {
             pacer.end(ticket, verdict, Instant::now());
             (before, pacer.stats())
         };
+        if after.rate != before.rate
+            && let Some(rate) = after.rate
+        {
+            crate::telemetry::pace(ep.name(), rate);
+        }
         if after.decreases > before.decreases {
             tracing::info!(
                 endpoint = ep.name(),
@@ -330,6 +335,8 @@ impl A3Client {
         result
     }
 
+    /// One HTTP request, counted once in the metrics whatever its end (see [`crate::telemetry`]):
+    /// by its status once an answer came, as `error` if none did.
     async fn send<T: DeserializeOwned>(
         &self,
         ep: Endpoint,
@@ -338,14 +345,29 @@ impl A3Client {
         let url = format!("{}/{}", self.base, ep.path());
         let token = self.token.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
         let rb = build(self.http.post(&url)).bearer_auth(token.expose());
-        let resp = rb.send().await.map_err(|e| classify_transport(ep.name(), &e))?;
+        let sent = Instant::now();
+        let resp = match rb.send().await {
+            Ok(resp) => resp,
+            Err(e) => {
+                crate::telemetry::request(ep.name(), None, sent.elapsed());
+                return Err(classify_transport(ep.name(), &e));
+            }
+        };
         let status = resp.status();
-        if status.is_success() {
-            return resp.json::<T>().await.map_err(|e| classify_transport(ep.name(), &e));
-        }
-        let retry_after =
-            parse_retry_after(resp.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()));
-        let body = resp.text().await.unwrap_or_default();
-        Err(classify_status(ep.name(), status.as_u16(), retry_after, &body))
+        let result = if status.is_success() {
+            resp.json::<T>().await.map_err(|e| classify_transport(ep.name(), &e))
+        } else {
+            let retry_after = parse_retry_after(
+                resp.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()),
+            );
+            let body = resp.text().await.unwrap_or_default();
+            Err(classify_status(ep.name(), status.as_u16(), retry_after, &body))
+        };
+        crate::telemetry::request(ep.name(), Some(status.as_u16()), sent.elapsed());
+        result
     }
 }
+
+#[cfg(test)]
+#[path = "client_tests.rs"]
+mod tests;
