@@ -51,7 +51,7 @@ pub(super) async fn run(store: Store, args: BenchArgs, target: &str, json: bool)
         if !args.resume {
             crate::bench::enqueue(&store, args.items).await?;
         }
-        let r = crate::http::bench::measure(store, &super::default_settings(), 50).await?;
+        let r = crate::http::bench::measure(store, target, &super::default_settings(), 50).await?;
         let database = db::redact(target);
         print(json, &r, |r| render_http(r, &database))?;
         return Ok(Exit::Ok);

@@ -212,11 +212,11 @@ pub async fn main(cli: Cli) -> anyhow::Result<Exit> {
         Command::Demo(args) => demo::run(store, args, json).await,
         Command::Latency(args) => latency::run(store, args, &target, json).await,
         Command::Import(args) => import::run(store, args, json).await,
-        Command::Run(args) => run::run(store, settings(), args, json).await,
+        Command::Run(args) => run::run(store, &target, settings(), args, json).await,
         Command::Plan(args) => plan::run(&store, &settings(), args, json).await,
         Command::Runs(args) => runs::run(&store, args, json).await,
         Command::Phase(args) => phase::run(&store, &settings(), args, json).await,
-        Command::Serve(args) => serve::run(store, settings(), args).await,
+        Command::Serve(args) => serve::run(store, &target, settings(), args).await,
         Command::Sim(_) | Command::Generate(_) => unreachable!("answered above without a database"),
     }
 }

@@ -23,7 +23,13 @@ pub struct RunArgs {
 }
 
 /// Runs the daemon, or one phase with `--once`, until done or a signal.
-pub(super) async fn run(store: Store, settings: Settings, args: RunArgs, json: bool) -> anyhow::Result<Exit> {
+pub(super) async fn run(
+    store: Store,
+    target: &str,
+    settings: Settings,
+    args: RunArgs,
+    json: bool,
+) -> anyhow::Result<Exit> {
     let cancel = cancel_on_signal()?;
     if let Some(phase) = args.phase.as_deref().filter(|_| args.once) {
         let r = crate::daemon::run_once(store, &settings, phase, cancel).await?;
@@ -33,7 +39,7 @@ pub(super) async fn run(store: Store, settings: Settings, args: RunArgs, json: b
     // The operations server lives as long as the daemon: the same cancellation stops both.
     let server = match settings.http.listen {
         Some(listen) => {
-            Some(crate::http::start(store.clone(), &settings, listen, false, cancel.clone()).await?)
+            Some(crate::http::start(store.clone(), target, &settings, listen, false, cancel.clone()).await?)
         }
         None => None,
     };

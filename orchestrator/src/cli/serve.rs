@@ -18,12 +18,17 @@ pub struct ServeArgs {
 }
 
 /// Serves until a signal.
-pub(super) async fn run(store: Store, settings: Settings, args: ServeArgs) -> anyhow::Result<Exit> {
+pub(super) async fn run(
+    store: Store,
+    target: &str,
+    settings: Settings,
+    args: ServeArgs,
+) -> anyhow::Result<Exit> {
     let Some(listen) = args.listen.or(settings.http.listen) else {
         anyhow::bail!("http.listen is \"\" (off): give --listen ADDR to serve");
     };
     let cancel = cancel_on_signal()?;
-    let server = crate::http::start(store, &settings, listen, true, cancel.clone()).await?;
+    let server = crate::http::start(store, target, &settings, listen, true, cancel.clone()).await?;
     eprintln!(
         "serving http://{} ({}); Ctrl-C stops",
         server.addr,

@@ -197,7 +197,10 @@ impl App {
             batch: sel.batch,
             reason,
         };
-        Ok(self.store.operate(&selector, event, Origin::Http).await?)
+        let report = self.store.operate(&selector, event, Origin::Http).await?;
+        // The overview's failure groups come from the snapshot: show the change at once.
+        self.refresh_soon();
+        Ok(report)
     }
 
     /// Pauses or resumes a configured phase, recorded as coming from HTTP.

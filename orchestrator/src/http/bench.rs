@@ -61,16 +61,17 @@ pub enum HttpBenchError {
     Store(#[from] crate::store::StoreError),
 }
 
-/// Serves `store` in-process and measures `rounds` fetches of each page.
+/// Serves `store` (the database `target` names) in-process and measures `rounds` fetches of each page.
 pub async fn measure(
     store: Store,
+    target: &str,
     settings: &Settings,
     rounds: usize,
 ) -> Result<HttpBenchReport, HttpBenchError> {
     let items = store.status().await?.total;
     let cancel = CancellationToken::new();
     let addr = "127.0.0.1:0".parse().expect("a literal address");
-    let server = super::start(store, settings, addr, true, cancel.clone()).await?;
+    let server = super::start(store, target, settings, addr, true, cancel.clone()).await?;
     let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::new();
     let base = format!("http://{}", server.addr);

@@ -47,6 +47,9 @@ pub enum HttpError {
     /// The token file could not be read.
     #[error(transparent)]
     Token(#[from] crate::config::ConfigError),
+    /// The snapshot's read-only connection could not be opened.
+    #[error(transparent)]
+    Reader(#[from] crate::db::DbOpenError),
 }
 
 /// What every handler shares.
@@ -55,6 +58,9 @@ pub(crate) struct App(Arc<Inner>);
 
 pub(crate) struct Inner {
     pub(crate) store: Store,
+    /// What the background snapshot reads through: on SQLite a read-only connection of its own,
+    /// else the same store.
+    pub(crate) reader: Store,
     pub(crate) phases: Vec<Phase>,
     pub(crate) tz: Tz,
     pub(crate) token: Option<Secret>,
@@ -89,21 +95,30 @@ impl Running {
     }
 }
 
-/// Binds `listen` and serves until `cancel` fires. `standalone`: `migrator serve`.
+/// Binds `listen` and serves `store` (the database `target` names) until `cancel` fires.
+/// `standalone`: `migrator serve`.
 pub async fn start(
     store: Store,
+    target: &str,
     settings: &Settings,
     listen: SocketAddr,
     standalone: bool,
     cancel: CancellationToken,
 ) -> Result<Running, HttpError> {
     let token = settings.http.token()?;
+    let reader = if store.backend() == sea_orm::DbBackend::Sqlite {
+        let conn = crate::db::open_existing(target).await?;
+        store.with_connection(conn)
+    } else {
+        store.clone()
+    };
     let listener =
         TcpListener::bind(listen).await.map_err(|source| HttpError::Bind { addr: listen, source })?;
     let addr = listener.local_addr().map_err(|source| HttpError::Bind { addr: listen, source })?;
     scrape::install();
     let app = App(Arc::new(Inner {
         store,
+        reader,
         phases: settings.phases.clone(),
         tz: settings.time_zone,
         token,

@@ -98,6 +98,12 @@ impl Store {
         Self { db: self.db.clone(), clock, policy, new_work: self.new_work.clone(), slot: self.slot }
     }
 
+    /// The same clock, policy and counter slot over another connection to the same database
+    /// (a read-only one for background reads beside the writer).
+    pub fn with_connection(&self, db: DatabaseConnection) -> Self {
+        Self { db, ..self.clone() }
+    }
+
     /// How many schema migrations the database has applied.
     pub async fn applied_migrations(&self) -> Result<usize, StoreError> {
         use sea_orm_migration::MigratorTrait;

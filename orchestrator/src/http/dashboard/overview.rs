@@ -8,22 +8,22 @@ use super::{Answer, Done, chart};
 use crate::http::App;
 use crate::phase::WindowState;
 use crate::phase::plan::PhasePlan;
-use crate::store::Selection;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use schema::WorkflowState;
 use std::fmt::Write;
 
-/// What `stuck` counts as not moving.
-const STALLED_MS: i64 = 10 * 60 * 1000;
-
 pub(super) async fn page(State(app): State<App>, headers: HeaderMap, Query(done): Query<Done>) -> Answer {
     let viewer = Viewer::of(&app, &headers);
     let now = app.store.clock().now_ms();
     let status = app.store.status().await?;
-    let failures = app.store.failures(&Selection::all(), None, Some(20)).await?;
-    let (stalled, failed) = app.store.count_stuck(STALLED_MS).await?;
+    // Everything that would look at rows (stuck, failure groups) comes from the background
+    // snapshot; the rest reads counters and small tables.
+    let view = app.snapshot.phases();
+    let failures = view.as_ref().map(|v| v.failures.clone()).unwrap_or_default();
+    let stalled = view.as_ref().map_or(0, |v| v.stalled);
+    let failed = status.by_state.get(&WorkflowState::Failed).copied().unwrap_or(0);
     let since_6h = now - 6 * 3_600_000;
     let throughput = app.store.throughput(since_6h).await?;
     let since_24h = now - 24 * 3_600_000;
