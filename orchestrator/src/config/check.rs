@@ -27,24 +27,16 @@ pub(super) fn check(raw: Raw) -> Result<Settings, ConfigError> {
             c.issue("altinn3.base_url", format!("{url:?} is not an http(s) URL"));
         }
     }
-    let token = match (&a.token, &a.token_file) {
-        (Some(_), Some(_)) => {
-            c.issue("altinn3.token_file", "give the token in the environment or in a file, not both");
-            None
-        }
-        (Some(t), None) if t.trim().is_empty() => {
-            c.issue("altinn3.token", "is empty");
-            None
-        }
-        (Some(t), None) => Some(Secret::new(t.trim().to_string())),
-        (None, Some(path)) => match Secret::from_file(path) {
+    let token = match (env_token(&mut c, "altinn3", &a.token, &a.token_file), &a.token_file) {
+        (Some(t), _) => Some(t),
+        (None, Some(path)) if a.token.is_none() => match Secret::from_file(path) {
             Ok(s) => Some(s),
             Err(e) => {
                 c.issue("altinn3.token_file", e.to_string());
                 None
             }
         },
-        (None, None) => None,
+        _ => None,
     };
     let altinn3 = Altinn3Settings {
         base_url: a.base_url.clone(),
@@ -247,22 +239,30 @@ fn http(c: &mut Checker, h: &RawHttp) -> HttpSettings {
             }
         },
     };
-    let token = match (&h.token, &h.token_file) {
-        (Some(_), Some(_)) => {
-            c.issue("http.token_file", "give the token in the environment or in a file, not both");
-            None
-        }
-        (Some(t), None) if t.trim().is_empty() => {
-            c.issue("http.token", "is empty");
-            None
-        }
-        (Some(t), None) => Some(Secret::new(t.trim().to_string())),
-        _ => None,
-    };
     HttpSettings {
         listen,
-        token,
+        token: env_token(c, "http", &h.token, &h.token_file),
         token_file: h.token_file.clone(),
         refresh: c.duration("http.refresh", &h.refresh, Duration::from_millis(100)),
+    }
+}
+
+/// `SECTION.token` from the environment, checked: not empty, and not given beside
+/// `SECTION.token_file` (each such issue named by its key). None when it is not set or wrong.
+fn env_token(
+    c: &mut Checker,
+    section: &str,
+    token: &Option<String>,
+    file: &Option<std::path::PathBuf>,
+) -> Option<Secret> {
+    let t = token.as_deref()?;
+    if file.is_some() {
+        c.issue(format!("{section}.token_file"), "give the token in the environment or in a file, not both");
+        None
+    } else if t.trim().is_empty() {
+        c.issue(format!("{section}.token"), "is empty");
+        None
+    } else {
+        Some(Secret::new(t.trim().to_string()))
     }
 }

@@ -7,7 +7,7 @@ use super::{Answer, Done, PAGE, Posted, back, csrf, uuid_cursor};
 use crate::http::App;
 use crate::http::api::Selecting;
 use crate::state_machine::Event;
-use crate::store::{ItemFilter, Selection};
+use crate::store::{FailureGroup, ItemFilter, Selection};
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
@@ -28,26 +28,35 @@ pub(super) async fn list(State(app): State<App>, headers: HeaderMap, Query(done)
     if f.groups.is_empty() {
         body += r#"<p class="note">No Failed or Rejected items.</p>"#;
     } else {
-        body += r#"<section><table id="failures"><tr><th>State</th><th class="num">Items</th><th>Step</th><th>Endpoint</th><th class="num">HTTP</th><th>Message</th><th>First seen</th><th>Last seen</th></tr>"#;
-        for g in &f.groups {
-            let _ = write!(
-                body,
-                r#"<tr class="failure-group" data-reason="{}"><td>{}</td><td class="num">{}</td><td>{}</td><td>{}</td><td class="num">{}</td><td class="err"><a href="/failures/{}">{}</a></td><td>{}</td><td>{}</td></tr>"#,
-                esc(&g.reason),
-                badge(g.state),
-                num(g.count),
-                esc(&g.step),
-                esc(g.endpoint.as_deref().unwrap_or("")),
-                g.status.map_or(String::new(), |s| s.to_string()),
-                url(&g.reason),
-                esc(&g.message),
-                when(app.tz, g.first_seen),
-                when(app.tz, g.last_seen),
-            );
-        }
-        body += "</table></section>";
+        body += "<section>";
+        body += &groups_table(&app, &f.groups);
+        body += "</section>";
     }
     Ok(frame(&viewer, "Failures", "/failures", done.done.as_deref(), None, &body).into_response())
+}
+
+/// Failure groups as a table, each linking to its items (the list page and the overview).
+pub(super) fn groups_table(app: &App, groups: &[FailureGroup]) -> String {
+    let mut body = String::from(
+        r#"<table id="failures"><tr><th>State</th><th class="num">Items</th><th>Step</th><th>Endpoint</th><th class="num">HTTP</th><th>Message</th><th>First seen</th><th>Last seen</th></tr>"#,
+    );
+    for g in groups {
+        let _ = write!(
+            body,
+            r#"<tr class="failure-group" data-reason="{}"><td>{}</td><td class="num">{}</td><td>{}</td><td>{}</td><td class="num">{}</td><td class="err"><a href="/failures/{}">{}</a></td><td>{}</td><td>{}</td></tr>"#,
+            esc(&g.reason),
+            badge(g.state),
+            num(g.count),
+            esc(&g.step),
+            esc(g.endpoint.as_deref().unwrap_or("")),
+            g.status.map_or(String::new(), |s| s.to_string()),
+            url(&g.reason),
+            esc(&g.message),
+            when(app.tz, g.first_seen),
+            when(app.tz, g.last_seen),
+        );
+    }
+    body + "</table>"
 }
 
 /// A group page's query: the page cursor and the flash message.

@@ -3,7 +3,7 @@
 //! background snapshot, transitions per minute over 6 hours, the largest failure groups, what
 //! is stuck, the last day's schedule runs and the nodes' heartbeats.
 
-use super::html::{Viewer, badge, esc, num, page as frame, span, url, when};
+use super::html::{Viewer, badge, esc, num, page as frame, span, when};
 use super::{Answer, Done, chart};
 use crate::http::App;
 use crate::phase::WindowState;
@@ -77,22 +77,7 @@ pub(super) async fn page(State(app): State<App>, headers: HeaderMap, Query(done)
     if failures.groups.is_empty() {
         body += r#"<p class="note">No Failed or Rejected items.</p>"#;
     } else {
-        body += r#"<table id="failures"><tr><th>State</th><th class="num">Items</th><th>Step</th><th class="num">HTTP</th><th>Message</th><th>Last seen</th></tr>"#;
-        for g in &failures.groups {
-            let _ = write!(
-                body,
-                r#"<tr class="failure-group" data-reason="{}"><td>{}</td><td class="num">{}</td><td>{}</td><td class="num">{}</td><td class="err"><a href="/failures/{}">{}</a></td><td>{}</td></tr>"#,
-                esc(&g.reason),
-                badge(g.state),
-                num(g.count),
-                esc(&g.step),
-                g.status.map_or(String::new(), |s| s.to_string()),
-                url(&g.reason),
-                esc(&g.message),
-                when(app.tz, g.last_seen),
-            );
-        }
-        body += "</table>";
+        body += &super::failures::groups_table(&app, &failures.groups);
         if failures.total_groups > 20 {
             let _ =
                 write!(body, r#"<p><a href="/failures">All {} groups</a></p>"#, num(failures.total_groups));
