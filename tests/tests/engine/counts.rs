@@ -54,8 +54,8 @@ async fn charted(store: &Store) -> u64 {
     store.throughput(0).await.unwrap().iter().map(|(_, n)| n).sum()
 }
 
-/// The counters agree with the items and the leased count with the leases.
-async fn assert_item_counts(db: &TestDb, store: &Store, step: &str) {
+/// Items per batch and state, by `count(*)` over `workflows` (what the counters must equal).
+async fn counted_by_batch(db: &TestDb) -> BTreeMap<String, BTreeMap<WorkflowState, u64>> {
     let rows: Vec<(String, WorkflowState, i64)> = workflow::Entity::find()
         .select_only()
         .column(workflow::Column::Batch)
@@ -67,12 +67,19 @@ async fn assert_item_counts(db: &TestDb, store: &Store, step: &str) {
         .all(&db.conn)
         .await
         .unwrap();
-    let mut by_batch: BTreeMap<String, BTreeMap<WorkflowState, u64>> = BTreeMap::new();
-    let mut by_state: BTreeMap<WorkflowState, u64> = WorkflowState::ALL.iter().map(|s| (*s, 0)).collect();
+    let mut out: BTreeMap<String, BTreeMap<WorkflowState, u64>> = BTreeMap::new();
     for (batch, state, n) in rows {
-        let n = u64::try_from(n).unwrap();
-        by_batch.entry(batch).or_default().insert(state, n);
-        *by_state.get_mut(&state).unwrap() += n;
+        out.entry(batch).or_default().insert(state, u64::try_from(n).unwrap());
+    }
+    out
+}
+
+/// The counters agree with the items and the leased count with the leases.
+async fn assert_item_counts(db: &TestDb, store: &Store, step: &str) {
+    let by_batch = counted_by_batch(db).await;
+    let mut by_state: BTreeMap<WorkflowState, u64> = WorkflowState::ALL.iter().map(|s| (*s, 0)).collect();
+    for (state, n) in by_batch.values().flatten() {
+        *by_state.get_mut(state).unwrap() += n;
     }
     let status = store.status().await.unwrap();
     assert_eq!(status.by_batch, by_batch, "{step}: counts per batch");
@@ -254,22 +261,7 @@ async fn the_migration_counts_existing_items(db: &TestDb) {
     assert_eq!(status.by_state[&WorkflowState::Migrated], 12);
     // The chart starts empty after an upgrade; only the item counts are filled.
     assert!(store.throughput(0).await.unwrap().is_empty());
-    let rows: Vec<(String, WorkflowState, i64)> = workflow::Entity::find()
-        .select_only()
-        .column(workflow::Column::Batch)
-        .column(workflow::Column::State)
-        .column_as(workflow::Column::Id.count(), "n")
-        .group_by(workflow::Column::Batch)
-        .group_by(workflow::Column::State)
-        .into_tuple()
-        .all(&db.conn)
-        .await
-        .unwrap();
-    let mut want: BTreeMap<String, BTreeMap<WorkflowState, u64>> = BTreeMap::new();
-    for (batch, state, n) in rows {
-        want.entry(batch).or_default().insert(state, u64::try_from(n).unwrap());
-    }
-    assert_eq!(status.by_batch, want);
+    assert_eq!(status.by_batch, counted_by_batch(db).await);
     // Running the migrations again counts nothing twice.
     let again = orchestrator::db::open(&db.target).await.unwrap();
     assert_eq!(store.status().await.unwrap().total, 40);
