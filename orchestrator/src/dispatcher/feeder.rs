@@ -93,7 +93,7 @@ pub(super) async fn feed(lane: Lane, mut rx: mpsc::UnboundedReceiver<Fed>, run: 
             continue;
         }
         let span = tracing::info_span!("item", workflow = %item.id, a2_id = item.a2_id.get(), step = %lane.step.kind());
-        tasks.spawn(run_item(lane.step.clone(), item, room, slot, run.clone()).instrument(span));
+        tasks.spawn(run_item(lane.step.clone(), lane.index, item, room, slot, run.clone()).instrument(span));
     }
     if run.stopping.is_cancelled() && !tasks.is_empty() {
         let grace = tokio::time::sleep(run.grace);
@@ -113,7 +113,14 @@ pub(super) async fn feed(lane: Lane, mut rx: mpsc::UnboundedReceiver<Fed>, run: 
 }
 
 /// Runs one item's step; the outcome goes to the writer.
-async fn run_item(step: Arc<dyn Step>, item: WorkItem, room: Hold, slot: OwnedSemaphorePermit, run: Shared) {
+async fn run_item(
+    step: Arc<dyn Step>,
+    lane: usize,
+    item: WorkItem,
+    room: Hold,
+    slot: OwnedSemaphorePermit,
+    run: Shared,
+) {
     let guarded = std::panic::AssertUnwindSafe(step.run(&item)).catch_unwind();
     let started = Instant::now();
     let ran = tokio::time::timeout(run.timeout, guarded).await;
@@ -143,7 +150,7 @@ async fn run_item(step: Arc<dyn Step>, item: WorkItem, room: Hold, slot: OwnedSe
     drop(slot);
     if let Some(mut applied) = applied_for(&item, outcome, &run.policy) {
         applied.claim = Some(room.claim());
-        let _ = run.out.send(writer::Finished { applied, _slot: room }).await;
+        let _ = run.out.send(writer::Finished { applied, item, lane, slot: room }).await;
     }
 }
 
@@ -172,6 +179,7 @@ fn applied_for(item: &WorkItem, outcome: StepOutcome, policy: &RetryPolicy) -> O
                 synced_events,
                 claim: None,
                 operator: None,
+                chain_until: None,
             })
         }
         Err(e) => {

@@ -8,7 +8,7 @@ use super::health::Health;
 use super::held::Held;
 use crate::phase::{MakeAvailable, Phase};
 use crate::store::{Claim, ClaimOrder, Selection, Store};
-use schema::NodeId;
+use schema::{NodeId, WorkflowState};
 use std::collections::HashSet;
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -35,6 +35,12 @@ pub(super) struct Lane {
     /// False while the phase is paused or its window closed: the feeder then starts nothing
     /// more and hands back what it holds.
     pub(super) open: Arc<AtomicBool>,
+    /// Its place among the run's lanes (set by [`build`]): how an outcome names the lane it ran
+    /// in, for chained continuation.
+    pub(super) index: usize,
+    /// The rooms (with their capacities) of the lanes whose items continue into this one
+    /// (set by [`build`]): what is in flight there may soon arrive here, chained.
+    pub(super) upstream: Vec<(Arc<Semaphore>, usize)>,
 }
 
 impl Lane {
@@ -51,6 +57,8 @@ impl Lane {
             phase: None,
             limiter: None,
             open: Arc::new(AtomicBool::new(true)),
+            index: 0,
+            upstream: Vec::new(),
         }
     }
 
@@ -73,9 +81,15 @@ impl Lane {
     }
 
     /// How many items to claim now: up to a batch of its free room, or none while the room is
-    /// under a quarter of a batch (it waits for room rather than claim a trickle).
+    /// under a quarter of a batch (it waits for room rather than claim a trickle). Up to half
+    /// of the room is kept for the items in flight upstream, which arrive chained, without a
+    /// claim; the other half always claims, so a backlog in this lane's own state (after a
+    /// restart, say) is never starved by a busy upstream.
     pub(super) fn claim_size(&self, claim_batch: usize) -> usize {
-        let want = claim_batch.min(self.room.available_permits());
+        let incoming: usize =
+            self.upstream.iter().map(|(room, capacity)| capacity.saturating_sub(room.available_permits())).sum();
+        let free = self.room.available_permits().saturating_sub(incoming.min(self.capacity / 2));
+        let want = claim_batch.min(free);
         if want == 0 || want < claim_batch.min(self.capacity) / 4 { 0 } else { want }
     }
 
@@ -99,6 +113,12 @@ impl Lane {
     ) -> (usize, Vec<Fed>) {
         let (selection, order) = self.selection();
         let states = self.step.kind().states();
+        // The room first: the writer takes room for chained items at any moment, so what is
+        // free now may not be free once the claim returns.
+        let Ok(mut room) = self.room.clone().try_acquire_many_owned(u32::try_from(want).unwrap_or(u32::MAX))
+        else {
+            return (0, Vec::new());
+        };
         let claim = Claim::new(node, lease);
         let mut items = match health
             .call("claiming", store.claim_any_in(&claim, want, states, selection, order))
@@ -126,16 +146,13 @@ impl Lane {
             tokio::spawn(release_eventually(store.clone(), claim));
             return (claimed, Vec::new());
         }
-        let fed = items
-            .into_iter()
-            .map(|item| {
-                let Ok(permit) = self.room.clone().try_acquire_owned() else {
-                    unreachable!("claimed no more than the lane's free room");
-                };
-                let hold = held.hold(item.id, claim.id, permit);
-                (item, hold)
-            })
-            .collect();
+        let mut fed = Vec::with_capacity(items.len());
+        for item in items {
+            // The claim returned at most `want` items, each with its share of `room`.
+            let Some(permit) = room.split(1) else { break };
+            let hold = held.hold(item.id, claim.id, permit);
+            fed.push((item, hold));
+        }
         (claimed, fed)
     }
 }
@@ -144,9 +161,48 @@ impl Lane {
 /// (phase, step) for every step of a phase that has a worker in `base`. A phase's lanes share
 /// its concurrency; a rated lane claims only about two seconds of work ahead.
 pub(super) fn build(base: &[Lane], phases: &[Phase], claim_batch: usize) -> Vec<Lane> {
-    if phases.is_empty() {
-        return base.to_vec();
+    let mut out = if phases.is_empty() { base.to_vec() } else { phased(base, phases, claim_batch) };
+    let next: Vec<Vec<(WorkflowState, usize)>> = out.iter().map(|from| successors(from, &out)).collect();
+    for (i, lane) in out.iter_mut().enumerate() {
+        lane.index = i;
+        lane.upstream.clear();
     }
+    for (from, targets) in next.iter().enumerate() {
+        let mut seen = Vec::new();
+        for &(_, to) in targets {
+            if !seen.contains(&to) {
+                seen.push(to);
+                let up = (out[from].room.clone(), out[from].capacity);
+                out[to].upstream.push(up);
+            }
+        }
+    }
+    out
+}
+
+/// The later steps' lanes of `from`'s phase (or, outside phases, the unphased lanes) by the
+/// states they take: where an item of `from` goes on to, chained, after its step succeeds.
+pub(super) fn successors(from: &Lane, lanes: &[Lane]) -> Vec<(WorkflowState, usize)> {
+    let same_phase = |l: &Lane| {
+        l.step.kind() > from.step.kind()
+            && match (&from.phase, &l.phase) {
+                (None, None) => true,
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                _ => false,
+            }
+    };
+    let mut out = Vec::new();
+    for (i, lane) in lanes.iter().enumerate().filter(|(_, l)| same_phase(l)) {
+        for state in lane.step.kind().states() {
+            if !out.iter().any(|(s, _)| s == state) {
+                out.push((*state, i));
+            }
+        }
+    }
+    out
+}
+
+fn phased(base: &[Lane], phases: &[Phase], claim_batch: usize) -> Vec<Lane> {
     let mut out = Vec::new();
     for phase in phases {
         let shared = Arc::new(phase.clone());
@@ -183,6 +239,8 @@ pub(super) fn build(base: &[Lane], phases: &[Phase], claim_batch: usize) -> Vec<
                 phase: Some(shared.clone()),
                 limiter,
                 open: Arc::new(AtomicBool::new(true)),
+                index: 0,
+                upstream: Vec::new(),
             });
         }
     }

@@ -10,6 +10,7 @@
 //! production dispatcher with the Altinn 3 steps).
 
 pub mod a3;
+mod chain;
 mod credentials;
 mod feeder;
 mod health;
@@ -183,19 +184,16 @@ impl Dispatcher {
         let total_room: usize = lanes.iter().map(|l| l.capacity).sum();
         let wake = Arc::new(Notify::new());
         let (tx, rx) = mpsc::channel(total_room.max(1));
-        let writer_cfg =
-            writer::WriterConfig { max_batch: self.cfg.write_batch, linger: self.cfg.write_linger };
-        let writer = tokio::spawn(writer::run(
-            self.store.clone(),
-            node,
-            rx,
-            writer_cfg,
-            self.stats.clone(),
-            wake.clone(),
-            health.clone(),
-        ));
         let heartbeat_stop = CancellationToken::new();
         let held = Arc::new(held::Held::default());
+        // Feeders' inboxes come first: the writer passes chained items straight to them.
+        let mut feeds = Vec::new();
+        let mut inboxes = Vec::new();
+        for _ in &lanes {
+            let (feed_tx, feed_rx) = mpsc::unbounded_channel();
+            feeds.push(feed_tx);
+            inboxes.push(feed_rx);
+        }
         let heartbeat = tokio::spawn(heartbeat::beat(
             self.store.clone(),
             node,
@@ -211,6 +209,28 @@ impl Dispatcher {
 
         let credentials =
             Arc::new(credentials::Credentials::new(self.cfg.credentials_pause, self.on_resume.clone()));
+        let chain = Arc::new(chain::Chain::new(
+            &lanes,
+            feeds.iter().map(mpsc::UnboundedSender::downgrade).collect(),
+            held.clone(),
+            credentials.clone(),
+            self.store.clone(),
+            node,
+            health.clone(),
+            self.cfg.lease,
+        ));
+        let writer_cfg =
+            writer::WriterConfig { max_batch: self.cfg.write_batch, linger: self.cfg.write_linger };
+        let writer = tokio::spawn(writer::run(
+            self.store.clone(),
+            node,
+            rx,
+            writer_cfg,
+            self.stats.clone(),
+            wake.clone(),
+            health.clone(),
+            chain.clone(),
+        ));
         // One feeder per lane starts its items in the order they were claimed (newest-first
         // phases rely on it).
         let shared = feeder::Shared {
@@ -223,12 +243,9 @@ impl Dispatcher {
             policy: *self.store.policy(),
             timeout: self.cfg.step_timeout,
         };
-        let mut feeds = Vec::new();
         let mut feeders = Vec::new();
-        for lane in &lanes {
-            let (feed_tx, feed_rx) = mpsc::unbounded_channel();
-            feeds.push(feed_tx);
-            feeders.push(tokio::spawn(feeder::feed(lane.clone(), feed_rx, shared.clone())));
+        for (lane, inbox) in lanes.iter().zip(inboxes) {
+            feeders.push(tokio::spawn(feeder::feed(lane.clone(), inbox, shared.clone())));
         }
         drop(shared);
         let mut new_work = self.store.new_work();
@@ -327,6 +344,7 @@ impl Dispatcher {
         report.put_back += credentials.handed_back.load(Ordering::Relaxed);
         report.credentials_refused = credentials.first_refusal();
         report.credentials_pauses = credentials.pauses.load(Ordering::Relaxed);
+        report.chained = chain.passed.load(Ordering::Relaxed);
         tracing::info!(?report, "dispatcher stopped");
         Ok(report)
     }

@@ -67,6 +67,7 @@ impl Stats {
             db_failure: None,
             credentials_refused: None,
             credentials_pauses: 0,
+            chained: 0,
         }
     }
 }
@@ -110,4 +111,7 @@ pub struct RunReport {
     pub credentials_refused: Option<String>,
     /// Pauses for refused credentials (the daemon probes after each).
     pub credentials_pauses: u64,
+    /// Items that went straight on to their next step under the lease they held, without a
+    /// claim (chained continuation).
+    pub chained: u64,
 }

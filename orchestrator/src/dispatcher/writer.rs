@@ -1,22 +1,29 @@
 //! The single writer: commits finished outcomes in batches (by size, or after a few milliseconds),
-//! so the hot path makes no per-item round trip.
+//! so the hot path makes no per-item round trip. Items whose next step is due now go straight on
+//! to it under the lease they hold (see `chain`).
 
 use super::Stats;
+use super::chain::{Chain, Reserved, next_item};
 use super::health::Health;
 use super::held::Hold;
 use crate::clock::millis_u64;
 use crate::store::{Applied, Fence, Store};
 use schema::NodeId;
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
+use workers::WorkItem;
 
-/// A finished item on its way to the database. The permit is the item's in-flight slot, freed once
-/// the outcome is committed (or given up on).
+/// A finished item on its way to the database: its outcome, the item as its step saw it, and the
+/// lane it ran in. The hold is the item's lease and in-flight room, let go once the outcome is
+/// committed (or given up on).
 pub(super) struct Finished {
     pub applied: Applied,
-    pub _slot: Hold,
+    pub item: WorkItem,
+    pub lane: usize,
+    pub slot: Hold,
 }
 
 /// Writer settings.
@@ -35,6 +42,7 @@ pub(super) async fn run(
     stats: Arc<Stats>,
     wake: Arc<Notify>,
     health: Arc<Health>,
+    chain: Arc<Chain>,
 ) {
     let mut buf: Vec<Finished> = Vec::with_capacity(cfg.max_batch);
     while let Some(first) = rx.recv().await {
@@ -54,7 +62,7 @@ pub(super) async fn run(
                 }
             }
         }
-        commit(&store, node, &mut buf, &stats, &health).await;
+        commit(&store, node, &mut buf, &stats, &health, &chain).await;
         wake.notify_one();
     }
 }
@@ -64,28 +72,47 @@ pub(super) async fn run(
 /// that repeats without passing stops the run, see `health`). Once the node
 /// is stopping, a few more tries are made; after that the outcomes are dropped and the items run
 /// again when their leases expire (steps are idempotent).
-async fn commit(store: &Store, node: NodeId, buf: &mut Vec<Finished>, stats: &Stats, health: &Health) {
+async fn commit(
+    store: &Store,
+    node: NodeId,
+    buf: &mut Vec<Finished>,
+    stats: &Stats,
+    health: &Health,
+    chain: &Arc<Chain>,
+) {
     // The same item twice in one batch (re-claimed by this node after its lease lapsed, or
     // cancelled, retried and claimed again while the first run was still going): the first
     // outcome is applied, the later one is dropped like any result whose lease was lost.
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::with_capacity(buf.len());
     let mut batch: Vec<Applied> = Vec::with_capacity(buf.len());
-    for f in buf.iter() {
+    // Room in the next lane for each of `batch`'s items that can go straight on.
+    let mut reserved: Vec<Option<Reserved>> = Vec::with_capacity(buf.len());
+    let mut from: Vec<usize> = Vec::with_capacity(buf.len());
+    for (i, f) in buf.iter().enumerate() {
         if seen.insert(f.applied.id) {
             batch.push(f.applied.clone());
+            reserved.push(chain.reserve(f.lane, &f.applied.transition));
+            from.push(i);
         } else {
             stats.lease_lost.fetch_add(1, Ordering::Relaxed);
         }
     }
     let mut delay = Duration::from_millis(50);
     let mut tries_while_stopping = 0;
+    let mut committed = HashSet::new();
     loop {
+        // Kept leases last a whole lease from this try on.
+        let until = chain.lease_until();
+        for (a, r) in batch.iter_mut().zip(&reserved) {
+            a.chain_until = r.as_ref().map(|_| until);
+        }
         let started = std::time::Instant::now();
         match health.call("committing", store.apply(&batch, Fence::Lease(node), Some(node))).await {
             Ok(report) => {
                 tracing::debug!(items = batch.len(), ms = millis_u64(started.elapsed()), "committed");
+                committed = report.committed.into_iter().collect::<HashSet<_>>();
                 for a in &batch {
-                    if report.committed.contains(&a.id) {
+                    if committed.contains(&a.id) {
                         stats.count(&a.transition);
                     }
                 }
@@ -111,5 +138,20 @@ async fn commit(store: &Store, node: NodeId, buf: &mut Vec<Finished>, stats: &St
             }
         }
     }
-    buf.clear();
+    // Chained items are held again for their next step before their old holds go with `buf`.
+    let mut finished: Vec<Option<Finished>> = buf.drain(..).map(Some).collect();
+    let mut onward = Vec::new();
+    let mut old_holds = Vec::new();
+    for ((a, r), i) in batch.iter().zip(reserved).zip(from) {
+        let Some(r) = r else { continue };
+        if !committed.contains(&a.id) {
+            continue;
+        }
+        if let Some(f) = finished[i].take() {
+            onward.push((next_item(f.item, a), f.slot.claim(), r));
+            old_holds.push(f.slot);
+        }
+    }
+    chain.pass_on(onward);
+    drop(old_holds);
 }

@@ -1,7 +1,8 @@
 //! History rows: one per written transition, inserted in bulk in the transaction that wrote it.
 
 use super::StoreError;
-use super::{CHUNK, Sql};
+use super::Sql;
+use super::sql::pieces;
 use schema::WorkflowState;
 use schema::{NodeId, WorkflowId};
 use sea_orm::{ConnectionTrait, DbBackend};
@@ -24,7 +25,8 @@ pub(super) async fn insert_history(
     rows: &[HistoryRow],
     at: i64,
 ) -> Result<(), StoreError> {
-    for chunk in rows.chunks(CHUNK) {
+    for piece in pieces(rows.len()) {
+        let chunk = &rows[piece];
         let mut q = Sql::new(backend);
         q.push("INSERT INTO workflow_history (workflow_id, from_state, to_state, attempt, at, node, error, operator) VALUES ");
         for (i, h) in chunk.iter().enumerate() {

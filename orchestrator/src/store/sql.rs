@@ -7,6 +7,25 @@
 
 use sea_orm::{DbBackend, Statement, Value};
 
+/// Splits `n` rows into pieces whose sizes are powers of two (largest first), so that a bulk
+/// statement of any row count is made of at most eleven shapes per statement (1 … 1,024 rows):
+/// each shape is prepared once and stays in the connection's statement cache, where a text per
+/// row count would be prepared again and again (and a cache full of 1,000-row programs holds
+/// tens of MiB).
+pub(crate) fn pieces(n: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        let left = n - start;
+        if left == 0 {
+            return None;
+        }
+        let size = 1usize << left.ilog2();
+        let piece = start..start + size;
+        start += size;
+        Some(piece)
+    })
+}
+
 /// SQL text plus its parameters, for one backend.
 #[derive(Debug)]
 pub(crate) struct Sql {
@@ -101,5 +120,17 @@ mod tests {
         let mut lite = Sql::new(DbBackend::Sqlite);
         lite.row(vec![(1i64.into(), "int8"), ("x".into(), "text")]);
         assert_eq!(lite.build().sql, "(?, ?)");
+    }
+
+    #[test]
+    fn pieces_are_powers_of_two_covering_every_row_once() {
+        assert_eq!(pieces(0).count(), 0);
+        assert_eq!(pieces(1).collect::<Vec<_>>(), vec![0..1]);
+        assert_eq!(pieces(1000).map(|r| r.len()).collect::<Vec<_>>(), vec![512, 256, 128, 64, 32, 8]);
+        for n in 0..2100 {
+            let all: Vec<usize> = pieces(n).flatten().collect();
+            assert_eq!(all, (0..n).collect::<Vec<_>>());
+            assert!(pieces(n).all(|r| r.len().is_power_of_two()));
+        }
     }
 }

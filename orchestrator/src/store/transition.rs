@@ -6,6 +6,7 @@
 use super::StoreError;
 use super::counts::Tally;
 use super::history::{HistoryRow, insert_history};
+use super::sql::pieces;
 use super::{CHUNK, Sql, Store};
 use crate::clock::millis;
 use crate::state_machine::{Due, Event, Facts, Transition, decide};
@@ -37,6 +38,11 @@ pub struct Applied {
     /// The operator action behind it and where it came from (`retry via http`), written to its
     /// history row; None for the engine's own transitions.
     pub operator: Option<String>,
+    /// Chained continuation: the item's next step is due now and this node has room for it, so
+    /// the completing UPDATE keeps the item's lease (same node, same claim) until this time
+    /// (epoch ms) instead of dropping it, and the item goes straight on to its next step
+    /// without a claim of its own. Only with [`Fence::Lease`]; None drops the lease.
+    pub chain_until: Option<i64>,
 }
 
 impl Applied {
@@ -51,6 +57,7 @@ impl Applied {
             synced_events: Vec::new(),
             claim: None,
             operator: None,
+            chain_until: None,
         }
     }
 }
@@ -144,64 +151,13 @@ impl Store {
         now: i64,
         tally: &mut Tally,
     ) -> Result<HashSet<WorkflowId>, StoreError> {
-        let mut q = Sql::new(self.backend());
-        q.push(
-            "WITH v (id, from_state, to_state, resume_state, attempt, next_run_at, last_error, reason, \
-             same_error_count, keep_error, a3_id, dialog_id, claim) AS (VALUES ",
-        );
-        for (i, a) in chunk.iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
+        let mut batches = HashMap::with_capacity(chunk.len());
+        // In pieces of fixed shapes (see `pieces`): one prepared statement per shape.
+        for piece in pieces(chunk.len()) {
+            let rows = txn.query_all_raw(self.apply_statement(&chunk[piece], fence, now)).await?;
+            for r in &rows {
+                batches.insert(WorkflowId(r.try_get::<Uuid>("", "id")?), r.try_get::<String>("", "batch")?);
             }
-            let t = &a.transition;
-            q.row(vec![
-                (a.id.into(), "uuid"),
-                (t.from().as_str().into(), "text"),
-                (t.to().as_str().into(), "text"),
-                (t.resume_state().map(|s| s.as_str().to_string()).into(), "text"),
-                (t.attempt().into(), "int4"),
-                (self.due_at(now, t.due()).into(), "int8"),
-                (t.error().map(str::to_string).into(), "text"),
-                (reason_of(a, t).into(), "text"),
-                (t.same_error_count().into(), "int4"),
-                (i32::from(t.keeps_last_error()).into(), "int4"),
-                (a.a3_correspondence_id.into(), "uuid"),
-                (a.dialog_id.into(), "uuid"),
-                (a.claim.map(ClaimId::get).into(), "uuid"),
-            ]);
-        }
-        q.push(") UPDATE workflows");
-        // SQLite: look rows up by id, whatever the statistics say. Taken while nothing was leased
-        // (after an import), they make the lease index look free to scan, and the planner then
-        // scans every row this node holds for each row of the batch: 4k instead of 67k
-        // transitions/s. `sqlite_autoindex_workflows_1` is the primary key's index (`id` is the
-        // table's first constraint).
-        if self.backend() == DbBackend::Sqlite {
-            q.push(" INDEXED BY sqlite_autoindex_workflows_1");
-        }
-        q.push(
-            " SET state = v.to_state, resume_state = v.resume_state, attempt = v.attempt, \
-             next_run_at = v.next_run_at, \
-             last_error = CASE WHEN v.keep_error = 1 THEN workflows.last_error ELSE v.last_error END, \
-             reason = CASE WHEN v.keep_error = 1 THEN workflows.reason ELSE v.reason END, \
-             same_error_count = v.same_error_count, \
-             a3_correspondence_id = COALESCE(v.a3_id, workflows.a3_correspondence_id), \
-             dialog_id = COALESCE(v.dialog_id, workflows.dialog_id), \
-             lease_owner = NULL, lease_until = NULL, updated_at = ",
-        )
-        .param(now, "int8")
-        .push(" FROM v WHERE workflows.id = v.id AND workflows.state = v.from_state");
-        if let Fence::Lease(owner) = fence {
-            q.push(" AND workflows.lease_owner = ")
-                .param(owner, "uuid")
-                .push(" AND (v.claim IS NULL OR workflows.lease_claim = v.claim)");
-        }
-        // The batch, for the counters (SQLite's RETURNING sees only the updated table).
-        q.push(" RETURNING workflows.id, workflows.batch");
-        let rows = txn.query_all_raw(q.build()).await?;
-        let mut batches = HashMap::with_capacity(rows.len());
-        for r in &rows {
-            batches.insert(WorkflowId(r.try_get::<Uuid>("", "id")?), r.try_get::<String>("", "batch")?);
         }
         let mut written = HashSet::with_capacity(batches.len());
         let mut history = Vec::with_capacity(batches.len());
@@ -221,6 +177,67 @@ impl Store {
         }
         insert_history(txn, self.backend(), &history, now).await?;
         Ok(written)
+    }
+
+    /// The fenced bulk UPDATE of `rows`, returning the written ids with their batches.
+    fn apply_statement(&self, rows: &[Applied], fence: Fence, now: i64) -> sea_orm::Statement {
+        let mut q = Sql::new(self.backend());
+        q.push(
+            "WITH v (id, from_state, to_state, resume_state, attempt, next_run_at, last_error, reason, \
+             same_error_count, keep_error, a3_id, dialog_id, claim, lease_until) AS (VALUES ",
+        );
+        for (i, a) in rows.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            let t = &a.transition;
+            q.row(vec![
+                (a.id.into(), "uuid"),
+                (t.from().as_str().into(), "text"),
+                (t.to().as_str().into(), "text"),
+                (t.resume_state().map(|s| s.as_str().to_string()).into(), "text"),
+                (t.attempt().into(), "int4"),
+                (self.due_at(now, t.due()).into(), "int8"),
+                (t.error().map(str::to_string).into(), "text"),
+                (reason_of(a, t).into(), "text"),
+                (t.same_error_count().into(), "int4"),
+                (i32::from(t.keeps_last_error()).into(), "int4"),
+                (a.a3_correspondence_id.into(), "uuid"),
+                (a.dialog_id.into(), "uuid"),
+                (a.claim.map(ClaimId::get).into(), "uuid"),
+                (a.chain_until.filter(|_| matches!(fence, Fence::Lease(_))).into(), "int8"),
+            ]);
+        }
+        q.push(") UPDATE workflows");
+        // SQLite: look rows up by id, whatever the statistics say. Taken while nothing was leased
+        // (after an import), they make the lease index look free to scan, and the planner then
+        // scans every row this node holds for each row of the batch: 4k instead of 67k
+        // transitions/s. `sqlite_autoindex_workflows_1` is the primary key's index (`id` is the
+        // table's first constraint).
+        if self.backend() == DbBackend::Sqlite {
+            q.push(" INDEXED BY sqlite_autoindex_workflows_1");
+        }
+        q.push(
+            " SET state = v.to_state, resume_state = v.resume_state, attempt = v.attempt, \
+             next_run_at = v.next_run_at, \
+             last_error = CASE WHEN v.keep_error = 1 THEN workflows.last_error ELSE v.last_error END, \
+             reason = CASE WHEN v.keep_error = 1 THEN workflows.reason ELSE v.reason END, \
+             same_error_count = v.same_error_count, \
+             a3_correspondence_id = COALESCE(v.a3_id, workflows.a3_correspondence_id), \
+             dialog_id = COALESCE(v.dialog_id, workflows.dialog_id), \
+             lease_owner = CASE WHEN v.lease_until IS NULL THEN NULL ELSE workflows.lease_owner END, \
+             lease_until = v.lease_until, updated_at = ",
+        )
+        .param(now, "int8")
+        .push(" FROM v WHERE workflows.id = v.id AND workflows.state = v.from_state");
+        if let Fence::Lease(owner) = fence {
+            q.push(" AND workflows.lease_owner = ")
+                .param(owner, "uuid")
+                .push(" AND (v.claim IS NULL OR workflows.lease_claim = v.claim)");
+        }
+        // The batch, for the counters (SQLite's RETURNING sees only the updated table).
+        q.push(" RETURNING workflows.id, workflows.batch");
+        q.build()
     }
 
     /// When a transition's item is next due, in epoch ms.
