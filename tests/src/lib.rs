@@ -214,14 +214,3 @@ pub async fn dump_text(conn: &DatabaseConnection) -> String {
     out += &format!("{:?}", import_file::Entity::find().all(conn).await.expect("import files"));
     out
 }
-
-/// Migrates `conn` down through the migration named `name` (it and every newer one are undone),
-/// as a downgrade to the schema before it would; counted by name, so a newer migration does not
-/// change what a test undoes.
-pub async fn migrate_down_through(conn: &DatabaseConnection, name: &str) {
-    use sea_orm_migration::MigratorTrait;
-    let all = schema::Migrator::migrations();
-    let at = all.iter().position(|m| m.name() == name).unwrap_or_else(|| panic!("no migration {name}"));
-    let steps = u32::try_from(all.len() - at).unwrap();
-    schema::Migrator::down(conn, Some(steps)).await.unwrap();
-}

@@ -34,47 +34,21 @@ pub(super) struct Reserved {
 /// What the writer needs to pass items on: the run's lanes, each lane's successor per state,
 /// the feeders' inboxes (weak, so the feeders still stop when the claim loop lets go of them).
 pub(super) struct Chain {
-    lanes: Vec<Lane>,
+    pub(super) lanes: Vec<Lane>,
     /// For each lane, the lane (of the same phase) that takes each state it can lead to.
-    next: Vec<Vec<(WorkflowState, usize)>>,
-    feeds: Vec<WeakUnboundedSender<Fed>>,
-    held: Arc<Held>,
-    credentials: Arc<Credentials>,
-    store: Store,
-    node: NodeId,
-    health: Arc<Health>,
-    lease: Duration,
+    pub(super) next: Vec<Vec<(WorkflowState, usize)>>,
+    pub(super) feeds: Vec<WeakUnboundedSender<Fed>>,
+    pub(super) held: Arc<Held>,
+    pub(super) credentials: Arc<Credentials>,
+    pub(super) store: Store,
+    pub(super) node: NodeId,
+    pub(super) health: Arc<Health>,
+    pub(super) lease: Duration,
     /// Items passed on (reported as `chained`).
     pub(super) passed: AtomicU64,
 }
 
 impl Chain {
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn new(
-        lanes: &[Lane],
-        feeds: Vec<WeakUnboundedSender<Fed>>,
-        held: Arc<Held>,
-        credentials: Arc<Credentials>,
-        store: Store,
-        node: NodeId,
-        health: Arc<Health>,
-        lease: Duration,
-    ) -> Self {
-        let next = lanes.iter().map(|from| super::lane::successors(from, lanes)).collect();
-        Self {
-            lanes: lanes.to_vec(),
-            next,
-            feeds,
-            held,
-            credentials,
-            store,
-            node,
-            health,
-            lease,
-            passed: AtomicU64::new(0),
-        }
-    }
-
     /// Takes room in the next lane for an item of lane `from` whose commit will make
     /// `transition`, if the item can go straight on: the new state is another lane's of the same
     /// phase, due now, that lane open with room free, and our credentials accepted.
@@ -122,7 +96,8 @@ impl Chain {
             tracing::warn!(error = %e, "loading a chained batch's inputs failed; releasing its items");
             let ids: Vec<_> = items.iter().map(|i| i.id).collect();
             drop(holds);
-            match tokio::time::timeout(super::health::BOUND, self.store.release_items(self.node, &ids)).await {
+            match tokio::time::timeout(super::health::BOUND, self.store.release_items(self.node, &ids)).await
+            {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => tracing::warn!(error = %e, "cannot release items; their leases expire"),
                 Err(_) => tracing::warn!("no answer to releasing items; their leases expire"),

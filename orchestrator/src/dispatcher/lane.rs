@@ -86,8 +86,11 @@ impl Lane {
     /// claim; the other half always claims, so a backlog in this lane's own state (after a
     /// restart, say) is never starved by a busy upstream.
     pub(super) fn claim_size(&self, claim_batch: usize) -> usize {
-        let incoming: usize =
-            self.upstream.iter().map(|(room, capacity)| capacity.saturating_sub(room.available_permits())).sum();
+        let incoming: usize = self
+            .upstream
+            .iter()
+            .map(|(room, capacity)| capacity.saturating_sub(room.available_permits()))
+            .sum();
         let free = self.room.available_permits().saturating_sub(incoming.min(self.capacity / 2));
         let want = claim_batch.min(free);
         if want == 0 || want < claim_batch.min(self.capacity) / 4 { 0 } else { want }

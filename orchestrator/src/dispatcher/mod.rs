@@ -34,7 +34,7 @@ use schema::NodeId;
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -209,28 +209,22 @@ impl Dispatcher {
 
         let credentials =
             Arc::new(credentials::Credentials::new(self.cfg.credentials_pause, self.on_resume.clone()));
-        let chain = Arc::new(chain::Chain::new(
-            &lanes,
-            feeds.iter().map(mpsc::UnboundedSender::downgrade).collect(),
-            held.clone(),
-            credentials.clone(),
-            self.store.clone(),
+        let chain = Arc::new(chain::Chain {
+            next: lanes.iter().map(|from| lane::successors(from, &lanes)).collect(),
+            lanes: lanes.clone(),
+            feeds: feeds.iter().map(mpsc::UnboundedSender::downgrade).collect(),
+            held: held.clone(),
+            credentials: credentials.clone(),
+            store: self.store.clone(),
             node,
-            health.clone(),
-            self.cfg.lease,
-        ));
+            health: health.clone(),
+            lease: self.cfg.lease,
+            passed: AtomicU64::new(0),
+        });
         let writer_cfg =
             writer::WriterConfig { max_batch: self.cfg.write_batch, linger: self.cfg.write_linger };
-        let writer = tokio::spawn(writer::run(
-            self.store.clone(),
-            node,
-            rx,
-            writer_cfg,
-            self.stats.clone(),
-            wake.clone(),
-            health.clone(),
-            chain.clone(),
-        ));
+        let writer =
+            tokio::spawn(writer::run(rx, writer_cfg, self.stats.clone(), wake.clone(), chain.clone()));
         // One feeder per lane starts its items in the order they were claimed (newest-first
         // phases rely on it).
         let shared = feeder::Shared {

@@ -4,11 +4,9 @@
 
 use super::Stats;
 use super::chain::{Chain, Reserved, next_item};
-use super::health::Health;
 use super::held::Hold;
 use crate::clock::millis_u64;
-use crate::store::{Applied, Fence, Store};
-use schema::NodeId;
+use crate::store::{Applied, Fence};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -34,14 +32,12 @@ pub(super) struct WriterConfig {
 }
 
 /// Runs until every sender is gone, then returns after the last commit.
+/// It commits with the run's store, as its node, under its health (all three held by `chain`).
 pub(super) async fn run(
-    store: Store,
-    node: NodeId,
     mut rx: mpsc::Receiver<Finished>,
     cfg: WriterConfig,
     stats: Arc<Stats>,
     wake: Arc<Notify>,
-    health: Arc<Health>,
     chain: Arc<Chain>,
 ) {
     let mut buf: Vec<Finished> = Vec::with_capacity(cfg.max_batch);
@@ -62,7 +58,7 @@ pub(super) async fn run(
                 }
             }
         }
-        commit(&store, node, &mut buf, &stats, &health, &chain).await;
+        commit(&mut buf, &stats, &chain).await;
         wake.notify_one();
     }
 }
@@ -72,14 +68,8 @@ pub(super) async fn run(
 /// that repeats without passing stops the run, see `health`). Once the node
 /// is stopping, a few more tries are made; after that the outcomes are dropped and the items run
 /// again when their leases expire (steps are idempotent).
-async fn commit(
-    store: &Store,
-    node: NodeId,
-    buf: &mut Vec<Finished>,
-    stats: &Stats,
-    health: &Health,
-    chain: &Arc<Chain>,
-) {
+async fn commit(buf: &mut Vec<Finished>, stats: &Stats, chain: &Arc<Chain>) {
+    let (store, node, health) = (&chain.store, chain.node, &chain.health);
     // The same item twice in one batch (re-claimed by this node after its lease lapsed, or
     // cancelled, retried and claimed again while the first run was still going): the first
     // outcome is applied, the later one is dropped like any result whose lease was lost.

@@ -1,7 +1,7 @@
 //! History rows: one per written transition, inserted in bulk in the transaction that wrote it.
 
-use super::StoreError;
 use super::Sql;
+use super::StoreError;
 use super::sql::pieces;
 use schema::WorkflowState;
 use schema::{NodeId, WorkflowId};

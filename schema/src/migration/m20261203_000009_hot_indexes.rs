@@ -19,7 +19,9 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .get_connection()
-            .execute_unprepared("CREATE INDEX IF NOT EXISTS workflows_batch_state ON workflows (batch, state)")
+            .execute_unprepared(
+                "CREATE INDEX IF NOT EXISTS workflows_batch_state ON workflows (batch, state)",
+            )
             .await?;
         Ok(())
     }

@@ -254,7 +254,7 @@ async fn the_migration_counts_existing_items(db: &TestDb) {
     store.apply(&done, Fence::Lease(node), Some(node)).await.unwrap();
     // Back to the schema before the counters (the operator columns came after them), then up
     // again, as an upgrade would.
-    tests::migrate_down_through(&db.conn, "m20261202_000007_item_counts").await;
+    crate::fixtures::migrate_down_through(&db.conn, "m20261202_000007_item_counts").await;
     schema::Migrator::up(&db.conn, None).await.unwrap();
     let status = store.status().await.unwrap();
     assert_eq!(status.total, 40);

@@ -423,7 +423,7 @@ async fn migrations_backfill_reasons_and_rename_the_batch(db: &TestDb) {
 
     // Down past them: the newer ones on top of them (liveness columns, item counters, operator
     // columns) first.
-    tests::migrate_down_through(&db.conn, "m20261201_000004_failure_reasons").await;
+    crate::fixtures::migrate_down_through(&db.conn, "m20261201_000004_failure_reasons").await;
     let manager = sea_orm_migration::SchemaManager::new(&db.conn);
     assert!(manager.has_column("workflows", "phase").await.unwrap());
     assert!(!manager.has_column("workflows", "reason").await.unwrap());

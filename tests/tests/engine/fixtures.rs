@@ -44,3 +44,14 @@ pub(crate) fn client(sim: &RunningSim, token: &str) -> A3Client {
     })
     .unwrap()
 }
+
+/// Migrates `conn` down through the migration named `name` (it and every newer one are undone),
+/// as a downgrade to the schema before it would; counted by name, so a newer migration does not
+/// change what a test undoes.
+pub(crate) async fn migrate_down_through(conn: &sea_orm::DatabaseConnection, name: &str) {
+    use sea_orm_migration::MigratorTrait;
+    let all = schema::Migrator::migrations();
+    let at = all.iter().position(|m| m.name() == name).unwrap_or_else(|| panic!("no migration {name}"));
+    let steps = u32::try_from(all.len() - at).unwrap();
+    schema::Migrator::down(conn, Some(steps)).await.unwrap();
+}

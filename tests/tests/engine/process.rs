@@ -290,6 +290,97 @@ async fn sigterm_exits_cleanly_and_leaves_nothing_leased() {
     db.finish().await;
 }
 
+/// Chained continuation under a SIGKILL: an item whose first step succeeded went straight on to
+/// its next step under the lease it held (no claim of its own), and the node dies before that
+/// step commits. Another node frees the dead node's leases, takes the item and finishes it; no
+/// transition is applied twice.
+///
+/// That the killed node's items were chained is read from the database, not assumed: a claim
+/// takes items of one state only, so a claim id found both on an item still in CreatedInA2 and on
+/// one already past it means the latter moved on under that claim, without a second one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chained_item_whose_node_dies_between_steps_is_finished_once_by_another() {
+    let Some(db) =
+        TestDb::postgres("a_chained_item_whose_node_dies_between_steps_is_finished_once_by_another").await
+    else {
+        return;
+    };
+    let store = Store::new(db.conn.clone(), Arc::new(SystemClock), RetryPolicy::default());
+    let seed: Vec<NewItem> = (1..=2_000).map(|a2_id| NewItem::new(a2_id, BENCH_BATCH)).collect();
+    store.insert_items(&seed).await.unwrap();
+    // Slow steps, fewer slots than a claim batch: part of each claim is still waiting for its
+    // first step while the rest have gone on to their second.
+    let slow = [
+        "--json",
+        "bench",
+        "--resume",
+        "--step-delay",
+        "400ms",
+        "--concurrency",
+        "100",
+        "--claim-batch",
+        "300",
+        "--lease",
+        "120s",
+    ];
+    let mut first = migrator(&db.target, &slow).spawn().unwrap();
+    let dead = loop {
+        assert!(first.try_wait().unwrap().is_none(), "the first node exited before it could be killed");
+        let chained = chained_between_steps(&db.conn).await;
+        if chained.len() >= 20 {
+            break chained;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    signal(&first, nix::sys::signal::Signal::SIGKILL);
+    let (status, _, _) = wait_for(first, Duration::from_secs(10));
+    assert!(!status.success(), "killed, not finished");
+    let owner = dead[0].1;
+    eprintln!("killed with {} chained items between their steps", dead.len());
+
+    let second = migrator(
+        &db.target,
+        &["--json", "bench", "--resume", "--step-delay", "1ms", "--concurrency", "100", "--lease", "120s"],
+    )
+    .spawn()
+    .unwrap();
+    let (status, stdout, stderr) = wait_for(second, Duration::from_secs(300));
+    assert!(status.success(), "second node failed: {stdout}\n{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert!(report["run"]["chained"].as_u64().unwrap() > 0, "the second node chains too: {report}");
+    assert_all_synced_once(&db.conn, 2_000).await;
+    // Each chained item's later steps were committed by the second node, once.
+    for (id, _) in &dead {
+        let rows = workflow_history::Entity::find()
+            .filter(workflow_history::Column::WorkflowId.eq(*id))
+            .all(&db.conn)
+            .await
+            .unwrap();
+        let after =
+            rows.iter().filter(|r| r.node.is_some_and(|n| n != owner) && r.from_state.is_some()).count();
+        assert!(after >= 1, "{id}: its remaining steps were finished by the other node: {rows:?}");
+    }
+    db.finish().await;
+}
+
+/// Items leased (with their node) past CreatedInA2 under a claim that also holds an item still
+/// in CreatedInA2: items that went on to their next step without a claim of their own.
+async fn chained_between_steps(conn: &DatabaseConnection) -> Vec<(uuid::Uuid, uuid::Uuid)> {
+    let leased =
+        workflow::Entity::find().filter(workflow::Column::LeaseOwner.is_not_null()).all(conn).await.unwrap();
+    let first_step: std::collections::HashSet<_> = leased
+        .iter()
+        .filter(|w| w.state == WorkflowState::CreatedInA2)
+        .filter_map(|w| w.lease_claim)
+        .collect();
+    leased
+        .iter()
+        .filter(|w| w.state != WorkflowState::CreatedInA2)
+        .filter(|w| w.lease_claim.is_some_and(|c| first_step.contains(&c)))
+        .map(|w| (w.id, w.lease_owner.unwrap()))
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_share_one_postgres_database() {
     let Some(db) = TestDb::postgres("two_nodes_share_one_postgres_database").await else { return };
