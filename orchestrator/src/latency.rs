@@ -1,10 +1,18 @@
-//! The live-latency benchmark (`migrator latency`): how long a fresh A2 item takes from landing in
-//! the inbox to having its dialog, with the live phase as it is deployed. One or more daemons
-//! (`daemon::run`, default settings, the first owning the inbox with `discover.watch`) work
-//! against the simulator on a loopback port; items are written one at a time, each as a file
-//! renamed into the inbox, and the next only once the last has its dialog, so each is measured on
-//! an idle system (after one unmeasured item, while the daemons start). The time is the item's history row for DialogCreated minus the moment of the
-//! rename, both on this machine's clock.
+//! The live-latency benchmark (`migrator latency`): how long a fresh A2 item takes from being
+//! written to the inbox to having its dialog, with the live phase as it is deployed. One or more
+//! daemons (`daemon::run`, default settings, the first owning the inbox with `discover.watch`)
+//! work against the simulator on a loopback port. Items are written one at a time, and the next
+//! only once the last has its dialog, so each is measured on an idle system (after one unmeasured
+//! item, while the daemons start):
+//! - [`Feed::Append`] (the default): each item is a line appended to one export file in the inbox
+//!   (flushed at once), as a live export is written; measured from the line's write.
+//! - [`Feed::Rename`]: each item is a file of its own renamed into the inbox, as batch exports are
+//!   delivered; measured from the rename. Kept beside the other because the two paths differ
+//!   (a look into a grown file against a new file) and this machine is too noisy to compare
+//!   figures from different sittings.
+//!
+//! The time is the item's history row for DialogCreated minus the moment of the write, both on
+//! this machine's clock.
 
 use crate::config::Settings;
 use crate::generator::{Generator, GeneratorOptions};
@@ -12,6 +20,7 @@ use crate::store::Store;
 use altinn3_sim::{Faults, SimConfig, Simulator};
 use schema::WorkflowState;
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio_util::sync::CancellationToken;
@@ -25,15 +34,29 @@ pub struct LatencyOptions {
     pub nodes: usize,
     /// Generator seed.
     pub seed: u64,
+    /// How items reach the inbox.
+    pub feed: Feed,
 }
 
-/// Latencies from the rename into the inbox to DialogCreated, in milliseconds.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+/// How the benchmark writes items to the inbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Feed {
+    /// Each item a line appended to one export file.
+    Append,
+    /// Each item a file renamed into the inbox.
+    Rename,
+}
+
+/// Latencies from the write to the inbox to DialogCreated, in milliseconds.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct LatencyReport {
     /// Items measured.
     pub items: usize,
     /// Daemons.
     pub nodes: usize,
+    /// How the items were written.
+    pub feed: Feed,
     /// Median.
     pub p50_ms: f64,
     /// 99th percentile.
@@ -106,13 +129,14 @@ where
     Ok(LatencyReport {
         items: ms.len(),
         nodes: opts.nodes.max(1),
+        feed: opts.feed,
         p50_ms: at(0.5),
         p99_ms: at(0.99),
         max_ms: ms.last().copied().unwrap_or_default(),
     })
 }
 
-/// Writes each item as a file renamed into `inbox`, waits for its dialog, and returns the
+/// Writes each item to `inbox` as `opts.feed` says, waits for its dialog, and returns the
 /// latencies in milliseconds.
 async fn items_one_at_a_time(
     store: &Store,
@@ -124,15 +148,35 @@ async fn items_one_at_a_time(
         invalid_rate: 0.0,
         ..GeneratorOptions::default()
     });
+    let io = |e: std::io::Error| LatencyError(e.to_string());
+    let mut export = match opts.feed {
+        Feed::Append => {
+            let f = std::fs::File::options().create(true).append(true).open(inbox.join("live.ndjson"));
+            Some(std::io::BufWriter::new(f.map_err(io)?))
+        }
+        Feed::Rename => None,
+    };
     let mut out = Vec::with_capacity(opts.items);
     // Item 0 only warms up (the daemons may still be starting): it is not measured.
     for i in 0..=opts.items {
         let record = generator.record();
-        let line = serde_json::to_string(&record).map_err(|e| LatencyError(e.to_string()))?;
-        let (tmp, file) = (inbox.join(format!(".{i}.tmp")), inbox.join(format!("live-{i:06}.ndjson")));
-        std::fs::write(&tmp, format!("{line}\n")).map_err(|e| LatencyError(e.to_string()))?;
-        let renamed = epoch_ms_now();
-        std::fs::rename(&tmp, &file).map_err(|e| LatencyError(e.to_string()))?;
+        let line = serde_json::to_string(&record).map_err(|e| LatencyError(e.to_string()))? + "\n";
+        let written = match &mut export {
+            Some(export) => {
+                let written = epoch_ms_now();
+                export.write_all(line.as_bytes()).map_err(io)?;
+                export.flush().map_err(io)?;
+                written
+            }
+            None => {
+                let (tmp, file) =
+                    (inbox.join(format!(".{i}.tmp")), inbox.join(format!("live-{i:06}.ndjson")));
+                std::fs::write(&tmp, &line).map_err(io)?;
+                let renamed = epoch_ms_now();
+                std::fs::rename(&tmp, &file).map_err(io)?;
+                renamed
+            }
+        };
         let key = record.altinn2_correspondence_id.to_string();
         let waited = Instant::now();
         let at = loop {
@@ -144,14 +188,14 @@ async fn items_one_at_a_time(
                 break at;
             }
             if waited.elapsed() > Duration::from_secs(30) {
-                return Err(LatencyError(format!("item {key} has no dialog 30 s after it landed")));
+                return Err(LatencyError(format!("item {key} has no dialog 30 s after it was written")));
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         };
         if i > 0 {
             // Milliseconds since the epoch fit an f64 exactly.
             #[allow(clippy::cast_precision_loss)]
-            out.push((at - renamed) as f64);
+            out.push((at - written) as f64);
         }
     }
     Ok(out)

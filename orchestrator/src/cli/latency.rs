@@ -4,7 +4,7 @@
 use super::Exit;
 use super::output::print;
 use crate::clock::SystemClock;
-use crate::latency::{LatencyOptions, LatencyReport};
+use crate::latency::{Feed, LatencyOptions, LatencyReport};
 use crate::retry::RetryPolicy;
 use crate::store::Store;
 use clap::Args;
@@ -13,7 +13,7 @@ use std::sync::Arc;
 /// `latency` options.
 #[derive(Debug, Args)]
 pub struct LatencyArgs {
-    /// Items, written to the inbox one at a time.
+    /// Items, written to the inbox one at a time (each a line appended to one export file).
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
     pub items: u32,
     /// Daemons sharing the database (PostgreSQL for more than one).
@@ -22,6 +22,10 @@ pub struct LatencyArgs {
     /// Generator seed.
     #[arg(long, default_value_t = 2026)]
     pub seed: u64,
+    /// Write each item as a file of its own renamed into the inbox, instead of a line appended
+    /// to one export file.
+    #[arg(long)]
+    pub per_file: bool,
 }
 
 /// Runs the benchmark on `store` (the database `target` names).
@@ -39,15 +43,21 @@ pub(super) async fn run(store: Store, args: LatencyArgs, target: &str, json: boo
             Ok(Store::new(conn, Arc::new(SystemClock), RetryPolicy::default()))
         }
     };
-    let opts = LatencyOptions { items: args.items as usize, nodes: usize::from(args.nodes), seed: args.seed };
+    let feed = if args.per_file { Feed::Rename } else { Feed::Append };
+    let opts =
+        LatencyOptions { items: args.items as usize, nodes: usize::from(args.nodes), seed: args.seed, feed };
     let r = crate::latency::measure(open, opts).await?;
     print(json, &r, render)?;
     Ok(Exit::Ok)
 }
 
 fn render(r: &LatencyReport) -> String {
+    let from = match r.feed {
+        Feed::Append => "line appended to the export",
+        Feed::Rename => "file renamed into the inbox",
+    };
     format!(
-        "{} items, one at a time, {} daemon(s): inbox → DialogCreated p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms\n",
+        "{} items, one at a time, {} daemon(s): {from} → DialogCreated p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms\n",
         r.items, r.nodes, r.p50_ms, r.p99_ms, r.max_ms
     )
 }

@@ -10,7 +10,6 @@ use crate::schedule::{Action, ActionRunner, WindowCounts};
 use crate::store::Store;
 use crate::store::StoreError;
 use serde_json::json;
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -30,9 +29,8 @@ pub struct ActionContext {
     pub poll: Duration,
     /// A node without a heartbeat for this long is dead: rescue closes its firings.
     pub dead_after: Duration,
-    /// File sizes seen by the last `discover` firing (a file is taken once its size held still
-    /// from one firing to the next).
-    pub sizes: tokio::sync::Mutex<HashMap<PathBuf, u64>>,
+    /// What the `discover` firings before saw of the inbox's files (see `import::Seen`).
+    pub seen: tokio::sync::Mutex<crate::import::Seen>,
 }
 
 /// The daemon's [`ActionRunner`]: does each action against one store.
@@ -64,9 +62,9 @@ impl ActionRunner for Actions {
             Action::Discover => {
                 let dir = ctx.inbox.as_ref().ok_or("no inbox directory configured (discover.inbox)")?;
                 // One scan at a time on this node (two discover schedules must not race on a file).
-                let mut sizes = ctx.sizes.lock().await;
-                let reports = crate::import::scan(store, dir, &ctx.import, &mut sizes, cancel).await;
-                drop(sizes);
+                let mut seen = ctx.seen.lock().await;
+                let reports = crate::import::scan(store, dir, &ctx.import, &mut seen, cancel).await;
+                drop(seen);
                 let reports = reports.map_err(|e| e.to_string())?;
                 Ok(json!({
                     "files": reports.len(),

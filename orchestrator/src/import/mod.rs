@@ -6,7 +6,7 @@
 pub mod line;
 mod watch;
 
-pub use watch::{scan, watch};
+pub use watch::{Seen, scan, watch};
 
 use crate::store::StoreError;
 use crate::store::{RecordInput, Store};
@@ -166,10 +166,18 @@ enum Parsed {
 /// Where a resumed import starts: lines already imported, and how many of them were rejected.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Resume {
-    /// Lines to skip.
+    /// Lines to skip (counted from the file's first line).
     pub lines: u64,
     /// Rejects among them (so the count stays right across a restart).
     pub rejected: u64,
+    /// Plain files: start reading at this byte offset, the start of line `from_line + 1` (the
+    /// live feed's resume point in a file that grows). A gzip stream is read from its start.
+    pub from_byte: u64,
+    /// Lines before `from_byte`.
+    pub from_line: u64,
+    /// Plain files: read no further than this byte offset (the live feed passes the end of the
+    /// last complete line, so a line still being written is left for a later look).
+    pub until_byte: Option<u64>,
 }
 
 /// Imports one file, skipping what `resume` says is done; `progress_cb` is told how many lines
@@ -189,11 +197,18 @@ where
     let skip = resume.lines;
     let shown = path.display().to_string();
     let io = |source| ImportError::Io { path: shown.clone(), source };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let reader: Box<dyn Read + Send> = if shown.ends_with(".gz") {
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let gzip = shown.ends_with(".gz");
+    let first_line = if gzip { 0 } else { resume.from_line };
+    let reader: Box<dyn Read + Send> = if gzip {
         Box::new(flate2::read::MultiGzDecoder::new(file))
     } else {
-        Box::new(file)
+        use std::io::{Seek, SeekFrom};
+        file.seek(SeekFrom::Start(resume.from_byte)).map_err(io)?;
+        match resume.until_byte {
+            Some(end) => Box::new(file.take(end.saturating_sub(resume.from_byte))),
+            None => Box::new(file),
+        }
     };
     let report_dir =
         opts.report_dir.clone().unwrap_or_else(|| path.parent().map(Path::to_path_buf).unwrap_or_default());
@@ -209,7 +224,7 @@ where
     let reader_task = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
         let mut r = BufReader::with_capacity(1 << 16, reader);
         let mut buf = Vec::with_capacity(4096);
-        let mut n = 0u64;
+        let mut n = first_line;
         let mut out = Vec::with_capacity(batch);
         let now = chrono::Utc::now();
         loop {

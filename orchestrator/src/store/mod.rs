@@ -39,7 +39,7 @@ pub use counts::{COUNT_SLOTS, THROUGHPUT_RETENTION_MS};
 pub use enqueue::NewItem;
 pub use error::StoreError;
 pub use failures::{FailureGroup, Failures, ReasonMatch};
-pub use import_ledger::LedgerEntry;
+pub use import_ledger::{LedgerEntry, LedgerMark};
 pub use ops::{OperateReport, Origin, Selector, ShowItem, Skipped, StatusReport, StuckItem};
 pub use pages::{ItemFilter, MAX_PAGE, Page};
 pub use phase_controls::PhaseControl;

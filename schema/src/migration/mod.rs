@@ -11,6 +11,7 @@ mod m20261201_000006_liveness;
 mod m20261202_000007_item_counts;
 mod m20261202_000008_operators;
 mod m20261203_000009_hot_indexes;
+mod m20261203_000010_import_offsets;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000007_item_counts::Migration),
             Box::new(m20261202_000008_operators::Migration),
             Box::new(m20261203_000009_hot_indexes::Migration),
+            Box::new(m20261203_000010_import_offsets::Migration),
         ]
     }
 }

@@ -64,21 +64,24 @@ async fn four_processes_start_together_on_a_fresh_postgres_database() {
 }
 
 /// The live phase as deployed, measured by `migrator latency` (the benchmark's own command, here
-/// with few items): one daemon owning the inbox on SQLite, two daemons on PostgreSQL; every item
-/// written to the inbox reaches DialogCreated (the figures go to BENCHMARKS.md, not asserted).
+/// with few items): one daemon owning the inbox on SQLite (items appended to one export file, and
+/// items as files of their own), two daemons on PostgreSQL; every item written to the inbox
+/// reaches DialogCreated (the figures go to BENCHMARKS.md, not asserted).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_live_feed_in_the_daemon_takes_items_as_they_land() {
     let dir = tempfile::tempdir().unwrap();
-    let sqlite = dir.path().join("live.sqlite").display().to_string();
-    let mut targets = vec![(sqlite, "1")];
+    let sqlite = |name: &str| dir.path().join(name).display().to_string();
+    let mut targets =
+        vec![(sqlite("append.sqlite"), "1", None), (sqlite("rename.sqlite"), "1", Some("--per-file"))];
     let pg = tests::TestDb::postgres("the_live_feed_in_the_daemon_takes_items_as_they_land").await;
     if let Some(db) = &pg {
         // The benchmark needs a database without items: the test database is migrated and empty.
-        targets.push((db.target.clone(), "2"));
+        targets.push((db.target.clone(), "2", None));
     }
-    for (target, nodes) in targets {
+    for (target, nodes, feed) in targets {
         let out = Command::new(BIN)
             .args(["--db", &target, "--json", "latency", "--items", "15", "--nodes", nodes])
+            .args(feed)
             .env("MIGRATOR_LOG", "error")
             .output()
             .unwrap();
@@ -86,6 +89,7 @@ async fn the_live_feed_in_the_daemon_takes_items_as_they_land() {
         assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
         let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
         assert_eq!(report["items"], 15, "{report}");
+        assert_eq!(report["feed"], if feed.is_some() { "rename" } else { "append" }, "{report}");
         assert!(report["p50_ms"].as_f64().unwrap() <= report["max_ms"].as_f64().unwrap(), "{report}");
     }
     if let Some(db) = pg {

@@ -9,6 +9,7 @@ mod damage;
 mod dashboard;
 mod deploy;
 mod failures;
+mod feed;
 mod first_start;
 mod fixtures;
 mod http_api;
