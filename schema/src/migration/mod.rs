@@ -10,6 +10,7 @@ mod m20261201_000005_import_batch;
 mod m20261201_000006_liveness;
 mod m20261202_000007_item_counts;
 mod m20261202_000008_operators;
+mod m20261203_000009_record_indexes;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_liveness::Migration),
             Box::new(m20261202_000007_item_counts::Migration),
             Box::new(m20261202_000008_operators::Migration),
+            Box::new(m20261203_000009_record_indexes::Migration),
         ]
     }
 }
