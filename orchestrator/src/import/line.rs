@@ -83,8 +83,11 @@ fn fast(trimmed: &str) -> Option<Line> {
     if !trimmed.starts_with('{') {
         return None;
     }
-    let probe: Probe = serde_json::from_str(trimmed).ok()?;
-    if probe.kind {
+    // A key is written `"kind"`, or with escapes (`"\u006bind"`): without either in the text
+    // there is no `kind` key, and the probe's walk over the line can be skipped.
+    let kind = (trimmed.contains("\"kind\"") || trimmed.contains("\\u"))
+        && serde_json::from_str::<Probe>(trimmed).ok()?.kind;
+    if kind {
         serde_json::from_str(trimmed).ok().map(Line::Event)
     } else {
         serde_json::from_str(trimmed).ok().map(|r| Line::Correspondence(Box::new(r)))
@@ -192,6 +195,8 @@ mod tests {
         for line in [
             // `kind` present but null: an event line (that is not a valid event), as before.
             format!("{{\"kind\": null, {body}"),
+            // The key written with an escape is the same key.
+            format!("{{\"\\u006bind\": null, {body}"),
             // A key twice: the slow path's object keeps the last.
             format!("{{\"title\": \"first\", {body}"),
             format!("{{\"kind\": \"status\", \"kind\": \"status\", {body}"),
@@ -205,6 +210,9 @@ mod tests {
             Ok(Line::Correspondence(_))
         ));
         assert!(parse(&format!("{{\"kind\": null, {body}"), now()).unwrap_err().starts_with("invalid event"));
+        assert!(
+            parse(&format!("{{\"\\u006bind\": 1, {body}"), now()).unwrap_err().starts_with("invalid event")
+        );
     }
 
     #[test]

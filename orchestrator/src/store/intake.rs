@@ -244,12 +244,12 @@ impl Intake<'_> {
                 last[&r.a2_id] == i - 1
             });
         }
-        let written = self.write_records(&rows).await?;
+        let written = self.write_records(&mut rows).await?;
         self.report.records_written += written;
-        let created = self.write_workflows(&rows).await?;
+        let created = self.write_workflows(&mut rows).await?;
         self.report.workflows_created += created.len() as u64;
-        let ids: Vec<Uuid> = created.iter().map(|(id, _)| *id).collect();
-        self.write_history(&ids).await?;
+        let mut ids: Vec<Uuid> = created.iter().map(|(id, _)| *id).collect();
+        self.write_history(&mut ids).await?;
         for (_, a2_id) in &created {
             self.tally.enqueued(self.batch.clone());
             self.created.insert(*a2_id);
@@ -272,11 +272,14 @@ impl Intake<'_> {
         let mut rows = std::mem::replace(&mut self.events, Vec::with_capacity(self.rows));
         // Near-duplicates inside one statement would conflict with each other: keep the first.
         let before = rows.len();
-        let mut seen: HashSet<(i64, String)> = HashSet::with_capacity(rows.len());
-        rows.retain(|e| seen.insert((e.a2_id, e.dedup_key.clone())));
-        drop(seen);
+        let keep: Vec<bool> = {
+            let mut seen: HashSet<(i64, &str)> = HashSet::with_capacity(rows.len());
+            rows.iter().map(|e| seen.insert((e.a2_id, e.dedup_key.as_str()))).collect()
+        };
+        let mut keep = keep.into_iter();
+        rows.retain(|_| keep.next().unwrap_or(true));
         let mut inserted = 0;
-        for part in rows.chunks(self.rows) {
+        for part in rows.chunks_mut(self.rows) {
             inserted += self.write_events(part).await?;
         }
         self.report.events_duplicate += before as u64 - inserted;
@@ -285,7 +288,7 @@ impl Intake<'_> {
     }
 
     /// Upserts records; returns how many were written (inserted, or replaced because changed).
-    async fn write_records(&mut self, rows: &[RecordRow]) -> Result<u64, StoreError> {
+    async fn write_records(&mut self, rows: &mut [RecordRow]) -> Result<u64, StoreError> {
         const COLUMNS: &str = "a2_id, payload, created, service_owner, resource_id";
         let upsert = "ON CONFLICT (a2_id) DO UPDATE SET payload = excluded.payload, created = excluded.created, \
              service_owner = excluded.service_owner, resource_id = excluded.resource_id, imported_at = excluded.imported_at \
@@ -305,10 +308,10 @@ impl Intake<'_> {
             );
             let values = vec![
                 ints(rows.iter().map(|r| r.a2_id)),
-                texts(rows.iter().map(|r| &r.payload)),
+                json_texts(rows.iter_mut().map(|r| std::mem::take(&mut r.payload))),
                 ints(rows.iter().map(|r| r.created)),
-                texts(rows.iter().map(|r| &r.service_owner)),
-                texts(rows.iter().map(|r| &r.resource_id)),
+                texts(rows.iter().map(|r| r.service_owner.clone())),
+                texts(rows.iter().map(|r| r.resource_id.clone())),
                 self.now.into(),
             ];
             vec![(0..rows.len(), Statement::from_sql_and_values(self.backend, sql, values))]
@@ -323,10 +326,10 @@ impl Intake<'_> {
                 |r, v| {
                     v.extend([
                         r.a2_id.into(),
-                        text_value(&r.payload),
+                        Value::from(std::mem::take(&mut r.payload)),
                         r.created.into(),
-                        text_value(&r.service_owner),
-                        text_value(&r.resource_id),
+                        text_value(r.service_owner.clone()),
+                        text_value(r.resource_id.clone()),
                     ]);
                 },
                 |v| v.push(now.into()),
@@ -340,7 +343,7 @@ impl Intake<'_> {
     }
 
     /// Inserts workflows for the A2 ids that have none; returns (id, A2 id) of those created.
-    async fn write_workflows(&mut self, rows: &[RecordRow]) -> Result<Vec<(Uuid, i64)>, StoreError> {
+    async fn write_workflows(&mut self, rows: &mut [RecordRow]) -> Result<Vec<(Uuid, i64)>, StoreError> {
         const COLUMNS: &str = "id, a2_id, a2_created, service_owner, resource_id";
         let insert = |source: &str, batch: &str, state: &str, now: &str| {
             format!(
@@ -366,21 +369,22 @@ impl Intake<'_> {
                 ),
                 ints(rows.iter().map(|r| r.a2_id)),
                 ints(rows.iter().map(|r| r.created)),
-                texts(rows.iter().map(|r| &r.service_owner)),
-                texts(rows.iter().map(|r| &r.resource_id)),
-                text_value(&self.batch),
+                texts(rows.iter_mut().map(|r| std::mem::take(&mut r.service_owner))),
+                texts(rows.iter_mut().map(|r| std::mem::take(&mut r.resource_id))),
+                text_value(self.batch.clone()),
                 state.into(),
                 self.now.into(),
             ];
             vec![(0..rows.len(), Statement::from_sql_and_values(self.backend, sql, values))]
         } else {
             let (batch, now) = (self.batch.clone(), self.now);
-            let with_ids: Vec<(Uuid, &RecordRow)> = ids.iter().copied().zip(rows).collect();
+            let mut with_ids: Vec<(Uuid, &mut RecordRow)> =
+                ids.iter().copied().zip(rows.iter_mut()).collect();
             // SQLite numbers anonymous parameters in text order: the rows come first.
             let text = |n| insert(&values_list(n, 5), "?", "?", "?");
             self.sqlite(
                 Kind::Workflows,
-                &with_ids,
+                &mut with_ids,
                 5,
                 text,
                 |(id, r), v| {
@@ -388,11 +392,11 @@ impl Intake<'_> {
                         Value::from(*id),
                         r.a2_id.into(),
                         r.created.into(),
-                        text_value(&r.service_owner),
-                        text_value(&r.resource_id),
+                        text_value(std::mem::take(&mut r.service_owner)),
+                        text_value(std::mem::take(&mut r.resource_id)),
                     ]);
                 },
-                |v| v.extend([text_value(&batch), state.into(), now.into(), now.into(), now.into()]),
+                |v| v.extend([text_value(batch.clone()), state.into(), now.into(), now.into(), now.into()]),
             )
         };
         let mut created = Vec::with_capacity(rows.len());
@@ -414,7 +418,7 @@ impl Intake<'_> {
     }
 
     /// The creation history row of each new workflow.
-    async fn write_history(&mut self, ids: &[Uuid]) -> Result<(), StoreError> {
+    async fn write_history(&mut self, ids: &mut [Uuid]) -> Result<(), StoreError> {
         if ids.is_empty() {
             return Ok(());
         }
@@ -459,7 +463,7 @@ impl Intake<'_> {
     /// Inserts events not yet stored (by A2 id and dedup key); returns how many were inserted,
     /// and adds the A2 ids that got one to `touched`, unless every event belongs to an item
     /// created here (which cannot be Synced): then no row needs to come back.
-    async fn write_events(&mut self, rows: &[EventRow]) -> Result<u64, StoreError> {
+    async fn write_events(&mut self, rows: &mut [EventRow]) -> Result<u64, StoreError> {
         const COLUMNS: &str = "a2_id, kind, dedup_key, payload, occurred_at";
         let returning = rows.iter().any(|r| !self.created.contains(&r.a2_id));
         let insert = |source: &str, now: &str| {
@@ -481,8 +485,8 @@ impl Intake<'_> {
                     ArrayType::String,
                     Some(Box::new(rows.iter().map(|r| Value::from(r.kind)).collect())),
                 ),
-                texts(rows.iter().map(|r| &r.dedup_key)),
-                texts(rows.iter().map(|r| &r.payload)),
+                texts(rows.iter_mut().map(|r| std::mem::take(&mut r.dedup_key))),
+                json_texts(rows.iter_mut().map(|r| std::mem::take(&mut r.payload))),
                 ints(rows.iter().map(|r| r.occurred)),
                 self.now.into(),
             ];
@@ -500,8 +504,8 @@ impl Intake<'_> {
                     v.extend([
                         r.a2_id.into(),
                         r.kind.into(),
-                        text_value(&r.dedup_key),
-                        text_value(&r.payload),
+                        text_value(std::mem::take(&mut r.dedup_key)),
+                        Value::from(std::mem::take(&mut r.payload)),
                         r.occurred.into(),
                     ]);
                 },
@@ -528,10 +532,10 @@ impl Intake<'_> {
     fn sqlite<T>(
         &mut self,
         kind: Kind,
-        rows: &[T],
+        rows: &mut [T],
         width: usize,
         text: impl Fn(usize) -> String,
-        cells: impl Fn(&T, &mut Vec<Value>),
+        cells: impl Fn(&mut T, &mut Vec<Value>),
         constants: impl Fn(&mut Vec<Value>),
     ) -> Vec<(Range<usize>, Statement)> {
         let mut out = Vec::new();
@@ -539,7 +543,7 @@ impl Intake<'_> {
         for n in pieces(rows.len(), self.rows) {
             let sql = self.texts.entry((kind, n)).or_insert_with(|| text(n)).clone();
             let mut values = Vec::with_capacity(n * width + 5);
-            for r in &rows[start..start + n] {
+            for r in &mut rows[start..start + n] {
                 cells(r, &mut values);
             }
             constants(&mut values);
@@ -580,12 +584,17 @@ fn has_duplicates(mut ids: impl Iterator<Item = i64>) -> bool {
 
 /// A text parameter. PostgreSQL text cannot hold NUL (import rejects such lines before they get
 /// here; other callers' text gets the replacement character, as in [`super::Sql`]).
-fn text_value(s: &str) -> Value {
+fn text_value(s: String) -> Value {
     if s.contains('\0') { Value::from(s.replace('\0', "\u{fffd}")) } else { Value::from(s) }
 }
 
-fn texts<'a>(items: impl Iterator<Item = &'a String>) -> Value {
-    Value::Array(ArrayType::String, Some(Box::new(items.map(|s| text_value(s)).collect())))
+fn texts(items: impl Iterator<Item = String>) -> Value {
+    Value::Array(ArrayType::String, Some(Box::new(items.map(text_value).collect())))
+}
+
+/// Serialised JSON as text: never a raw NUL (JSON writes it `\u0000`), so nothing to replace.
+fn json_texts(items: impl Iterator<Item = String>) -> Value {
+    Value::Array(ArrayType::String, Some(Box::new(items.map(Value::from).collect())))
 }
 
 fn ints(items: impl Iterator<Item = i64>) -> Value {
