@@ -376,7 +376,10 @@ async fn bulk_import_stores_what_one_line_at_a_time_stores(db: &TestDb) {
     );
 
     let again = import_with(store(db), 600).await;
-    assert_eq!((again.records_written, again.workflows_created, again.events_stored), (0, 0, 0), "{again:?}");
+    // The A2 id on lines 11 and 651 (two transactions) is written back and forth once more, as
+    // two lines would be; the one twice within a statement's rows is written only as its later
+    // line, which is unchanged.
+    assert_eq!((again.records_written, again.workflows_created, again.events_stored), (2, 0, 0), "{again:?}");
     assert_eq!(stored(&db.conn).await, held, "the same file twice changes nothing");
     other.finish().await;
 }
