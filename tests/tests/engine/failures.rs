@@ -422,8 +422,8 @@ async fn migrations_backfill_reasons_and_rename_the_batch(db: &TestDb) {
     assert_eq!(store.apply(&failed, Fence::Lease(owner), Some(owner)).await.unwrap().committed.len(), 2);
 
     // Down past them: the newer ones on top of them (liveness columns, item counters, operator
-    // columns) first.
-    schema::Migrator::down(&db.conn, Some(5)).await.unwrap();
+    // columns, the dropped record indexes) first.
+    schema::Migrator::down(&db.conn, Some(6)).await.unwrap();
     let manager = sea_orm_migration::SchemaManager::new(&db.conn);
     assert!(manager.has_column("workflows", "phase").await.unwrap());
     assert!(!manager.has_column("workflows", "reason").await.unwrap());
