@@ -28,8 +28,9 @@ pub struct ImportArgs {
     /// (that is `--chunk` now), and an old script must not label its items "500".
     #[arg(long, default_value = "default", value_parser = batch_label)]
     pub batch: String,
-    /// Lines per transaction.
-    #[arg(long, default_value_t = 1000)]
+    /// Lines per transaction (bigger ones write fewer bytes per line; on SQLite a transaction
+    /// holds the database's one writer for its duration).
+    #[arg(long, default_value_t = crate::import::CHUNK)]
     pub chunk: usize,
     /// Longest line in bytes: a longer one is rejected with its file and line (and never held
     /// in memory whole).

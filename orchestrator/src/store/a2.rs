@@ -2,8 +2,9 @@
 //! synced once A3 holds them.
 
 use super::StoreError;
+use super::intake::{EventRow, RecordRow};
 use super::sql::Sql;
-use super::{Applied, CHUNK, Fence, NewItem, Store};
+use super::{Applied, CHUNK, Fence, Store};
 use crate::state_machine::{Event, Facts, decide};
 use schema::WorkflowState;
 use sea_orm::ConnectionTrait;
@@ -47,143 +48,40 @@ pub struct AddEventsReport {
 
 impl Store {
     /// Imports records: stores each (a known one's payload is replaced only while it has not been
-    /// migrated), stores its histories as events, and creates workflows for new A2 ids.
+    /// migrated), stores its histories as events, and creates workflows for new A2 ids. One
+    /// transaction per run of inputs with the same batch label (see [`Store::intake`]).
     pub async fn import_records(&self, inputs: &[RecordInput]) -> Result<ImportReport, StoreError> {
         let mut report = ImportReport::default();
-        let now = self.clock().now_ms();
-        for chunk in inputs.chunks(CHUNK) {
-            // One statement may not touch a row twice (PostgreSQL refuses): of the same A2 id
-            // twice in a chunk, the later line wins, as it would in two statements.
-            let mut last: HashMap<i64, usize> = HashMap::new();
-            for (i, inp) in chunk.iter().enumerate() {
-                last.insert(inp.record.altinn2_correspondence_id, i);
+        for group in inputs.chunk_by(|a, b| a.batch == b.batch) {
+            let mut intake = self.intake(&group[0].batch).await?;
+            for inp in group {
+                let (row, events) = RecordRow::split(inp.record.clone())?;
+                intake.record(row, events).await?;
             }
-            let chunk: Vec<&RecordInput> = chunk
-                .iter()
-                .enumerate()
-                .filter(|(i, inp)| last[&inp.record.altinn2_correspondence_id] == *i)
-                .map(|(_, inp)| inp)
-                .collect();
-            let chunk = chunk.as_slice();
-            let mut q = Sql::new(self.backend());
-            q.push("INSERT INTO a2_records (a2_id, payload, created, service_owner, resource_id, imported_at) VALUES ");
-            for (i, inp) in chunk.iter().enumerate() {
-                if i > 0 {
-                    q.push(", ");
-                }
-                let r = &inp.record;
-                // The histories live in `a2_events` (one row per event, deduplicated); storing
-                // them in the payload too would double the bytes written per record.
-                let stripped = A2Correspondence {
-                    status_history: Vec::new(),
-                    notification_history: Vec::new(),
-                    forwarding_history: Vec::new(),
-                    ..r.clone()
-                };
-                let payload =
-                    serde_json::to_string(&stripped).map_err(|e| StoreError::Data(e.to_string()))?;
-                q.row(vec![
-                    (r.altinn2_correspondence_id.into(), "int8"),
-                    (payload.into(), "text"),
-                    (r.created.timestamp_millis().into(), "int8"),
-                    (r.service_owner.clone().into(), "text"),
-                    (r.resource_id.clone().into(), "text"),
-                    (now.into(), "int8"),
-                ]);
-            }
-            q.push(
-                " ON CONFLICT (a2_id) DO UPDATE SET payload = excluded.payload, created = excluded.created, \
-                 service_owner = excluded.service_owner, resource_id = excluded.resource_id, imported_at = excluded.imported_at \
-                 WHERE a2_records.payload <> excluded.payload \
-                 AND NOT EXISTS (SELECT 1 FROM workflows w WHERE w.a2_id = excluded.a2_id \
-                 AND (w.a3_correspondence_id IS NOT NULL OR w.lease_owner IS NOT NULL))",
-            );
-            report.records_written += self.db().execute_raw(q.build()).await?.rows_affected();
-            let items: Vec<NewItem> = chunk
-                .iter()
-                .map(|i| NewItem {
-                    a2_id: i.record.altinn2_correspondence_id,
-                    batch: i.batch.clone(),
-                    created: i.record.created.timestamp_millis(),
-                    service_owner: i.record.service_owner.clone(),
-                    resource_id: i.record.resource_id.clone(),
-                })
-                .collect();
-            report.workflows_created += self.insert_items(&items).await? as u64;
-            self.copy_selection_columns(&items).await?;
-            let events: Vec<(i64, A2EventBody)> = chunk
-                .iter()
-                .flat_map(|i| i.record.events().into_iter().map(|e| (i.record.altinn2_correspondence_id, e)))
-                .collect();
-            let r = self.add_events(&events).await?;
-            report.events.inserted += r.inserted;
-            report.events.duplicates += r.duplicates;
+            let r = intake.commit().await?;
+            report.records_written += r.records_written;
+            report.workflows_created += r.workflows_created;
+            report.events.inserted += r.events_inserted;
+            report.events.duplicates += r.events_duplicate;
             report.events.made_pending += r.made_pending;
         }
         Ok(report)
-    }
-
-    /// A replaced record may have moved in time, owner or resource: the workflow row's copies of
-    /// those (what phases select by) follow it. Touches only rows that differ.
-    async fn copy_selection_columns(&self, items: &[NewItem]) -> Result<(), StoreError> {
-        let ids: Vec<i64> = items.iter().map(|i| i.a2_id).collect();
-        let mut q = Sql::new(self.backend());
-        q.push(
-            "UPDATE workflows SET a2_created = r.created, service_owner = r.service_owner, resource_id = r.resource_id \
-             FROM a2_records r WHERE r.a2_id = workflows.a2_id AND workflows.a2_id IN ",
-        );
-        q.list(&ids, "int8");
-        q.push(
-            " AND (workflows.a2_created <> r.created OR workflows.service_owner <> r.service_owner \
-             OR workflows.resource_id <> r.resource_id)",
-        );
-        self.db().execute_raw(q.build()).await?;
-        Ok(())
     }
 
     /// Stores events (an event equal to a stored one, to the second, is dropped), and makes
     /// Synced items with new events SyncPending. Events for unknown A2 ids are kept until the
     /// item arrives.
     pub async fn add_events(&self, events: &[(i64, A2EventBody)]) -> Result<AddEventsReport, StoreError> {
-        let mut report = AddEventsReport::default();
-        let now = self.clock().now_ms();
-        let mut touched: HashSet<i64> = HashSet::new();
-        for chunk in events.chunks(CHUNK) {
-            // Near-duplicates inside one chunk would conflict with each other: keep the first.
-            let mut seen = HashSet::new();
-            let unique: Vec<_> = chunk.iter().filter(|(a2, e)| seen.insert((*a2, e.dedup_key()))).collect();
-            report.duplicates += (chunk.len() - unique.len()) as u64;
-            let mut q = Sql::new(self.backend());
-            q.push(
-                "INSERT INTO a2_events (a2_id, kind, dedup_key, payload, occurred_at, imported_at) VALUES ",
-            );
-            for (i, (a2_id, e)) in unique.iter().enumerate() {
-                if i > 0 {
-                    q.push(", ");
-                }
-                let payload = serde_json::to_string(e).map_err(|e| StoreError::Data(e.to_string()))?;
-                q.row(vec![
-                    ((*a2_id).into(), "int8"),
-                    (e.kind().into(), "text"),
-                    (e.dedup_key().into(), "text"),
-                    (payload.into(), "text"),
-                    (e.occurred().timestamp_millis().into(), "int8"),
-                    (now.into(), "int8"),
-                ]);
-            }
-            q.push(" ON CONFLICT (a2_id, dedup_key) DO NOTHING RETURNING a2_id");
-            let rows = self.db().query_all_raw(q.build()).await?;
-            report.inserted += rows.len() as u64;
-            report.duplicates += (unique.len() - rows.len()) as u64;
-            for r in rows {
-                touched.insert(r.try_get::<i64>("", "a2_id")?);
-            }
+        let mut intake = self.intake("").await?;
+        for (a2_id, body) in events {
+            intake.event(EventRow::new(*a2_id, body)?).await?;
         }
-        report.made_pending = self.mark_pending(&touched).await?;
-        if report.made_pending > 0 {
-            self.announce_work().await;
-        }
-        Ok(report)
+        let r = intake.commit().await?;
+        Ok(AddEventsReport {
+            inserted: r.events_inserted,
+            duplicates: r.events_duplicate,
+            made_pending: r.made_pending,
+        })
     }
 
     /// Applies "a new A2 event arrived" to the Synced items among `a2_ids`.

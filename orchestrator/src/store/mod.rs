@@ -4,7 +4,8 @@
 //! By job: `enqueue` (new items), `claim` (leasing due items), `transition` (writing the state
 //! machine's decisions with fencing and history), `lease` (heartbeat, release, expired leases),
 //! `counts` (item and throughput counters kept by those writes), `housekeeping` (sync sweep,
-//! history pruning, statistics), `a2` (A2 records and events), `ops`
+//! history pruning, statistics), `a2` (A2 records and events), `intake` (the import's bulk
+//! writes of them), `ops`
 //! and `failures` (what operators ask), and one module per small table (`nodes`,
 //! `schedule_runs`, `phase_controls`, `import_ledger`).
 //!
@@ -21,6 +22,7 @@ mod failures;
 mod history;
 mod housekeeping;
 mod import_ledger;
+mod intake;
 mod items;
 mod lease;
 mod new_work;
@@ -40,6 +42,7 @@ pub use enqueue::NewItem;
 pub use error::StoreError;
 pub use failures::{FailureGroup, Failures, ReasonMatch};
 pub use import_ledger::{LedgerEntry, LedgerMark};
+pub use intake::{EventRow, Intake, IntakeReport, RecordRow};
 pub use ops::{OperateReport, Origin, Selector, ShowItem, Skipped, StatusReport, StuckItem};
 pub use pages::{ItemFilter, MAX_PAGE, Page};
 pub use phase_controls::PhaseControl;

@@ -12,6 +12,7 @@ mod m20261202_000007_item_counts;
 mod m20261202_000008_operators;
 mod m20261203_000009_hot_indexes;
 mod m20261203_000010_import_offsets;
+mod m20261203_000011_record_indexes;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000008_operators::Migration),
             Box::new(m20261203_000009_hot_indexes::Migration),
             Box::new(m20261203_000010_import_offsets::Migration),
+            Box::new(m20261203_000011_record_indexes::Migration),
         ]
     }
 }

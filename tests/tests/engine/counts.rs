@@ -252,7 +252,7 @@ async fn the_migration_counts_existing_items(db: &TestDb) {
     let taken = store.claim_any(node, LEASE, 12, &WorkflowState::RUNNABLE).await.unwrap();
     let done: Vec<_> = taken.iter().map(|i| outcome(i, StepOutcome::done())).collect();
     store.apply(&done, Fence::Lease(node), Some(node)).await.unwrap();
-    // Back to the schema before the counters (the operator columns came after them), then up
+    // Back to the schema before the counters (the operator columns and the dropped record indexes came after them), then up
     // again, as an upgrade would.
     crate::fixtures::migrate_down_through(&db.conn, "m20261202_000007_item_counts").await;
     schema::Migrator::up(&db.conn, None).await.unwrap();

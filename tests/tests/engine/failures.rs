@@ -422,7 +422,7 @@ async fn migrations_backfill_reasons_and_rename_the_batch(db: &TestDb) {
     assert_eq!(store.apply(&failed, Fence::Lease(owner), Some(owner)).await.unwrap().committed.len(), 2);
 
     // Down past them: the newer ones on top of them (liveness columns, item counters, operator
-    // columns) first.
+    // columns, the dropped record indexes) first.
     crate::fixtures::migrate_down_through(&db.conn, "m20261201_000004_failure_reasons").await;
     let manager = sea_orm_migration::SchemaManager::new(&db.conn);
     assert!(manager.has_column("workflows", "phase").await.unwrap());

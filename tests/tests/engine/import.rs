@@ -248,3 +248,139 @@ async fn reimport_changes_nothing_and_new_events_make_items_pending(db: &TestDb)
     assert_eq!(held, 1);
 }
 on_both_backends!(reimport_changes_nothing_and_new_events_make_items_pending);
+
+/// What the database holds of an import, in a comparable form: records, events, workflows (with
+/// their creation history) and the counters.
+async fn stored(conn: &DatabaseConnection) -> String {
+    use sea_orm::QueryOrder;
+    let mut out = String::new();
+    for r in a2_record::Entity::find().order_by_asc(a2_record::Column::A2Id).all(conn).await.unwrap() {
+        out += &format!(
+            "record {} {} {} {} {}\n",
+            r.a2_id, r.created, r.service_owner, r.resource_id, r.payload
+        );
+    }
+    let mut events: Vec<String> = a2_event::Entity::find()
+        .all(conn)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| format!("event {} {} {} {} {}\n", e.a2_id, e.kind, e.dedup_key, e.occurred_at, e.payload))
+        .collect();
+    events.sort();
+    out += &events.concat();
+    let history = tests::assert_history_consistent(conn).await;
+    for w in workflow::Entity::find().order_by_asc(workflow::Column::A2Id).all(conn).await.unwrap() {
+        let h: Vec<_> = history[&w.id].iter().map(|h| h.to_state).collect();
+        out += &format!(
+            "item {} {} {} {} {} {} {:?}\n",
+            w.a2_id, w.batch, w.state, w.a2_created, w.service_owner, w.resource_id, h
+        );
+    }
+    let status =
+        Store::new(conn.clone(), Arc::new(SystemClock), RetryPolicy::default()).status().await.unwrap();
+    out += &format!("counts {:?} {:?}\n", status.total, status.by_batch);
+    out
+}
+
+/// Bulk statements and big transactions store exactly what one line per transaction does: across
+/// statements of full size that span bad and blank lines, a transaction boundary in the middle of
+/// a statement's rows, the same A2 id twice (the later line wins), near-duplicate and new events,
+/// and an event for an item not yet known. Importing the file again changes nothing.
+async fn bulk_import_stores_what_one_line_at_a_time_stores(db: &TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = GeneratorOptions { invalid_rate: 0.0, later_event_rate: 0.0, ..GeneratorOptions::default() };
+    write_export(opts, dir.path(), 700, 1, 0.0).unwrap();
+    let mut lines: Vec<String> = std::fs::read_to_string(dir.path().join("correspondences-0001.ndjson"))
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    let record = |i: usize| serde_json::from_str::<serde_json::Value>(&lines[i]).unwrap();
+    let ids: Vec<i64> =
+        (0..lines.len()).map(|i| record(i)["altinn2CorrespondenceId"].as_i64().unwrap()).collect();
+    let ev = |id: i64, body: serde_json::Value| {
+        serde_json::json!({"altinn2CorrespondenceId": id, "kind": "status", "event": body}).to_string()
+    };
+    // A history event of item 30 again, 0.9 s later (the same to the second), and a new one.
+    let mut near = record(30)["statusHistory"][0].clone();
+    let t = near["statusChanged"].as_str().unwrap().to_string();
+    near["statusChanged"] = t.replace('Z', "").split('.').next().map(|s| format!("{s}.900Z")).unwrap().into();
+    let mut archived = record(20)["statusHistory"][0].clone();
+    archived["status"] = "Archived".into();
+    archived["statusChanged"] = "2026-01-01T10:00:00Z".into();
+    let retitle = |line: &str| line.replacen("\"title\":\"", "\"title\":\"Oppdatert: ", 1);
+    // Inserted from the end, so each position is the one in the file as generated.
+    let extra = [
+        (662, ev(99_999_999, archived.clone())),
+        (661, ev(ids[30], near)),
+        (660, ev(ids[20], archived)),
+        (650, retitle(&lines[10])),
+        (400, "{\"altinn2CorrespondenceId\": 7,".to_string()),
+        // The same A2 id twice within one statement's rows.
+        (200, retitle(&lines[5])),
+        (100, "not json".to_string()),
+        (50, String::new()),
+    ];
+    for (at, line) in extra {
+        lines.insert(at, line);
+    }
+    let path = dir.path().join("mixed.ndjson");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+
+    let other = if db.target.starts_with("postgres") {
+        TestDb::postgres("bulk_import_one_line_at_a_time").await.unwrap()
+    } else {
+        TestDb::sqlite().await
+    };
+    let import_with = |store: Store, chunk: usize| {
+        let path = path.clone();
+        async move {
+            let opts = ImportOptions { batch: "t".into(), chunk, ..ImportOptions::default() };
+            import_file(&store, &path, &opts, Default::default(), |_, _| async { Ok(()) }).await.unwrap()
+        }
+    };
+    let bulk = import_with(store(db), 600).await;
+    let single = import_with(store(&other), 1).await;
+    assert_accounted(&bulk);
+    let key = |r: &FileReport| {
+        (
+            r.lines,
+            r.correspondences,
+            r.events,
+            r.blank,
+            r.rejected,
+            r.workflows_created,
+            r.events_stored,
+            r.events_duplicate,
+        )
+    };
+    assert_eq!(key(&bulk), key(&single), "{bulk:?}\n{single:?}");
+    assert_eq!(
+        (bulk.lines, bulk.correspondences, bulk.events, bulk.blank, bulk.rejected),
+        (708, 702, 3, 1, 2)
+    );
+    assert_eq!(bulk.workflows_created, 700);
+    let rejected: Vec<u64> = bulk.first_rejects.iter().map(|r| r.line).collect();
+    let line_of = |text: &str| lines.iter().position(|l| l.starts_with(text)).unwrap() as u64 + 1;
+    assert_eq!(rejected, vec![line_of("not json"), line_of("{\"altinn2CorrespondenceId\": 7,")]);
+    let held = stored(&db.conn).await;
+    assert_eq!(held, stored(&other.conn).await, "bulk and one line at a time store the same");
+    for i in [5, 10] {
+        let payload = a2_record::Entity::find_by_id(ids[i]).one(&db.conn).await.unwrap().unwrap().payload;
+        assert!(payload.contains("Oppdatert"), "the later line of an A2 id wins");
+    }
+    assert!(
+        !held.contains("record 99999999") && held.contains("event 99999999"),
+        "an event waits for its item"
+    );
+
+    let again = import_with(store(db), 600).await;
+    // The A2 id on lines 11 and 651 (two transactions) is written back and forth once more, as
+    // two lines would be; the one twice within a statement's rows is written only as its later
+    // line, which is unchanged.
+    assert_eq!((again.records_written, again.workflows_created, again.events_stored), (2, 0, 0), "{again:?}");
+    assert_eq!(stored(&db.conn).await, held, "the same file twice changes nothing");
+    other.finish().await;
+}
+on_both_backends!(bulk_import_stores_what_one_line_at_a_time_stores);
