@@ -2,7 +2,7 @@
 
 use super::Sql;
 use super::StoreError;
-use super::sql::pieces;
+use super::sql::statement_rows;
 use schema::WorkflowState;
 use schema::{NodeId, WorkflowId};
 use sea_orm::{ConnectionTrait, DbBackend};
@@ -25,7 +25,7 @@ pub(super) async fn insert_history(
     rows: &[HistoryRow],
     at: i64,
 ) -> Result<(), StoreError> {
-    for piece in pieces(rows.len()) {
+    for piece in statement_rows(backend, rows.len()) {
         let chunk = &rows[piece];
         let mut q = Sql::new(backend);
         q.push("INSERT INTO workflow_history (workflow_id, from_state, to_state, attempt, at, node, error, operator) VALUES ");

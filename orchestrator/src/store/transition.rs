@@ -6,7 +6,7 @@
 use super::StoreError;
 use super::counts::Tally;
 use super::history::{HistoryRow, insert_history};
-use super::sql::pieces;
+use super::sql::statement_rows;
 use super::{CHUNK, Sql, Store};
 use crate::clock::millis;
 use crate::state_machine::{Due, Event, Facts, Transition, decide};
@@ -152,8 +152,8 @@ impl Store {
         tally: &mut Tally,
     ) -> Result<HashSet<WorkflowId>, StoreError> {
         let mut batches = HashMap::with_capacity(chunk.len());
-        // In pieces of fixed shapes (see `pieces`): one prepared statement per shape.
-        for piece in pieces(chunk.len()) {
+        // On SQLite in pieces of fixed shapes (see `statement_rows`).
+        for piece in statement_rows(self.backend(), chunk.len()) {
             let rows = txn.query_all_raw(self.apply_statement(&chunk[piece], fence, now)).await?;
             for r in &rows {
                 batches.insert(WorkflowId(r.try_get::<Uuid>("", "id")?), r.try_get::<String>("", "batch")?);
