@@ -16,6 +16,7 @@
 //! unchanged record writes nothing, and a migrated (or leased) item's record is never replaced.
 
 use super::counts::Tally;
+use super::sql::pieces;
 use super::{Store, StoreError};
 use schema::{WorkflowId, WorkflowState};
 use sea_orm::sea_query::ArrayType;
@@ -526,7 +527,7 @@ impl Intake<'_> {
         Ok(inserted)
     }
 
-    /// SQLite bulk statements over `rows`, in pieces of fixed sizes (see [`pieces`]), each with
+    /// SQLite bulk statements over `rows`, in pieces of fixed sizes (see [`pieces`](super::sql::pieces)), each with
     /// the range of rows it covers. A piece's text is made once by `text(n)` and kept; `cells`
     /// gives a row's `width` values and `constants` the values that follow the rows.
     fn sqlite<T>(
@@ -552,15 +553,6 @@ impl Intake<'_> {
         }
         out
     }
-}
-
-/// Statement sizes for `n` rows: full statements of `max` rows, then the rest in descending powers
-/// of two, so that only log2(`max`) + 1 shapes ever occur.
-fn pieces(n: usize, max: usize) -> impl Iterator<Item = usize> {
-    let full = std::iter::repeat_n(max, n / max);
-    let rest = n % max;
-    let powers = (0..usize::BITS).rev().map(|b| 1usize << b).filter(move |p| rest & p != 0);
-    full.chain(powers)
 }
 
 /// `VALUES (?, …), …`: `n` rows of `width` anonymous placeholders.

@@ -7,23 +7,16 @@
 
 use sea_orm::{DbBackend, Statement, Value};
 
-/// Splits `n` rows into pieces whose sizes are powers of two (largest first), so that a bulk
-/// statement of any row count is made of at most eleven shapes per statement (1 … 1,024 rows):
-/// each shape is prepared once and stays in the connection's statement cache, where a text per
-/// row count would be prepared again and again (and a cache full of 1,000-row programs holds
-/// tens of MiB).
-pub(crate) fn pieces(n: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
-    let mut start = 0;
-    std::iter::from_fn(move || {
-        let left = n - start;
-        if left == 0 {
-            return None;
-        }
-        let size = 1usize << left.ilog2();
-        let piece = start..start + size;
-        start += size;
-        Some(piece)
-    })
+/// Statement sizes for `n` rows: full statements of `max` rows, then the rest in descending powers
+/// of two, so that only log2(`max`) + 1 shapes ever occur. Each shape is prepared once and stays
+/// in the connection's statement cache, where a text per row count would be prepared again and
+/// again (and a cache full of 1,000-row programs holds tens of MiB). The engine's writes and the
+/// importer's intake both split this way.
+pub(crate) fn pieces(n: usize, max: usize) -> impl Iterator<Item = usize> {
+    let full = std::iter::repeat_n(max, n / max);
+    let rest = n % max;
+    let powers = (0..usize::BITS).rev().map(|b| 1usize << b).filter(move |p| rest & p != 0);
+    full.chain(powers)
 }
 
 /// How a bulk statement of `n` rows is split on `backend`: on SQLite into [`pieces`]; on
@@ -33,7 +26,15 @@ pub(crate) fn pieces(n: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
 pub(crate) fn statement_rows(backend: DbBackend, n: usize) -> Vec<std::ops::Range<usize>> {
     match backend {
         DbBackend::Postgres => std::iter::once(0..n).filter(|r| !r.is_empty()).collect(),
-        _ => pieces(n).collect(),
+        _ => {
+            let mut start = 0;
+            pieces(n, super::CHUNK.next_power_of_two())
+                .map(|size| {
+                    start += size;
+                    start - size..start
+                })
+                .collect()
+        }
     }
 }
 
@@ -135,13 +136,14 @@ mod tests {
 
     #[test]
     fn pieces_are_powers_of_two_covering_every_row_once() {
-        assert_eq!(pieces(0).count(), 0);
-        assert_eq!(pieces(1).collect::<Vec<_>>(), vec![0..1]);
-        assert_eq!(pieces(1000).map(|r| r.len()).collect::<Vec<_>>(), vec![512, 256, 128, 64, 32, 8]);
+        let rows = |n| statement_rows(DbBackend::Sqlite, n);
+        assert_eq!(rows(0).len(), 0);
+        assert_eq!(rows(1), vec![0..1]);
+        assert_eq!(rows(1000).iter().map(|r| r.len()).collect::<Vec<_>>(), vec![512, 256, 128, 64, 32, 8]);
         for n in 0..2100 {
-            let all: Vec<usize> = pieces(n).flatten().collect();
+            let all: Vec<usize> = rows(n).into_iter().flatten().collect();
             assert_eq!(all, (0..n).collect::<Vec<_>>());
-            assert!(pieces(n).all(|r| r.len().is_power_of_two()));
+            assert!(rows(n).iter().all(|r| r.len().is_power_of_two()));
         }
     }
 }
