@@ -2,7 +2,7 @@
 
 use orchestrator::clock::{Clock, ManualClock};
 use orchestrator::retry::RetryPolicy;
-use orchestrator::state_machine::{Event, Facts, decide};
+use orchestrator::state_machine::{Due, Event, Facts, decide};
 use orchestrator::store::{Applied, Claim, ClaimOrder, Fence, NewItem, Selection, Store};
 use schema::entity::workflow;
 use schema::{A2Id, NodeId, WorkflowState};
@@ -281,3 +281,84 @@ async fn a_claim_the_node_never_saw_is_not_renewed(db: &TestDb) {
     tests::assert_history_consistent(&db.conn).await;
 }
 on_both_backends!(a_claim_the_node_never_saw_is_not_renewed);
+
+/// A completion writes every column its transition carries, on both backends alike (PostgreSQL
+/// reads the batch from one JSON parameter, SQLite from a `VALUES` list): a success with the id
+/// it learnt and its lease kept for a chained next step, a retry with its error and backoff, and a
+/// failure parked with the state to resume. Text that PostgreSQL cannot hold (NUL) is replaced,
+/// and quotes and non-ASCII text arrive as written.
+async fn a_completion_writes_every_column_it_carries(db: &TestDb) {
+    let clock = ManualClock::new(T0);
+    let store = store_at(db, &clock, RetryPolicy::default());
+    store.insert_items(&items(1..4, "p1")).await.unwrap();
+    let node = NodeId::new();
+    let claimed = store.claim(node, Duration::from_secs(30), 10, WorkflowState::CreatedInA2).await.unwrap();
+    assert_eq!(claimed.len(), 3);
+    let decided = |item: &WorkItem, outcome: StepOutcome| {
+        let facts = Facts::new(item.state, item.attempt, None, &RetryPolicy::default());
+        Applied::plain(item.id, item.a2_id, decide(facts, &Event::Step(outcome)).unwrap())
+    };
+    let error = "A3 said \"no\" \0 to «blåbær» {\"x\":[1]}";
+    let chain_until = T0 + 45_000;
+    let success = Applied {
+        a3_correspondence_id: Some(Uuid::now_v7()),
+        chain_until: Some(chain_until),
+        ..decided(&claimed[0], StepOutcome::done())
+    };
+    let retry = decided(&claimed[1], StepOutcome::Retryable(error.into()));
+    let failure = decided(&claimed[2], StepOutcome::Permanent(error.into()));
+    let batch = [success.clone(), retry.clone(), failure.clone()];
+    let r = store.apply(&batch, Fence::Lease(node), Some(node)).await.unwrap();
+    assert_eq!((r.committed.len(), r.lost.len()), (3, 0));
+
+    let stored = error.replace('\0', "\u{fffd}");
+    for a in &batch {
+        let row = workflow::Entity::find_by_id(a.id.get()).one(&db.conn).await.unwrap().unwrap();
+        let t = &a.transition;
+        assert_eq!(row.state, t.to(), "{t:?}");
+        assert_eq!(row.resume_state, t.resume_state(), "{t:?}");
+        assert_eq!(row.attempt, t.attempt(), "{t:?}");
+        // The backoff's delay is jittered: each call draws its own.
+        match t.due() {
+            Due::Backoff { .. } => assert!(row.next_run_at > T0, "{t:?}"),
+            due => assert_eq!(row.next_run_at, store.due_at(T0, due), "{t:?}"),
+        }
+        assert_eq!(row.same_error_count, t.same_error_count(), "{t:?}");
+        assert_eq!(row.last_error.as_deref(), t.error().map(|_| stored.as_str()), "{t:?}");
+        assert_eq!(row.reason.is_some(), t.error().is_some(), "{t:?}");
+        assert_eq!(row.a3_correspondence_id, a.a3_correspondence_id, "{t:?}");
+        assert_eq!(row.dialog_id, None);
+        match a.chain_until {
+            Some(until) => assert_eq!((row.lease_owner, row.lease_until), (Some(node.get()), Some(until))),
+            None => assert_eq!((row.lease_owner, row.lease_until), (None, None), "{t:?}"),
+        }
+    }
+    assert_eq!(failure.transition.resume_state(), Some(WorkflowState::CreatedInA2), "the failure is parked");
+    assert!(retry.transition.attempt() > 0 && matches!(retry.transition.due(), Due::Backoff { .. }));
+
+    // Make-available's dialog id, and an item whose step learnt no id keeps the one it has.
+    assert!(
+        store.claim(node, Duration::from_secs(30), 10, WorkflowState::Migrated).await.unwrap().is_empty(),
+        "the kept lease holds the item for its chained step"
+    );
+    clock.set(chain_until + 1);
+    let next = store.claim(node, Duration::from_secs(30), 10, WorkflowState::Migrated).await.unwrap();
+    assert_eq!(next.len(), 1, "once the kept lease lapses, a claim takes the item");
+    let dialog = Uuid::now_v7();
+    let available = Applied {
+        dialog_id: Some(dialog),
+        ..decided(
+            &next[0],
+            StepOutcome::Done {
+                a3_correspondence_id: None,
+                dialog_id: Some(dialog),
+                synced_events: Vec::new(),
+            },
+        )
+    };
+    store.apply(&[available], Fence::Lease(node), Some(node)).await.unwrap();
+    let row = workflow::Entity::find_by_id(next[0].id.get()).one(&db.conn).await.unwrap().unwrap();
+    assert_eq!((row.dialog_id, row.a3_correspondence_id), (Some(dialog), success.a3_correspondence_id));
+    tests::assert_history_consistent(&db.conn).await;
+}
+on_both_backends!(a_completion_writes_every_column_it_carries);
