@@ -94,14 +94,18 @@ impl Chain {
         let (mut items, holds): (Vec<WorkItem>, Vec<_>) = fed.into_iter().unzip();
         if let Err(e) = self.health.call("loading inputs", self.store.load_inputs(&mut items, inputs)).await {
             tracing::warn!(error = %e, "loading a chained batch's inputs failed; releasing its items");
-            let ids: Vec<_> = items.iter().map(|i| i.id).collect();
+            let ids: Arc<[_]> = items.iter().map(|i| i.id).collect();
             drop(holds);
-            match tokio::time::timeout(super::health::BOUND, self.store.release_items(self.node, &ids)).await
-            {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => tracing::warn!(error = %e, "cannot release items; their leases expire"),
-                Err(_) => tracing::warn!("no answer to releasing items; their leases expire"),
-            }
+            let (store, node) = (self.store.clone(), self.node);
+            super::lane::release_eventually(
+                self.lease,
+                "chained items whose inputs failed to load",
+                move || {
+                    let (store, ids) = (store.clone(), ids.clone());
+                    async move { store.release_items(node, &ids).await }
+                },
+            )
+            .await;
             return;
         }
         // A feeder that stopped (shutdown) drops what it is sent; the run releases the node's

@@ -7,7 +7,7 @@ use super::feeder::Fed;
 use super::health::Health;
 use super::held::Held;
 use crate::phase::{MakeAvailable, Phase};
-use crate::store::{Claim, ClaimOrder, Selection, Store};
+use crate::store::{Claim, ClaimOrder, Selection, Store, StoreError};
 use schema::{NodeId, WorkflowState};
 use std::collections::HashSet;
 use std::num::NonZeroU32;
@@ -132,7 +132,7 @@ impl Lane {
                 // The claim may have committed with its reply lost: undo it by its id, so its
                 // items do not wait for the lease to lapse (the heartbeat never renews them).
                 tracing::warn!(error = %e, step = %self.step.kind(), "claim failed; releasing whatever it took, then retrying");
-                tokio::spawn(release_eventually(store.clone(), claim));
+                tokio::spawn(release_claim_eventually(store, claim));
                 return (0, Vec::new());
             }
         };
@@ -146,7 +146,7 @@ impl Lane {
         if let Err(e) = health.call("loading inputs", store.load_inputs(&mut items, self.step.inputs())).await
         {
             tracing::warn!(error = %e, step = %self.step.kind(), "loading inputs failed; releasing the claim");
-            tokio::spawn(release_eventually(store.clone(), claim));
+            tokio::spawn(release_claim_eventually(store, claim));
             return (claimed, Vec::new());
         }
         let mut fed = Vec::with_capacity(items.len());
@@ -250,25 +250,31 @@ fn phased(base: &[Lane], phases: &[Phase], claim_batch: usize) -> Vec<Lane> {
     out
 }
 
-/// Releases `claim`'s leases, trying again while the database fails, until the leases would
-/// have lapsed anyway. Runs apart from the claim loop, which goes on (or stops) meanwhile.
-async fn release_eventually(store: Store, claim: Claim) {
-    let give_up = tokio::time::Instant::now() + claim.lease;
+/// Frees leases this node will not use (those of `claim`, or of a set of items), trying again
+/// while the database fails, until the leases would have lapsed anyway (`lease` from now). Runs
+/// apart from the loop that gave them up, which goes on (or stops) meanwhile. Giving up at once
+/// would leave the items waiting out their lease: nothing renews them, and no claim takes them.
+pub(super) async fn release_eventually<F, R>(lease: Duration, what: &'static str, release: F)
+where
+    F: Fn() -> R,
+    R: Future<Output = Result<u64, StoreError>>,
+{
+    let give_up = tokio::time::Instant::now() + lease;
     let mut wait = Duration::from_millis(200);
     loop {
-        let Ok(released) = tokio::time::timeout_at(give_up, store.release_claim(&claim)).await else {
-            tracing::warn!("no answer to releasing a claim; its leases lapse instead");
+        let Ok(released) = tokio::time::timeout_at(give_up, release()).await else {
+            tracing::warn!("no answer to releasing the leases of {what}; they lapse instead");
             return;
         };
         match released {
             Ok(n) => {
                 if n > 0 {
-                    tracing::info!(released = n, "released the leases of a claim whose reply was lost");
+                    tracing::info!(released = n, "released the leases of {what}");
                 }
                 return;
             }
             Err(e) if tokio::time::Instant::now() + wait >= give_up => {
-                tracing::warn!(error = %e, "cannot release a claim; its leases lapse instead");
+                tracing::warn!(error = %e, "cannot release the leases of {what}; they lapse instead");
                 return;
             }
             Err(_) => {
@@ -277,6 +283,19 @@ async fn release_eventually(store: Store, claim: Claim) {
             }
         }
     }
+}
+
+/// [`release_eventually`] for a whole claim.
+fn release_claim_eventually(store: &Store, claim: Claim) -> impl Future<Output = ()> + use<> {
+    let store = store.clone();
+    release_eventually(
+        claim.lease,
+        "a claim whose reply was lost or whose inputs failed to load",
+        move || {
+            let store = store.clone();
+            async move { store.release_claim(&claim).await }
+        },
+    )
 }
 
 #[cfg(test)]
