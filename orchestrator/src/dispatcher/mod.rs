@@ -176,6 +176,13 @@ impl Dispatcher {
             None => node::register(&self.store).await?,
         };
         tracing::info!(%node, phases = self.phases.len(), "dispatcher started");
+        if let Ok(true) = self.store.autovacuum_off().await {
+            tracing::warn!(
+                "PostgreSQL's autovacuum is off: every transition leaves a dead row version that \
+                 nothing clears, and claims and completions slow down as they pile up; turn it on \
+                 (autovacuum = on) or VACUUM workflows between runs"
+            );
+        }
         // The run stops on `cancel` (a signal, a closing window) or when the database keeps
         // failing the same way (see `health`).
         let stopping = cancel.child_token();

@@ -644,3 +644,27 @@ async fn three_daemons_share_schedules_and_work() {
     eprintln!("tick runs: {} over {} nodes", runs.len(), nodes.len());
     db.finish().await;
 }
+
+/// A node on PostgreSQL warns when the server's autovacuum is off (every transition leaves a dead
+/// row version that nothing clears, and the engine slows as they pile up), and only then; a node
+/// on SQLite never does.
+#[tokio::test]
+async fn a_node_warns_when_postgres_autovacuum_is_off() {
+    let lite = TestDb::sqlite().await;
+    let (code, stdout, stderr) = output(migrator(&lite.target, &["bench", "--items", "20"])).await;
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(!stderr.contains("autovacuum"), "{stderr}");
+    lite.finish().await;
+
+    let Some(db) = TestDb::postgres("autovacuum_warning").await else {
+        return;
+    };
+    use sea_orm::ConnectionTrait;
+    let show = sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, "SHOW autovacuum");
+    let row = db.conn.query_one_raw(show).await.unwrap().unwrap();
+    let off = row.try_get::<String>("", "autovacuum").unwrap() == "off";
+    let (code, stdout, stderr) = output(migrator(&db.target, &["bench", "--items", "20"])).await;
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert_eq!(stderr.contains("autovacuum is off"), off, "the server says autovacuum = {off}: {stderr}");
+    db.finish().await;
+}
