@@ -166,8 +166,7 @@ pub(crate) fn handle(store: &mut Tables, path: &str, query: Option<&str>, body: 
         }
         // Unique Altinn2AttachmentId → the existing attachment's id (MigrateAttachmentHandler.cs:82-117).
         Err(e) if e.is_unique() => {
-            let existing =
-                store.db.attachments.iter().find(|x| x.altinn2_attachment_id == q.altinn2_attachment_id);
+            let existing = store.db.attachment_by_a2(q.altinn2_attachment_id.as_deref());
             match existing {
                 Some(x) => Answer::ok(json!(x.id)),
                 None => problem::internal("Sequence contains no elements", path),

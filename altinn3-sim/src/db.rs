@@ -3,9 +3,13 @@
 //! unique indexes (`IsUnique()`, NULLs distinct as in PostgreSQL, exact microsecond timestamps) and
 //! the foreign keys the migration can break. PostgreSQL checks NOT NULL before unique indexes, and a
 //! `SaveChanges` is one transaction: all rows or none.
+//!
+//! Rows are looked up as PostgreSQL would: through the unique indexes and by `CorrespondenceId`
+//! (hash maps of row positions, kept by the insert methods, the only way rows get in), not by
+//! scanning a table, so a call costs the same at the millionth item as at the first.
 
 use chrono::{DateTime, Utc};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
 /// A constraint violation, as PostgreSQL reports it.
@@ -183,21 +187,53 @@ pub(crate) struct NewCorrespondence {
     pub attachment_ids: Vec<Uuid>,
 }
 
-/// The tables.
+/// Positions of one correspondence's rows in the dependent tables.
+#[derive(Debug, Default)]
+struct Dependents {
+    statuses: Vec<usize>,
+    notifications: Vec<usize>,
+    forwardings: Vec<usize>,
+    delete_events: Vec<usize>,
+    external_refs: Vec<usize>,
+    /// `CorrespondenceAttachments`: no unique index (snapshot :156-181), so an id may repeat.
+    attachments: Vec<Uuid>,
+}
+
+/// The tables, and the indexes that find their rows.
 #[derive(Debug, Default)]
 pub(crate) struct Db {
-    pub attachments: Vec<AttachmentRow>,
-    pub attachment_statuses: Vec<AttachmentStatusRow>,
-    pub correspondences: Vec<CorrespondenceRow>,
-    pub statuses: Vec<StatusRow>,
-    pub notifications: Vec<NotificationRow>,
-    pub forwardings: Vec<ForwardingRow>,
-    pub delete_events: Vec<DeleteEventRow>,
-    pub external_refs: Vec<ExternalRefRow>,
-    /// `CorrespondenceAttachments`: (correspondence, attachment), no unique index (snapshot :156-181).
-    pub correspondence_attachments: Vec<(Uuid, Uuid)>,
+    attachments: Vec<AttachmentRow>,
+    attachment_statuses: Vec<AttachmentStatusRow>,
+    correspondences: Vec<CorrespondenceRow>,
+    statuses: Vec<StatusRow>,
+    notifications: Vec<NotificationRow>,
+    forwardings: Vec<ForwardingRow>,
+    delete_events: Vec<DeleteEventRow>,
+    external_refs: Vec<ExternalRefRow>,
     /// `IdempotencyKeys` primary keys (snapshot :594-622).
     pub idempotency_keys: HashSet<Uuid>,
+    attachment_by_id: HashMap<Uuid, usize>,
+    attachment_by_a2: HashMap<String, usize>,
+    /// The latest status row of each attachment.
+    attachment_status: HashMap<Uuid, usize>,
+    correspondence_by_id: HashMap<Uuid, usize>,
+    correspondence_by_a2: HashMap<i32, usize>,
+    dependents: HashMap<Uuid, Dependents>,
+}
+
+/// The rows of `table` at `positions`, in insertion order.
+fn rows<'a, T>(table: &'a [T], positions: Option<&'a Vec<usize>>) -> impl Iterator<Item = &'a T> + 'a {
+    positions.into_iter().flatten().map(move |i| &table[*i])
+}
+
+/// Rows of one group that clash with an earlier row of it.
+fn clashes<T>(table: &[T], positions: &[usize], clash: impl Fn(&T, &T) -> bool) -> u64 {
+    let n = positions
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| positions[..*i].iter().any(|p| clash(&table[*p], &table[**r])))
+        .count();
+    u64::try_from(n).unwrap_or(u64::MAX)
 }
 
 /// Unique `IX_CorrespondenceStatuses_Unique` (CorrespondenceId, Status, StatusChanged, PartyUuid) (snapshot :532-534).
@@ -249,24 +285,28 @@ impl Db {
         let mut row = new.row;
         row.resource_id = not_null(&new.resource_id, "Attachments", "ResourceId")?;
         row.sender = not_null(&new.sender, "Attachments", "Sender")?;
-        if row.altinn2_attachment_id.is_some()
-            && self.attachments.iter().any(|a| a.altinn2_attachment_id == row.altinn2_attachment_id)
-        {
+        if self.attachment_by_a2(row.altinn2_attachment_id.as_deref()).is_some() {
             return Err(DbError::Unique { index: "IX_Attachments_Altinn2AttachmentId" });
         }
         let id = row.id;
+        let at = self.attachments.len();
+        if let Some(a2) = &row.altinn2_attachment_id {
+            self.attachment_by_a2.insert(a2.clone(), at);
+        }
+        self.attachment_by_id.insert(id, at);
         self.attachments.push(row);
         Ok(id)
     }
 
     /// `AddAttachmentStatus`: FK `AttachmentId` → `Attachments` (snapshot :739-748).
     pub(crate) fn insert_attachment_status(&mut self, row: AttachmentStatusRow) -> Result<(), DbError> {
-        if !self.attachments.iter().any(|a| a.id == row.attachment_id) {
+        if !self.attachment_by_id.contains_key(&row.attachment_id) {
             return Err(DbError::ForeignKey {
                 table: "AttachmentStatuses",
                 constraint: "FK_AttachmentStatuses_Attachments_AttachmentId",
             });
         }
+        self.attachment_status.insert(row.attachment_id, self.attachment_statuses.len());
         self.attachment_statuses.push(row);
         Ok(())
     }
@@ -278,7 +318,7 @@ impl Db {
         let mut row = new.row;
         // NOT NULL Sender (snapshot :310-312), then unique Altinn2CorrespondenceId (snapshot :327-328).
         row.sender = not_null(&new.sender, T, "Sender")?;
-        if self.correspondences.iter().any(|c| c.altinn2_id == row.altinn2_id) {
+        if self.correspondence_by_a2.contains_key(&row.altinn2_id) {
             return Err(DbError::Unique { index: "IX_Correspondences_Altinn2CorrespondenceId" });
         }
         // CorrespondenceContents: Language, MessageSummary NOT NULL (snapshot :192-206).
@@ -306,84 +346,254 @@ impl Db {
             refs.push(ExternalRefRow { correspondence_id: row.id, reference_type: *t, value });
         }
         // CorrespondenceAttachments.AttachmentId FK → Attachments (snapshot :750-756).
-        if new.attachment_ids.iter().any(|a| !self.attachments.iter().any(|x| x.id == *a)) {
+        if new.attachment_ids.iter().any(|a| !self.attachment_by_id.contains_key(a)) {
             return Err(DbError::ForeignKey {
                 table: "CorrespondenceAttachments",
                 constraint: "FK_CorrespondenceAttachments_Attachments_AttachmentId",
             });
         }
+        // The statuses, notifications and forwardings are the new correspondence's own (its id is
+        // new), so no stored row can clash with them.
         let id = row.id;
-        self.correspondence_attachments.extend(new.attachment_ids.iter().map(|a| (id, *a)));
-        self.statuses.extend(new.statuses);
-        self.notifications.extend(new.notifications);
-        self.forwardings.extend(new.forwardings);
-        self.external_refs.extend(refs);
+        self.dependents.entry(id).or_default().attachments.extend(&new.attachment_ids);
+        for s in new.statuses {
+            self.push_status(s);
+        }
+        for n in new.notifications {
+            self.push_notification(n);
+        }
+        for f in new.forwardings {
+            self.push_forwarding(f);
+        }
+        for r in refs {
+            self.add_external_ref(r);
+        }
+        self.correspondence_by_id.insert(id, self.correspondences.len());
+        self.correspondence_by_a2.insert(row.altinn2_id, self.correspondences.len());
         self.correspondences.push(row);
         Ok(id)
     }
 
     /// `AddCorrespondenceStatusForSync` (`CorrespondenceStatusRepository.cs:21-40`).
     pub(crate) fn insert_status(&mut self, row: StatusRow) -> Result<(), DbError> {
-        if self.statuses.iter().any(|s| status_clash(s, &row)) {
+        if self.statuses_of(row.correspondence_id).any(|s| status_clash(s, &row)) {
             return Err(STATUS_UNIQUE);
         }
-        self.statuses.push(row);
+        self.push_status(row);
         Ok(())
     }
 
     /// `AddNotificationForSync` (`CorrespondenceNotificationRepository.cs:21-41`).
     pub(crate) fn insert_notification(&mut self, row: NotificationRow) -> Result<(), DbError> {
-        if self.notifications.iter().any(|s| notification_clash(s, &row)) {
+        if self.notifications_of(row.correspondence_id).any(|s| notification_clash(s, &row)) {
             return Err(NOTIFICATION_UNIQUE);
         }
-        self.notifications.push(row);
+        self.push_notification(row);
         Ok(())
     }
 
     /// `AddForwardingEventForSync` (`CorrespondenceForwardingEventRepository.cs:13-36`).
     pub(crate) fn insert_forwarding(&mut self, row: ForwardingRow) -> Result<(), DbError> {
-        if self.forwardings.iter().any(|s| forwarding_clash(s, &row)) {
+        if self.forwardings_of(row.correspondence_id).any(|s| forwarding_clash(s, &row)) {
             return Err(FORWARDING_UNIQUE);
         }
-        self.forwardings.push(row);
+        self.push_forwarding(row);
         Ok(())
     }
 
     /// `AddDeleteEventForSync` (`CorrespondenceDeleteEventRepository.cs:13-33`).
     pub(crate) fn insert_delete_event(&mut self, row: DeleteEventRow) -> Result<(), DbError> {
-        if self.delete_events.iter().any(|s| delete_clash(s, &row)) {
+        if self.delete_events_of(row.correspondence_id).any(|s| delete_clash(s, &row)) {
             return Err(DELETE_UNIQUE);
         }
+        self.dependents
+            .entry(row.correspondence_id)
+            .or_default()
+            .delete_events
+            .push(self.delete_events.len());
         self.delete_events.push(row);
         Ok(())
     }
 
+    /// Adds an `ExternalReferences` row (no unique index).
+    pub(crate) fn add_external_ref(&mut self, row: ExternalRefRow) {
+        self.dependents
+            .entry(row.correspondence_id)
+            .or_default()
+            .external_refs
+            .push(self.external_refs.len());
+        self.external_refs.push(row);
+    }
+
+    fn push_status(&mut self, row: StatusRow) {
+        self.dependents.entry(row.correspondence_id).or_default().statuses.push(self.statuses.len());
+        self.statuses.push(row);
+    }
+
+    fn push_notification(&mut self, row: NotificationRow) {
+        self.dependents
+            .entry(row.correspondence_id)
+            .or_default()
+            .notifications
+            .push(self.notifications.len());
+        self.notifications.push(row);
+    }
+
+    fn push_forwarding(&mut self, row: ForwardingRow) {
+        self.dependents.entry(row.correspondence_id).or_default().forwardings.push(self.forwardings.len());
+        self.forwardings.push(row);
+    }
+
     /// The correspondence with id `id`.
     pub(crate) fn correspondence(&self, id: Uuid) -> Option<&CorrespondenceRow> {
-        self.correspondences.iter().find(|c| c.id == id)
+        self.correspondence_by_id.get(&id).map(|i| &self.correspondences[*i])
+    }
+
+    /// The correspondence with id `id`, to change its mutable columns (never its id or A2 id,
+    /// which the indexes hold).
+    pub(crate) fn correspondence_mut(&mut self, id: Uuid) -> Option<&mut CorrespondenceRow> {
+        self.correspondence_by_id.get(&id).map(|i| &mut self.correspondences[*i])
+    }
+
+    /// The correspondence with `Altinn2CorrespondenceId` `a2`.
+    pub(crate) fn correspondence_by_a2(&self, a2: i32) -> Option<&CorrespondenceRow> {
+        self.correspondence_by_a2.get(&a2).map(|i| &self.correspondences[*i])
+    }
+
+    /// The attachment with id `id`.
+    pub(crate) fn attachment(&self, id: Uuid) -> Option<&AttachmentRow> {
+        self.attachment_by_id.get(&id).map(|i| &self.attachments[*i])
+    }
+
+    /// The attachment with `Altinn2AttachmentId` `a2` (none for None: NULLs are distinct).
+    pub(crate) fn attachment_by_a2(&self, a2: Option<&str>) -> Option<&AttachmentRow> {
+        a2.and_then(|a2| self.attachment_by_a2.get(a2)).map(|i| &self.attachments[*i])
+    }
+
+    /// The latest status row of attachment `id`.
+    pub(crate) fn attachment_status(&self, id: Uuid) -> Option<&AttachmentStatusRow> {
+        self.attachment_status.get(&id).map(|i| &self.attachment_statuses[*i])
+    }
+
+    /// Every table's rows, in insertion order.
+    pub(crate) fn attachments(&self) -> &[AttachmentRow] {
+        &self.attachments
+    }
+
+    pub(crate) fn correspondences(&self) -> &[CorrespondenceRow] {
+        &self.correspondences
+    }
+
+    pub(crate) fn statuses(&self) -> &[StatusRow] {
+        &self.statuses
+    }
+
+    pub(crate) fn notifications(&self) -> &[NotificationRow] {
+        &self.notifications
+    }
+
+    pub(crate) fn forwardings(&self) -> &[ForwardingRow] {
+        &self.forwardings
+    }
+
+    pub(crate) fn delete_events(&self) -> &[DeleteEventRow] {
+        &self.delete_events
+    }
+
+    /// The attachments linked to correspondence `cid`, in link order.
+    pub(crate) fn attachments_of(&self, cid: Uuid) -> &[Uuid] {
+        self.dependents.get(&cid).map_or(&[], |d| d.attachments.as_slice())
+    }
+
+    /// Correspondence `cid`'s rows of each dependent table, in insertion order.
+    pub(crate) fn statuses_of(&self, cid: Uuid) -> impl Iterator<Item = &StatusRow> + '_ {
+        rows(&self.statuses, self.dependents.get(&cid).map(|d| &d.statuses))
+    }
+
+    pub(crate) fn notifications_of(&self, cid: Uuid) -> impl Iterator<Item = &NotificationRow> + '_ {
+        rows(&self.notifications, self.dependents.get(&cid).map(|d| &d.notifications))
+    }
+
+    pub(crate) fn forwardings_of(&self, cid: Uuid) -> impl Iterator<Item = &ForwardingRow> + '_ {
+        rows(&self.forwardings, self.dependents.get(&cid).map(|d| &d.forwardings))
+    }
+
+    pub(crate) fn delete_events_of(&self, cid: Uuid) -> impl Iterator<Item = &DeleteEventRow> + '_ {
+        rows(&self.delete_events, self.dependents.get(&cid).map(|d| &d.delete_events))
+    }
+
+    pub(crate) fn external_refs_of(&self, cid: Uuid) -> impl Iterator<Item = &ExternalRefRow> + '_ {
+        rows(&self.external_refs, self.dependents.get(&cid).map(|d| &d.external_refs))
     }
 
     /// The dialog id of a correspondence: its `DialogportenDialogId` external reference.
     pub(crate) fn dialog_id(&self, id: Uuid) -> Option<String> {
-        self.external_refs
-            .iter()
-            .find(|r| r.correspondence_id == id && r.reference_type == crate::enums::DIALOG_ID_REFERENCE)
+        self.external_refs_of(id)
+            .find(|r| r.reference_type == crate::enums::DIALOG_ID_REFERENCE)
             .map(|r| r.value.clone())
     }
 
     /// Rows that break a unique index (re-checked from the tables; 0 unless a rule was bypassed).
+    /// Every event index leads with `CorrespondenceId`, so rows are compared within their
+    /// correspondence's group.
     pub(crate) fn unique_breaches(&self) -> u64 {
-        fn count<T>(rows: &[T], clash: impl Fn(&T, &T) -> bool) -> u64 {
-            let n = rows.iter().enumerate().filter(|(i, r)| rows[..*i].iter().any(|p| clash(p, r))).count();
-            u64::try_from(n).unwrap_or(u64::MAX)
+        let mut n = 0;
+        for d in self.dependents.values() {
+            n += clashes(&self.statuses, &d.statuses, status_clash)
+                + clashes(&self.notifications, &d.notifications, notification_clash)
+                + clashes(&self.forwardings, &d.forwardings, forwarding_clash)
+                + clashes(&self.delete_events, &d.delete_events, delete_clash);
         }
-        count(&self.statuses, status_clash)
-            + count(&self.notifications, notification_clash)
-            + count(&self.forwardings, forwarding_clash)
-            + count(&self.delete_events, delete_clash)
-            + count(&self.correspondences, |a, b| a.altinn2_id == b.altinn2_id)
-            + count(&self.attachments, |a, b| {
-                a.altinn2_attachment_id.is_some() && a.altinn2_attachment_id == b.altinn2_attachment_id
-            })
+        let mut a2_ids = HashSet::new();
+        n += self.correspondences.iter().filter(|c| !a2_ids.insert(c.altinn2_id)).count() as u64;
+        let mut attachment_ids = HashSet::new();
+        n += self
+            .attachments
+            .iter()
+            .filter_map(|a| a.altinn2_attachment_id.as_deref())
+            .filter(|a2| !attachment_ids.insert(*a2))
+            .count() as u64;
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Db, DbError, StatusRow};
+    use chrono::{TimeZone, Utc};
+    use uuid::Uuid;
+
+    fn status(cid: Uuid, party: Uuid, second: u32) -> StatusRow {
+        StatusRow {
+            correspondence_id: cid,
+            status: 2,
+            status_changed: Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, second).unwrap(),
+            status_text: String::new(),
+            party_uuid: party,
+            synced_from_altinn2: None,
+            origin: "test",
+        }
+    }
+
+    #[test]
+    fn the_unique_index_is_per_correspondence_and_sees_every_stored_row() {
+        let mut db = Db::default();
+        let (a, b, party) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        // Many rows of other correspondences between them: the clash is found by key, not by luck.
+        db.insert_status(status(a, party, 1)).unwrap();
+        for i in 0..1000 {
+            db.insert_status(status(Uuid::now_v7(), party, i % 60)).unwrap();
+        }
+        assert_eq!(
+            db.insert_status(status(a, party, 1)),
+            Err(DbError::Unique { index: "IX_CorrespondenceStatuses_Unique" })
+        );
+        db.insert_status(status(b, party, 1)).expect("the same status of another correspondence");
+        db.insert_status(status(a, party, 2)).expect("another time");
+        db.insert_status(status(a, Uuid::now_v7(), 1)).expect("another party");
+        let of_a: Vec<u32> = db.statuses_of(a).map(|s| chrono::Timelike::second(&s.status_changed)).collect();
+        assert_eq!(of_a, vec![1, 2, 1], "a's rows, in insertion order");
+        assert_eq!(db.statuses().len(), 1004);
+        assert_eq!(db.unique_breaches(), 0);
     }
 }

@@ -149,11 +149,8 @@ pub(crate) fn statuses_and_deletes(
     // Duplicates of stored statuses: same Status, StatusChanged to the second, PartyUuid (`:222-239`).
     let mut todo: Vec<(bool, StatusIn)> = Vec::new();
     for e in valid {
-        let dup = store.db.statuses.iter().any(|s| {
-            s.correspondence_id == cid
-                && s.status == e.status
-                && same_second(s.status_changed, e.changed)
-                && s.party_uuid == e.party
+        let dup = store.db.statuses_of(cid).any(|s| {
+            s.status == e.status && same_second(s.status_changed, e.changed) && s.party_uuid == e.party
         });
         if dup {
             store.ledger.duplicate_events_received += 1;
@@ -164,11 +161,8 @@ pub(crate) fn statuses_and_deletes(
     // Duplicates of stored delete events: same type, time to the second, party (`:166-185`).
     for e in deletes {
         let ty = enums::delete_event_type(e.status);
-        let dup = store.db.delete_events.iter().any(|d| {
-            d.correspondence_id == cid
-                && Some(d.event_type) == ty
-                && same_second(d.occurred, e.changed)
-                && d.party_uuid == e.party
+        let dup = store.db.delete_events_of(cid).any(|d| {
+            Some(d.event_type) == ty && same_second(d.occurred, e.changed) && d.party_uuid == e.party
         });
         if dup {
             store.ledger.duplicate_events_received += 1;
@@ -203,10 +197,10 @@ fn status_event(store: &mut Tables, cid: Uuid, e: &StatusIn, op: Operation) -> b
 /// status row and a delete event (`:315-316`); soft delete/restore as a delete event (`:374-426`).
 fn delete_event(store: &mut Tables, cid: Uuid, a2: i32, e: &StatusIn, op: Operation) -> bool {
     if matches!(e.status, status::PURGED_BY_RECIPIENT | status::PURGED_BY_ALTINN) {
-        let purged = store.db.statuses.iter().any(|s| {
-            s.correspondence_id == cid
-                && matches!(s.status, status::PURGED_BY_RECIPIENT | status::PURGED_BY_ALTINN)
-        });
+        let purged = store
+            .db
+            .statuses_of(cid)
+            .any(|s| matches!(s.status, status::PURGED_BY_RECIPIENT | status::PURGED_BY_ALTINN));
         // Idempotency key: `correspondence.Id.CreateVersion5("PurgeCorrespondence")` (`:294`), one per
         // correspondence; the simulator keys it by the correspondence id.
         let key = cid;
@@ -242,9 +236,8 @@ pub(crate) fn notifications(
     let todo: Vec<&NotificationIn> = items
         .iter()
         .filter(|n| {
-            let dup = store.db.notifications.iter().any(|s| {
-                s.correspondence_id == cid
-                    && s.address == n.address
+            let dup = store.db.notifications_of(cid).any(|s| {
+                s.address == n.address
                     && s.channel == n.channel
                     && s.sent.is_some_and(|t| same_second(t, n.sent))
                     && s.altinn2_notification_id == Some(n.altinn2_id)
@@ -281,9 +274,10 @@ pub(crate) fn forwardings(
     let todo: Vec<&ForwardingIn> = items
         .iter()
         .filter(|f| {
-            let dup = store.db.forwardings.iter().any(|s| {
-                s.correspondence_id == cid && same_second(s.forwarded_on, f.on) && s.by_party == f.by_party
-            });
+            let dup = store
+                .db
+                .forwardings_of(cid)
+                .any(|s| same_second(s.forwarded_on, f.on) && s.by_party == f.by_party);
             if dup {
                 store.ledger.duplicate_events_received += 1;
             }

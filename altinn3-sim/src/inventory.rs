@@ -117,7 +117,7 @@ pub struct Inventory {
 }
 
 fn attachment(db: &Db, a: &AttachmentRow) -> SimAttachment {
-    let st = db.attachment_statuses.iter().rev().find(|s| s.attachment_id == a.id);
+    let st = db.attachment_status(a.id);
     SimAttachment {
         attachment_id: a.id,
         altinn2_attachment_id: a.altinn2_attachment_id.clone(),
@@ -151,14 +151,10 @@ impl Tables {
     fn item_of(&self, id: Uuid) -> Option<SimItem> {
         let db = &self.db;
         let c = db.correspondence(id)?;
-        let attachment_ids: Vec<Uuid> =
-            db.correspondence_attachments.iter().filter(|(cid, _)| *cid == id).map(|(_, a)| *a).collect();
-        let attachments = attachment_ids
-            .iter()
-            .filter_map(|a| db.attachments.iter().find(|x| x.id == *a))
-            .map(|a| attachment(db, a))
-            .collect();
-        let statuses = db.statuses.iter().filter(|s| s.correspondence_id == id).map(|s| {
+        let attachment_ids: Vec<Uuid> = db.attachments_of(id).to_vec();
+        let attachments =
+            attachment_ids.iter().filter_map(|a| db.attachment(*a)).map(|a| attachment(db, a)).collect();
+        let statuses = db.statuses_of(id).map(|s| {
             let status = enums::core_status_name(s.status);
             SimStatusEvent {
                 key: keys::status(&status, s.status_changed, s.party_uuid),
@@ -170,7 +166,7 @@ impl Tables {
                 synced_from_altinn2: s.synced_from_altinn2,
             }
         });
-        let delete_events = db.delete_events.iter().filter(|s| s.correspondence_id == id).map(|d| {
+        let delete_events = db.delete_events_of(id).map(|d| {
             let status = enums::name(enums::MIGRATE_STATUS, d.status);
             SimDeleteEvent {
                 key: keys::delete_event(&status, d.occurred, d.party_uuid),
@@ -182,7 +178,7 @@ impl Tables {
                 synced_from_altinn2: d.synced_from_altinn2,
             }
         });
-        let notifications = db.notifications.iter().filter(|s| s.correspondence_id == id).map(|x| {
+        let notifications = db.notifications_of(id).map(|x| {
             let channel = enums::name(enums::NOTIFICATION_CHANNEL, x.channel);
             SimNotification {
                 key: keys::notification(
@@ -200,21 +196,20 @@ impl Tables {
                 synced_from_altinn2: x.synced_from_altinn2,
             }
         });
-        let forwardings =
-            db.forwardings.iter().filter(|s| s.correspondence_id == id).map(|f| SimForwarding {
-                key: keys::forwarding(f.forwarded_on, f.by_party),
-                forwarded_on: f.forwarded_on,
-                forwarded_by_party_uuid: f.by_party,
-                forwarded_by_user_id: f.by_user_id,
-                forwarded_by_user_uuid: f.by_user_uuid,
-                forwarded_to_user_id: f.to_user_id,
-                forwarded_to_user_uuid: f.to_user_uuid,
-                forwarding_text: f.text.clone(),
-                forwarded_to_email: f.to_email.clone(),
-                mailbox_supplier: f.mailbox_supplier.clone(),
-                origin: f.origin.to_string(),
-                synced_from_altinn2: f.synced_from_altinn2,
-            });
+        let forwardings = db.forwardings_of(id).map(|f| SimForwarding {
+            key: keys::forwarding(f.forwarded_on, f.by_party),
+            forwarded_on: f.forwarded_on,
+            forwarded_by_party_uuid: f.by_party,
+            forwarded_by_user_id: f.by_user_id,
+            forwarded_by_user_uuid: f.by_user_uuid,
+            forwarded_to_user_id: f.to_user_id,
+            forwarded_to_user_uuid: f.to_user_uuid,
+            forwarding_text: f.text.clone(),
+            forwarded_to_email: f.to_email.clone(),
+            mailbox_supplier: f.mailbox_supplier.clone(),
+            origin: f.origin.to_string(),
+            synced_from_altinn2: f.synced_from_altinn2,
+        });
         Some(SimItem {
             altinn2_correspondence_id: i64::from(c.altinn2_id),
             correspondence_id: id,
@@ -244,9 +239,7 @@ impl Tables {
             notifications: notifications.collect(),
             forwardings: forwardings.collect(),
             external_references: db
-                .external_refs
-                .iter()
-                .filter(|r| r.correspondence_id == id)
+                .external_refs_of(id)
                 .map(|r| (enums::name(enums::REFERENCE_TYPE, r.reference_type), r.value.clone()))
                 .collect(),
         })
@@ -254,14 +247,14 @@ impl Tables {
 
     /// The item with A2 id `a2_id`.
     pub(crate) fn item(&self, a2_id: i64) -> Option<SimItem> {
-        let c = self.db.correspondences.iter().find(|c| i64::from(c.altinn2_id) == a2_id)?;
+        let c = self.db.correspondence_by_a2(i32::try_from(a2_id).ok()?)?;
         self.item_of(c.id)
     }
 
     /// The inventory (without calls and faults, which the server adds).
     pub(crate) fn inventory(&self) -> Inventory {
         let db = &self.db;
-        let items: Vec<SimItem> = db.correspondences.iter().filter_map(|c| self.item_of(c.id)).collect();
+        let items: Vec<SimItem> = db.correspondences().iter().filter_map(|c| self.item_of(c.id)).collect();
         let dup_events: u64 = items
             .iter()
             .map(|i| {
@@ -273,14 +266,14 @@ impl Tables {
             .sum();
         let l = &self.ledger;
         Inventory {
-            correspondences: n(db.correspondences.len()),
-            attachments: n(db.attachments.len()),
+            correspondences: n(db.correspondences().len()),
+            attachments: n(db.attachments().len()),
             dialogs: n(items.iter().filter(|i| i.dialog_id.is_some()).count()),
             events: EventCounts {
-                status: n(db.statuses.len()),
-                notification: n(db.notifications.len()),
-                forwarding: n(db.forwardings.len()),
-                delete: n(db.delete_events.len()),
+                status: n(db.statuses().len()),
+                notification: n(db.notifications().len()),
+                forwarding: n(db.forwardings().len()),
+                delete: n(db.delete_events().len()),
             },
             remigrations: l.remigrations,
             purges: l.purges,
@@ -300,7 +293,7 @@ impl Tables {
             dialog_jobs_enqueued: l.dialog_jobs_enqueued,
             dialog_jobs_run: l.dialog_jobs_run,
             items,
-            stored_attachments: db.attachments.iter().map(|a| attachment(db, a)).collect(),
+            stored_attachments: db.attachments().iter().map(|a| attachment(db, a)).collect(),
         }
     }
 }

@@ -60,10 +60,7 @@ pub(crate) fn make_available(store: &mut Tables, id: Uuid, create_events: bool) 
         return Ok(d);
     }
     // Purged → InvalidOperationException (:237-240).
-    let purged = store.db.statuses.iter().any(|s| {
-        s.correspondence_id == id
-            && matches!(s.status, status::PURGED_BY_RECIPIENT | status::PURGED_BY_ALTINN)
-    });
+    let purged = is_purged(store, id);
     if purged {
         return Err(format!(
             "System.InvalidOperationException: Correspondence with id {id} is purged and cannot be made available in Dialogporten or API"
@@ -71,22 +68,29 @@ pub(crate) fn make_available(store: &mut Tables, id: Uuid, create_events: bool) 
     }
     // Dialog created; DialogportenDialogId reference added; IsMigrating = false (:244-262).
     let dialog = Uuid::now_v7().to_string();
-    store.db.external_refs.push(ExternalRefRow {
+    store.db.add_external_ref(ExternalRefRow {
         correspondence_id: id,
         reference_type: enums::DIALOG_ID_REFERENCE,
         value: dialog.clone(),
     });
-    if let Some(c) = store.db.correspondences.iter_mut().find(|c| c.id == id) {
+    if let Some(c) = store.db.correspondence_mut(id) {
         c.is_migrating = false;
     }
     store.ledger.dialogs_created += 1;
     if create_events {
         store.ledger.dialogs_created_with_events += 1;
     }
-    if !store.ledger.made_available_order.contains(&a2) {
-        store.ledger.made_available_order.push(a2);
-    }
+    // Once per correspondence: a second call finds the dialog reference above and returns.
+    store.ledger.made_available_order.push(a2);
     Ok(dialog)
+}
+
+/// Whether correspondence `id` has a purge status.
+fn is_purged(store: &Tables, id: Uuid) -> bool {
+    store
+        .db
+        .statuses_of(id)
+        .any(|s| matches!(s.status, status::PURGED_BY_RECIPIENT | status::PURGED_BY_ALTINN))
 }
 
 /// One `MakeCorrespondenceAvailableStatusExt` (`Models/MakeCorrespondenceAvailableResponseExt.cs:7-20`,
@@ -105,17 +109,11 @@ fn candidates(store: &Tables, r: &Request, size: usize) -> Result<Vec<Uuid>, Str
     let Some(to) = r.created_to else {
         return Err("Either cursorCreated or createdTo must be provided".into());
     };
-    let purged = |id: Uuid| {
-        store.db.statuses.iter().any(|s| {
-            s.correspondence_id == id
-                && matches!(s.status, status::PURGED_BY_RECIPIENT | status::PURGED_BY_ALTINN)
-        })
-    };
     let mut c: Vec<_> = store
         .db
-        .correspondences
+        .correspondences()
         .iter()
-        .filter(|c| c.is_migrating && !purged(c.id))
+        .filter(|c| c.is_migrating && !is_purged(store, c.id))
         .filter(|c| r.created_from.is_none_or(|f| c.created >= f) && c.created < to)
         .map(|c| (c.created, c.id))
         .collect();

@@ -212,15 +212,12 @@ fn created(store: &mut Tables, m: &MigrateIn, cid: Uuid, deletes: &[StatusIn], e
         // UpdatePublished from the "Correspondence Published in Altinn 2" status (:82-88).
         let p = store
             .db
-            .statuses
-            .iter()
+            .statuses_of(cid)
             .find(|s| {
-                s.correspondence_id == cid
-                    && s.status == status::PUBLISHED
-                    && s.status_text == "Correspondence Published in Altinn 2"
+                s.status == status::PUBLISHED && s.status_text == "Correspondence Published in Altinn 2"
             })
             .map(|s| s.status_changed);
-        if let (Some(p), Some(c)) = (p, store.db.correspondences.iter_mut().find(|c| c.id == cid)) {
+        if let (Some(p), Some(c)) = (p, store.db.correspondence_mut(cid)) {
             c.published = Some(p);
         }
     }
@@ -246,7 +243,7 @@ fn remigrate(
 ) -> Result<Value, Fail> {
     let a2 = m.altinn2_id;
     // GetCorrespondenceByAltinn2Id: SingleAsync throws when the unique hit was on an event index (:105).
-    let Some(cid) = store.db.correspondences.iter().find(|c| c.altinn2_id == a2).map(|c| c.id) else {
+    let Some(cid) = store.db.correspondence_by_a2(a2).map(|c| c.id) else {
         return Err(Fail::Exception(
             "Sequence contains no elements (a unique index on the new events was hit, not the A2 id)".into(),
         ));
