@@ -6,7 +6,8 @@
 //!
 //! Rows are looked up as PostgreSQL would: through the unique indexes and by `CorrespondenceId`
 //! (hash maps of row positions, kept by the insert methods, the only way rows get in), not by
-//! scanning a table, so a call costs the same at the millionth item as at the first.
+//! scanning a table, so a call's cost does not grow with the rows stored (the demo ran at 3.1k
+//! items/s at 10k items and 1.2k at 30k when it scanned).
 
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
