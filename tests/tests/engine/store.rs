@@ -282,8 +282,8 @@ async fn a_claim_the_node_never_saw_is_not_renewed(db: &TestDb) {
 }
 on_both_backends!(a_claim_the_node_never_saw_is_not_renewed);
 
-/// A completion writes every column its transition carries, on both backends alike (PostgreSQL
-/// reads the batch from one JSON parameter, SQLite from a `VALUES` list): a success with the id
+/// A completion writes every column its transition carries, on both backends alike (the batch
+/// arrives as a `VALUES` list, in power-of-two pieces on SQLite, whole on PostgreSQL): a success with the id
 /// it learnt and its lease kept for a chained next step, a retry with its error and backoff, and a
 /// failure parked with the state to resume. Text that PostgreSQL cannot hold (NUL) is replaced,
 /// and quotes and non-ASCII text arrive as written.
