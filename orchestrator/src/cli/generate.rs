@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 /// `generate` options.
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
-    /// Correspondences to write.
+    /// Correspondences to write, in A2-id order: their creation dates rise with the id across
+    /// 2019–2025, as in Altinn 2 (which gives out the id when a correspondence is created).
     #[arg(long, default_value_t = 10_000)]
     pub items: u64,
     /// Output directory.
@@ -43,6 +44,7 @@ pub(super) fn run(args: &GenerateArgs, json: bool) -> anyhow::Result<Exit> {
         first_id: args.first_id,
         invalid_rate: args.invalid,
         later_event_rate: args.later_events,
+        count: Some(args.items),
     };
     let r = crate::generator::write_export(opts, &args.out, args.items, args.files, args.bad_lines)
         .with_context(|| format!("cannot write to {}", args.out.display()))?;

@@ -35,11 +35,16 @@ pub struct GeneratorOptions {
     pub invalid_rate: f64,
     /// Share of items that get a later status event.
     pub later_event_rate: f64,
+    /// How many records will be asked for, when that is known. Their creation dates then rise
+    /// with the A2 id across the span, as in Altinn 2, which gives out a correspondence's id when
+    /// it is created: an export in id order is in creation order too. Unknown (`None`), each date
+    /// is drawn from the whole span.
+    pub count: Option<u64>,
 }
 
 impl Default for GeneratorOptions {
     fn default() -> Self {
-        Self { seed: 2026, first_id: 1_000_000, invalid_rate: 0.01, later_event_rate: 0.1 }
+        Self { seed: 2026, first_id: 1_000_000, invalid_rate: 0.01, later_event_rate: 0.1, count: None }
     }
 }
 
@@ -79,6 +84,16 @@ impl Generator {
     fn time_between(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> DateTime<Utc> {
         let span = (to - from).num_microseconds().unwrap_or(1).max(1);
         from + Span::microseconds(self.rng.random_range(0..span))
+    }
+
+    /// A time in the `k`-th of `n` equal slots of `from..to` (the last slot for `k >= n`), at a
+    /// random point in it: dates that rise with `k` and fill the span.
+    fn time_in_slot(&mut self, from: DateTime<Utc>, to: DateTime<Utc>, k: u64, n: u64) -> DateTime<Utc> {
+        let span = (to - from).num_microseconds().unwrap_or(1).max(1);
+        let n = i64::try_from(n).unwrap_or(i64::MAX).max(1);
+        let k = i64::try_from(k).unwrap_or(i64::MAX).min(n - 1);
+        let slot = (span / n).max(1);
+        from + Span::microseconds(k * slot + self.rng.random_range(0..slot))
     }
 }
 

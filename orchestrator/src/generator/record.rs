@@ -38,7 +38,10 @@ impl Generator {
         self.next += 1;
         let start = Utc.with_ymd_and_hms(2019, 1, 1, 0, 0, 0).single().unwrap_or_default();
         let end = Utc.with_ymd_and_hms(2025, 12, 31, 0, 0, 0).single().unwrap_or_default();
-        let created = self.time_between(start, end);
+        let created = match self.opts.count {
+            Some(n) => self.time_in_slot(start, end, u64::try_from(id - self.opts.first_id).unwrap_or(0), n),
+            None => self.time_between(start, end),
+        };
         let (org, owner_name, resource) = OWNERS[self.rng.random_range(0..OWNERS.len())];
         let lang_roll: f64 = self.rng.random();
         let (language, title, summary, body) = TEXTS[if lang_roll < 0.8 {

@@ -4,6 +4,7 @@
 
 use super::export::break_line;
 use super::*;
+use chrono::Datelike;
 use workers::validation::validate;
 
 #[test]
@@ -45,4 +46,22 @@ fn broken_lines_are_cut_on_character_boundaries() {
     for _ in 0..100 {
         let _ = break_line(line, &mut rng);
     }
+}
+
+#[test]
+fn a_known_count_gives_creation_dates_rising_with_the_id_across_the_span() {
+    let opts = GeneratorOptions { count: Some(1000), ..GeneratorOptions::default() };
+    let mut g = Generator::new(opts);
+    let records: Vec<_> = (0..1000).map(|_| g.record()).collect();
+    assert!(
+        records.windows(2).all(|w| w[0].created < w[1].created),
+        "a later A2 id is a later creation, as in Altinn 2"
+    );
+    let (first, last) = (records[0].created, records[999].created);
+    assert_eq!((first.year(), last.year()), (2019, 2025), "the whole span is used: {first} .. {last}");
+    // Unknown count: each date drawn from the span, so they are not in id order.
+    let mut g = Generator::new(GeneratorOptions::default());
+    let random: Vec<_> = (0..1000).map(|_| g.record().created).collect();
+    assert!(random.windows(2).any(|w| w[0] > w[1]));
+    assert!(random.iter().all(|c| (2019..=2025).contains(&c.year())));
 }
