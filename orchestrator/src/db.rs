@@ -273,6 +273,14 @@ async fn connect(target: &str, read_only: bool) -> Result<DatabaseConnection, Db
             // A read-only connection leaves the journal mode as the file has it (WAL when the
             // migrator made it): setting it is a write.
             let o = if read_only { o } else { o.journal_mode(SqliteJournalMode::Wal) };
+            // 16 KiB pages (SQLite's default is 4): a new file gets them, an existing one keeps
+            // its own. Import appends most of what it writes, and every page costs SQLite a few
+            // system calls on its way through the WAL to the file (the import's writer spent
+            // half its time in the kernel): 1M lines imported in 22.8–25.7 s instead of
+            // 30.8–31.4, the file 6% smaller. `bench` ran alike at 100k and 1M items (the claim
+            // and completion touch a page per item either way). 32 KiB was no faster, 64 KiB
+            // slower (BENCHMARKS.md, "Session of 2026-12-01").
+            let o = if read_only { o } else { o.page_size(16 * 1024) };
             // An 8 MiB page cache (the default is 2 MiB) holds the index pages the claim, the
             // completion and the history touch again and again. Larger bought no speed once
             // every statement looks items up by key (`bench` at 100k and 1M items: 8, 16 and

@@ -51,11 +51,17 @@ async fn a_damaged_sqlite_file_stops_the_daemon_and_status_says_so() {
         let row = db.conn.query_one_raw(Statement::from_string(db.conn.get_database_backend(), q));
         row.await.unwrap().unwrap().try_get("", "rootpage").unwrap()
     };
+    let page: i64 = {
+        let row =
+            db.conn.query_one_raw(Statement::from_string(db.conn.get_database_backend(), "PRAGMA page_size"));
+        row.await.unwrap().unwrap().try_get_by_index(0).unwrap()
+    };
     db.conn.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)").await.unwrap();
     {
+        let (root, page) = (u64::try_from(root - 1).unwrap(), usize::try_from(page).unwrap());
         let mut file = std::fs::OpenOptions::new().write(true).open(&db.target).unwrap();
-        file.seek(SeekFrom::Start(u64::try_from(root - 1).unwrap() * 4096)).unwrap();
-        file.write_all(&[0xA5; 4096]).unwrap();
+        file.seek(SeekFrom::Start(root * page as u64)).unwrap();
+        file.write_all(&vec![0xA5; page]).unwrap();
     }
     let (before, _) = status(&db.target).await;
     assert_eq!(before, Some(0), "nothing has reported the damage yet");
