@@ -279,7 +279,7 @@ async fn connect(target: &str, read_only: bool) -> Result<DatabaseConnection, Db
             // half its time in the kernel): 1M lines imported in 22.8–25.7 s instead of
             // 30.8–31.4, the file 6% smaller. `bench` ran alike at 100k and 1M items (the claim
             // and completion touch a page per item either way). 32 KiB was no faster, 64 KiB
-            // slower (BENCHMARKS.md, "Session of 2026-12-01").
+            // slower (BENCHMARKS.md, "Session of 2026-12-01 (night)").
             let o = if read_only { o } else { o.page_size(16 * 1024) };
             // An 8 MiB page cache (the default is 2 MiB) holds the index pages the claim, the
             // completion and the history touch again and again. Larger bought no speed once

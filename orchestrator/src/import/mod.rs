@@ -36,8 +36,9 @@ pub struct ImportOptions {
 /// The default longest line: 1 MiB, a hundred times the largest valid record's text fields.
 pub const MAX_LINE: usize = 1 << 20;
 
-/// The default lines per transaction. A transaction's cost is mostly the index pages it dirties
-/// (three indexes take keys in random order), so bigger ones write far fewer bytes per line; its
+/// The default lines per transaction. A transaction writes every page it dirties, and an index
+/// that takes keys out of order (the claim-by-creation one, when an export is not in creation
+/// order) dirties pages all over itself, so bigger ones write fewer bytes per line; its
 /// memory is SQLite's page cache, which spills to the WAL, not the lines (they stream through).
 /// On SQLite it holds the one connection, so a daemon's dispatcher waits for it: at the measured
 /// rate this is a fraction of a second.
