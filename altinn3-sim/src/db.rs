@@ -407,42 +407,30 @@ impl Db {
         if self.delete_events_of(row.correspondence_id).any(|s| delete_clash(s, &row)) {
             return Err(DELETE_UNIQUE);
         }
-        self.dependents
-            .entry(row.correspondence_id)
-            .or_default()
-            .delete_events
-            .push(self.delete_events.len());
-        self.delete_events.push(row);
+        let id = row.correspondence_id;
+        append(&mut self.delete_events, &mut self.dependents.entry(id).or_default().delete_events, row);
         Ok(())
     }
 
     /// Adds an `ExternalReferences` row (no unique index).
     pub(crate) fn add_external_ref(&mut self, row: ExternalRefRow) {
-        self.dependents
-            .entry(row.correspondence_id)
-            .or_default()
-            .external_refs
-            .push(self.external_refs.len());
-        self.external_refs.push(row);
+        let id = row.correspondence_id;
+        append(&mut self.external_refs, &mut self.dependents.entry(id).or_default().external_refs, row);
     }
 
     fn push_status(&mut self, row: StatusRow) {
-        self.dependents.entry(row.correspondence_id).or_default().statuses.push(self.statuses.len());
-        self.statuses.push(row);
+        let id = row.correspondence_id;
+        append(&mut self.statuses, &mut self.dependents.entry(id).or_default().statuses, row);
     }
 
     fn push_notification(&mut self, row: NotificationRow) {
-        self.dependents
-            .entry(row.correspondence_id)
-            .or_default()
-            .notifications
-            .push(self.notifications.len());
-        self.notifications.push(row);
+        let id = row.correspondence_id;
+        append(&mut self.notifications, &mut self.dependents.entry(id).or_default().notifications, row);
     }
 
     fn push_forwarding(&mut self, row: ForwardingRow) {
-        self.dependents.entry(row.correspondence_id).or_default().forwardings.push(self.forwardings.len());
-        self.forwardings.push(row);
+        let id = row.correspondence_id;
+        append(&mut self.forwardings, &mut self.dependents.entry(id).or_default().forwardings, row);
     }
 
     /// The correspondence with id `id`.
@@ -556,6 +544,13 @@ impl Db {
             .count() as u64;
         n
     }
+}
+
+/// Appends `row` to `table`, and its position to `positions` (one correspondence's index of
+/// that table).
+fn append<T>(table: &mut Vec<T>, positions: &mut Vec<usize>, row: T) {
+    positions.push(table.len());
+    table.push(row);
 }
 
 #[cfg(test)]
