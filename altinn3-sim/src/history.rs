@@ -197,10 +197,7 @@ fn status_event(store: &mut Tables, cid: Uuid, e: &StatusIn, op: Operation) -> b
 /// status row and a delete event (`:315-316`); soft delete/restore as a delete event (`:374-426`).
 fn delete_event(store: &mut Tables, cid: Uuid, a2: i32, e: &StatusIn, op: Operation) -> bool {
     if matches!(e.status, status::PURGED_BY_RECIPIENT | status::PURGED_BY_ALTINN) {
-        let purged = store
-            .db
-            .statuses_of(cid)
-            .any(|s| matches!(s.status, status::PURGED_BY_RECIPIENT | status::PURGED_BY_ALTINN));
+        let purged = crate::make_available::is_purged(store, cid);
         // Idempotency key: `correspondence.Id.CreateVersion5("PurgeCorrespondence")` (`:294`), one per
         // correspondence; the simulator keys it by the correspondence id.
         let key = cid;

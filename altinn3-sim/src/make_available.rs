@@ -86,7 +86,7 @@ pub(crate) fn make_available(store: &mut Tables, id: Uuid, create_events: bool) 
 }
 
 /// Whether correspondence `id` has a purge status.
-fn is_purged(store: &Tables, id: Uuid) -> bool {
+pub(crate) fn is_purged(store: &Tables, id: Uuid) -> bool {
     store
         .db
         .statuses_of(id)
