@@ -15,7 +15,7 @@
 use super::{CHUNK, Sql, Store, StoreError, count};
 use crate::state_machine::{Due, Transition};
 use schema::{StepKind, WorkflowState};
-use sea_orm::{ConnectionTrait, DbBackend};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use std::collections::BTreeMap;
 
 /// How many slots a counter is spread over (a store picks one at random).
@@ -82,6 +82,15 @@ impl Tally {
         slot: i32,
         now: i64,
     ) -> Result<(), StoreError> {
+        for statement in self.statements(backend, slot, now) {
+            conn.execute_raw(statement).await?;
+        }
+        Ok(())
+    }
+
+    /// The statements of [`Tally::write`], for a caller that runs them itself.
+    pub(super) fn statements(&self, backend: DbBackend, slot: i32, now: i64) -> Vec<Statement> {
+        let mut out = Vec::new();
         let rows: Vec<(&str, WorkflowState, i64)> = self
             .items
             .iter()
@@ -108,7 +117,7 @@ impl Tally {
                 ]);
             }
             q.push(" ON CONFLICT (batch, state, slot) DO UPDATE SET n = item_counts.n + excluded.n");
-            conn.execute_raw(q.build()).await?;
+            out.push(q.build());
         }
         if self.moved > 0 {
             let mut q = Sql::new(backend);
@@ -119,9 +128,9 @@ impl Tally {
                 (self.moved.into(), "int8"),
             ]);
             q.push(" ON CONFLICT (minute, slot) DO UPDATE SET n = transition_minutes.n + excluded.n");
-            conn.execute_raw(q.build()).await?;
+            out.push(q.build());
         }
-        Ok(())
+        out
     }
 
     /// Feeds the metrics: call after the commit, so they count only what was written.

@@ -16,11 +16,12 @@
 //! unchanged record writes nothing, and a migrated (or leased) item's record is never replaced.
 
 use super::counts::Tally;
+use super::intake_txn::IntakeTxn;
 use super::sql::pieces;
 use super::{Store, StoreError};
 use schema::{WorkflowId, WorkflowState};
 use sea_orm::sea_query::ArrayType;
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, Value};
+use sea_orm::{DbBackend, Statement, Value};
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use uuid::Uuid;
@@ -136,7 +137,7 @@ enum Kind {
 /// One open import transaction. Dropped without [`Intake::commit`], it rolls back.
 pub struct Intake<'s> {
     store: &'s Store,
-    txn: DatabaseTransaction,
+    txn: IntakeTxn,
     backend: DbBackend,
     batch: String,
     now: i64,
@@ -166,7 +167,7 @@ impl Store {
         let rows = if backend == DbBackend::Postgres { POSTGRES_ROWS } else { SQLITE_ROWS };
         Ok(Intake {
             store: self,
-            txn: self.begin().await?,
+            txn: IntakeTxn::begin(&self.db).await?,
             backend,
             batch: batch.to_string(),
             now: self.clock().now_ms(),
@@ -206,8 +207,10 @@ impl Intake<'_> {
     /// new events SyncPending.
     pub async fn commit(mut self) -> Result<IntakeReport, StoreError> {
         self.flush().await?;
-        let Self { store, txn, backend, now, tally, created, touched, mut report, .. } = self;
-        tally.write(&txn, backend, store.slot, now).await?;
+        let Self { store, mut txn, backend, now, tally, created, touched, mut report, .. } = self;
+        for statement in tally.statements(backend, store.slot, now) {
+            txn.execute(statement).await?;
+        }
         txn.commit().await?;
         tally.record();
         let pending: HashSet<i64> = touched.difference(&created).copied().collect();
@@ -261,7 +264,9 @@ impl Intake<'_> {
         if written > 0 && created.len() < rows.len() {
             let others: Vec<i64> =
                 rows.iter().map(|r| r.a2_id).filter(|a2| !self.created.contains(a2)).collect();
-            copy_selection_columns(&self.txn, self.backend, &others).await?;
+            for statement in copy_selection_columns(self.backend, &others) {
+                self.txn.execute(statement).await?;
+            }
         }
         Ok(())
     }
@@ -338,7 +343,7 @@ impl Intake<'_> {
         };
         let mut written = 0;
         for (_, statement) in statements {
-            written += self.txn.execute_raw(statement).await?.rows_affected();
+            written += self.txn.execute(statement).await?;
         }
         Ok(written)
     }
@@ -346,9 +351,10 @@ impl Intake<'_> {
     /// Inserts workflows for the A2 ids that have none; returns (id, A2 id) of those created.
     async fn write_workflows(&mut self, rows: &mut [RecordRow]) -> Result<Vec<(Uuid, i64)>, StoreError> {
         const COLUMNS: &str = "id, a2_id, a2_created, service_owner, resource_id";
+        let verb = insert_into(self.backend);
         let insert = |source: &str, batch: &str, state: &str, now: &str| {
             format!(
-                "WITH t({COLUMNS}) AS ({source}) INSERT INTO workflows \
+                "WITH t({COLUMNS}) AS ({source}) {verb} workflows \
                  (id, a2_id, batch, state, attempt, next_run_at, a2_created, service_owner, resource_id, created_at, updated_at) \
                  SELECT id, a2_id, {batch}, {state}, 0, {now}, a2_created, service_owner, resource_id, {now}, {now} FROM t \
                  WHERE true ON CONFLICT (a2_id) DO NOTHING"
@@ -402,7 +408,7 @@ impl Intake<'_> {
         };
         let mut created = Vec::with_capacity(rows.len());
         for (range, statement) in statements {
-            let n = self.txn.execute_raw(statement).await?.rows_affected();
+            let n = self.txn.execute(statement).await?;
             if n == range.len() as u64 {
                 // All new: what a RETURNING would say, without a row sent back per item.
                 created.extend(ids[range.clone()].iter().copied().zip(rows[range].iter().map(|r| r.a2_id)));
@@ -410,9 +416,7 @@ impl Intake<'_> {
                 // Some A2 ids had a workflow: the new ones are those with an id made here.
                 let mut q = super::Sql::new(self.backend);
                 q.push("SELECT id, a2_id FROM workflows WHERE id IN ").list(&ids[range], "uuid");
-                for r in self.txn.query_all_raw(q.build()).await? {
-                    created.push((r.try_get::<Uuid>("", "id")?, r.try_get::<i64>("", "a2_id")?));
-                }
+                created.extend(self.txn.uuid_integer_pairs(q.build()).await?);
             }
         }
         Ok(created)
@@ -423,9 +427,10 @@ impl Intake<'_> {
         if ids.is_empty() {
             return Ok(());
         }
+        let verb = insert_into(self.backend);
         let insert = |source: &str, state: &str, now: &str| {
             format!(
-                "WITH t(workflow_id) AS ({source}) INSERT INTO workflow_history (workflow_id, from_state, to_state, attempt, at) \
+                "WITH t(workflow_id) AS ({source}) {verb} workflow_history (workflow_id, from_state, to_state, attempt, at) \
                  SELECT workflow_id, NULL, {state}, 0, {now} FROM t"
             )
         };
@@ -456,7 +461,7 @@ impl Intake<'_> {
             )
         };
         for (_, statement) in statements {
-            self.txn.execute_raw(statement).await?;
+            self.txn.execute(statement).await?;
         }
         Ok(())
     }
@@ -467,9 +472,10 @@ impl Intake<'_> {
     async fn write_events(&mut self, rows: &mut [EventRow]) -> Result<u64, StoreError> {
         const COLUMNS: &str = "a2_id, kind, dedup_key, payload, occurred_at";
         let returning = rows.iter().any(|r| !self.created.contains(&r.a2_id));
+        let verb = insert_into(self.backend);
         let insert = |source: &str, now: &str| {
             format!(
-                "WITH t({COLUMNS}) AS ({source}) INSERT INTO a2_events ({COLUMNS}, imported_at) \
+                "WITH t({COLUMNS}) AS ({source}) {verb} a2_events ({COLUMNS}, imported_at) \
                  SELECT {COLUMNS}, {now} FROM t WHERE true \
                  ON CONFLICT (a2_id, dedup_key) DO NOTHING{}",
                 if returning { " RETURNING a2_id" } else { "" }
@@ -516,12 +522,12 @@ impl Intake<'_> {
         let mut inserted = 0;
         for (_, statement) in statements {
             if returning {
-                for r in self.txn.query_all_raw(statement).await? {
-                    self.touched.insert(r.try_get::<i64>("", "a2_id")?);
+                for a2_id in self.txn.integers(statement).await? {
+                    self.touched.insert(a2_id);
                     inserted += 1;
                 }
             } else {
-                inserted += self.txn.execute_raw(statement).await?.rows_affected();
+                inserted += self.txn.execute(statement).await?;
             }
         }
         Ok(inserted)
@@ -553,6 +559,15 @@ impl Intake<'_> {
         }
         out
     }
+}
+
+/// How the statements that only insert begin. On SQLite `OR IGNORE`: every column is given a
+/// value, so the only constraint a row can break is the one its `ON CONFLICT` names (or none),
+/// and a statement that cannot fail halfway needs no statement journal. Without it SQLite
+/// copies each page the statement touches to a temporary file first, so the statement alone
+/// could be undone: about a tenth of the import's database time (BENCHMARKS.md).
+fn insert_into(backend: DbBackend) -> &'static str {
+    if backend == DbBackend::Postgres { "INSERT INTO" } else { "INSERT OR IGNORE INTO" }
 }
 
 /// `VALUES (?, …), …`: `n` rows of `width` anonymous placeholders.
@@ -593,12 +608,10 @@ fn ints(items: impl Iterator<Item = i64>) -> Value {
     Value::Array(ArrayType::BigInt, Some(Box::new(items.map(Value::from).collect())))
 }
 
-/// Copies a replaced record's created, owner and resource to its workflow row (rows that differ).
-async fn copy_selection_columns(
-    conn: &impl ConnectionTrait,
-    backend: DbBackend,
-    ids: &[i64],
-) -> Result<(), StoreError> {
+/// Statements that copy a replaced record's created, owner and resource to its workflow row
+/// (rows that differ).
+fn copy_selection_columns(backend: DbBackend, ids: &[i64]) -> Vec<Statement> {
+    let mut out = Vec::new();
     for chunk in ids.chunks(super::CHUNK) {
         let mut q = super::Sql::new(backend);
         q.push(
@@ -610,9 +623,9 @@ async fn copy_selection_columns(
             " AND (workflows.a2_created <> r.created OR workflows.service_owner <> r.service_owner \
              OR workflows.resource_id <> r.resource_id)",
         );
-        conn.execute_raw(q.build()).await?;
+        out.push(q.build());
     }
-    Ok(())
+    out
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ mod history;
 mod housekeeping;
 mod import_ledger;
 mod intake;
+mod intake_txn;
 mod items;
 mod lease;
 mod new_work;
