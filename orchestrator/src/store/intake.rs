@@ -141,7 +141,6 @@ pub struct Intake<'s> {
     backend: DbBackend,
     batch: String,
     now: i64,
-    rows: usize,
     records: Vec<RecordRow>,
     events: Vec<EventRow>,
     tally: Tally,
@@ -149,8 +148,16 @@ pub struct Intake<'s> {
     created: HashSet<i64>,
     /// A2 ids that got a new event.
     touched: HashSet<i64>,
-    texts: HashMap<(Kind, usize), String>,
+    shapes: Shapes,
     report: IntakeReport,
+}
+
+/// Builds the bulk statements, and keeps the texts of SQLite's fixed shapes.
+struct Shapes {
+    backend: DbBackend,
+    /// Rows per statement.
+    rows: usize,
+    texts: HashMap<(Kind, usize), String>,
 }
 
 impl std::fmt::Debug for Intake<'_> {
@@ -171,13 +178,12 @@ impl Store {
             backend,
             batch: batch.to_string(),
             now: self.clock().now_ms(),
-            rows,
             records: Vec::with_capacity(rows),
             events: Vec::with_capacity(rows),
             tally: Tally::default(),
             created: HashSet::new(),
             touched: HashSet::new(),
-            texts: HashMap::new(),
+            shapes: Shapes { backend, rows, texts: HashMap::new() },
             report: IntakeReport::default(),
         })
     }
@@ -188,7 +194,7 @@ impl Intake<'_> {
     pub async fn record(&mut self, row: RecordRow, events: Vec<EventRow>) -> Result<(), StoreError> {
         self.records.push(row);
         self.events.extend(events);
-        if self.records.len() >= self.rows {
+        if self.records.len() >= self.shapes.rows {
             self.flush().await?;
         }
         Ok(())
@@ -197,7 +203,7 @@ impl Intake<'_> {
     /// Adds an event (of a known A2 id or not: events for unknown ids wait for their item).
     pub async fn event(&mut self, row: EventRow) -> Result<(), StoreError> {
         self.events.push(row);
-        if self.events.len() >= 4 * self.rows {
+        if self.events.len() >= 4 * self.shapes.rows {
             self.flush().await?;
         }
         Ok(())
@@ -225,16 +231,44 @@ impl Intake<'_> {
 
     /// Writes the buffered records, then the buffered events (so that the events' items created
     /// here are known: their events need no RETURNING).
+    ///
+    /// Each statement is built while the one before it runs: on SQLite the database works on
+    /// its own thread, and building on this one meanwhile keeps the two from taking turns.
     async fn flush(&mut self) -> Result<(), StoreError> {
-        self.flush_records().await?;
-        self.flush_events().await
+        let mut events = std::mem::replace(&mut self.events, Vec::with_capacity(self.shapes.rows));
+        // Near-duplicates inside one statement would conflict with each other: keep the first.
+        let before = events.len();
+        let keep: Vec<bool> = {
+            let mut seen: HashSet<(i64, &str)> = HashSet::with_capacity(events.len());
+            events.iter().map(|e| seen.insert((e.a2_id, e.dedup_key.as_str()))).collect()
+        };
+        let mut keep = keep.into_iter();
+        events.retain(|_| keep.next().unwrap_or(true));
+        let statements = if self.records.is_empty() {
+            self.shapes.events(&mut events, &self.created, self.now)
+        } else {
+            self.flush_records(&mut events).await?
+        };
+        let mut inserted = 0;
+        for (returning, statement) in statements {
+            if returning {
+                for a2_id in self.txn.integers(statement).await? {
+                    self.touched.insert(a2_id);
+                    inserted += 1;
+                }
+            } else {
+                inserted += self.txn.execute(statement).await?;
+            }
+        }
+        self.report.events_duplicate += before as u64 - inserted;
+        self.report.events_inserted += inserted;
+        Ok(())
     }
 
-    async fn flush_records(&mut self) -> Result<(), StoreError> {
-        if self.records.is_empty() {
-            return Ok(());
-        }
-        let mut rows = std::mem::replace(&mut self.records, Vec::with_capacity(self.rows));
+    /// Writes the buffered records, their new workflows and those workflows' history; returns
+    /// the statements of `events`, built meanwhile.
+    async fn flush_records(&mut self, events: &mut [EventRow]) -> Result<Vec<(bool, Statement)>, StoreError> {
+        let mut rows = std::mem::replace(&mut self.records, Vec::with_capacity(self.shapes.rows));
         // One statement may not touch a row twice (PostgreSQL refuses): of the same A2 id twice,
         // the later line wins, as it would in two statements.
         if has_duplicates(rows.iter().map(|r| r.a2_id)) {
@@ -248,16 +282,40 @@ impl Intake<'_> {
                 last[&r.a2_id] == i - 1
             });
         }
-        let written = self.write_records(&mut rows).await?;
+        let (shapes, batch, now) = (&mut self.shapes, self.batch.as_str(), self.now);
+        let ids: Vec<Uuid> = rows.iter().map(|_| WorkflowId::new().get()).collect();
+        let records = shapes.records(&mut rows, now);
+        let (written, workflows) =
+            self.txn.execute_all_while(records, || shapes.workflows(&mut rows, &ids, batch, now)).await?;
+        let written: u64 = written.iter().sum();
         self.report.records_written += written;
-        let created = self.write_workflows(&mut rows).await?;
+        // Built as if every workflow were new, which is so unless a record was imported before.
+        let (ranges, workflows): (Vec<Range<usize>>, Vec<Statement>) = workflows.into_iter().unzip();
+        let (inserted, mut history) =
+            self.txn.execute_all_while(workflows, || shapes.history(&mut ids.clone(), now)).await?;
+        let mut created = Vec::with_capacity(rows.len());
+        for (range, n) in ranges.into_iter().zip(inserted) {
+            if n == range.len() as u64 {
+                // All new: what a RETURNING would say, without a row sent back per item.
+                created.extend(ids[range.clone()].iter().copied().zip(rows[range].iter().map(|r| r.a2_id)));
+            } else if n > 0 {
+                // Some A2 ids had a workflow: the new ones are those with an id made here.
+                let mut q = super::Sql::new(self.backend);
+                q.push("SELECT id, a2_id FROM workflows WHERE id IN ").list(&ids[range], "uuid");
+                created.extend(self.txn.uuid_integer_pairs(q.build()).await?);
+            }
+        }
         self.report.workflows_created += created.len() as u64;
-        let mut ids: Vec<Uuid> = created.iter().map(|(id, _)| *id).collect();
-        self.write_history(&mut ids).await?;
+        if created.len() < ids.len() {
+            history = shapes.history(&mut created.iter().map(|(id, _)| *id).collect::<Vec<_>>(), now);
+        }
         for (_, a2_id) in &created {
             self.tally.enqueued(self.batch.clone());
             self.created.insert(*a2_id);
         }
+        let created_here = &self.created;
+        let (_, events) =
+            self.txn.execute_all_while(history, || shapes.events(events, created_here, now)).await?;
         // A replaced record may have moved in time, owner or resource: the workflow row's copies
         // of those (what phases select by) follow it. Items created here got them when created;
         // the statement touches only rows that differ, so the others may be given.
@@ -268,33 +326,13 @@ impl Intake<'_> {
                 self.txn.execute(statement).await?;
             }
         }
-        Ok(())
+        Ok(events)
     }
+}
 
-    async fn flush_events(&mut self) -> Result<(), StoreError> {
-        if self.events.is_empty() {
-            return Ok(());
-        }
-        let mut rows = std::mem::replace(&mut self.events, Vec::with_capacity(self.rows));
-        // Near-duplicates inside one statement would conflict with each other: keep the first.
-        let before = rows.len();
-        let keep: Vec<bool> = {
-            let mut seen: HashSet<(i64, &str)> = HashSet::with_capacity(rows.len());
-            rows.iter().map(|e| seen.insert((e.a2_id, e.dedup_key.as_str()))).collect()
-        };
-        let mut keep = keep.into_iter();
-        rows.retain(|_| keep.next().unwrap_or(true));
-        let mut inserted = 0;
-        for part in rows.chunks_mut(self.rows) {
-            inserted += self.write_events(part).await?;
-        }
-        self.report.events_duplicate += before as u64 - inserted;
-        self.report.events_inserted += inserted;
-        Ok(())
-    }
-
-    /// Upserts records; returns how many were written (inserted, or replaced because changed).
-    async fn write_records(&mut self, rows: &mut [RecordRow]) -> Result<u64, StoreError> {
+impl Shapes {
+    /// Upserts of `rows`; each says how many it wrote (inserted, or replaced because changed).
+    fn records(&mut self, rows: &mut [RecordRow], now: i64) -> Vec<Statement> {
         const COLUMNS: &str = "a2_id, payload, created, service_owner, resource_id";
         let upsert = "ON CONFLICT (a2_id) DO UPDATE SET payload = excluded.payload, created = excluded.created, \
              service_owner = excluded.service_owner, resource_id = excluded.resource_id, imported_at = excluded.imported_at \
@@ -307,7 +345,7 @@ impl Intake<'_> {
                  SELECT {COLUMNS}, {now} FROM t WHERE true {upsert}"
             )
         };
-        let statements = if self.backend == DbBackend::Postgres {
+        if self.backend == DbBackend::Postgres {
             let sql = insert(
                 "SELECT * FROM UNNEST($1::int8[], $2::text[], $3::int8[], $4::text[], $5::text[])",
                 "$6::int8",
@@ -318,11 +356,10 @@ impl Intake<'_> {
                 ints(rows.iter().map(|r| r.created)),
                 texts(rows.iter().map(|r| r.service_owner.clone())),
                 texts(rows.iter().map(|r| r.resource_id.clone())),
-                self.now.into(),
+                now.into(),
             ];
-            vec![(0..rows.len(), Statement::from_sql_and_values(self.backend, sql, values))]
+            vec![Statement::from_sql_and_values(self.backend, sql, values)]
         } else {
-            let now = self.now;
             let text = |n| insert(&values_list(n, 5), "?");
             self.sqlite(
                 Kind::Records,
@@ -340,16 +377,21 @@ impl Intake<'_> {
                 },
                 |v| v.push(now.into()),
             )
-        };
-        let mut written = 0;
-        for (_, statement) in statements {
-            written += self.txn.execute(statement).await?;
+            .into_iter()
+            .map(|(_, statement)| statement)
+            .collect()
         }
-        Ok(written)
     }
 
-    /// Inserts workflows for the A2 ids that have none; returns (id, A2 id) of those created.
-    async fn write_workflows(&mut self, rows: &mut [RecordRow]) -> Result<Vec<(Uuid, i64)>, StoreError> {
+    /// Inserts of workflows `ids` for the A2 ids of `rows` that have none, each with the range
+    /// of rows it covers.
+    fn workflows(
+        &mut self,
+        rows: &mut [RecordRow],
+        ids: &[Uuid],
+        batch: &str,
+        now: i64,
+    ) -> Vec<(Range<usize>, Statement)> {
         const COLUMNS: &str = "id, a2_id, a2_created, service_owner, resource_id";
         let verb = insert_into(self.backend);
         let insert = |source: &str, batch: &str, state: &str, now: &str| {
@@ -361,8 +403,7 @@ impl Intake<'_> {
             )
         };
         let state = WorkflowState::CreatedInA2.as_str();
-        let ids: Vec<Uuid> = rows.iter().map(|_| WorkflowId::new().get()).collect();
-        let statements = if self.backend == DbBackend::Postgres {
+        if self.backend == DbBackend::Postgres {
             let sql = insert(
                 "SELECT * FROM UNNEST($1::uuid[], $2::int8[], $3::int8[], $4::text[], $5::text[])",
                 "$6::text",
@@ -378,13 +419,12 @@ impl Intake<'_> {
                 ints(rows.iter().map(|r| r.created)),
                 texts(rows.iter_mut().map(|r| std::mem::take(&mut r.service_owner))),
                 texts(rows.iter_mut().map(|r| std::mem::take(&mut r.resource_id))),
-                text_value(self.batch.clone()),
+                text_value(batch.to_string()),
                 state.into(),
-                self.now.into(),
+                now.into(),
             ];
             vec![(0..rows.len(), Statement::from_sql_and_values(self.backend, sql, values))]
         } else {
-            let (batch, now) = (self.batch.clone(), self.now);
             let mut with_ids: Vec<(Uuid, &mut RecordRow)> =
                 ids.iter().copied().zip(rows.iter_mut()).collect();
             // SQLite numbers anonymous parameters in text order: the rows come first.
@@ -403,29 +443,23 @@ impl Intake<'_> {
                         text_value(std::mem::take(&mut r.resource_id)),
                     ]);
                 },
-                |v| v.extend([text_value(batch.clone()), state.into(), now.into(), now.into(), now.into()]),
+                |v| {
+                    v.extend([
+                        text_value(batch.to_string()),
+                        state.into(),
+                        now.into(),
+                        now.into(),
+                        now.into(),
+                    ])
+                },
             )
-        };
-        let mut created = Vec::with_capacity(rows.len());
-        for (range, statement) in statements {
-            let n = self.txn.execute(statement).await?;
-            if n == range.len() as u64 {
-                // All new: what a RETURNING would say, without a row sent back per item.
-                created.extend(ids[range.clone()].iter().copied().zip(rows[range].iter().map(|r| r.a2_id)));
-            } else if n > 0 {
-                // Some A2 ids had a workflow: the new ones are those with an id made here.
-                let mut q = super::Sql::new(self.backend);
-                q.push("SELECT id, a2_id FROM workflows WHERE id IN ").list(&ids[range], "uuid");
-                created.extend(self.txn.uuid_integer_pairs(q.build()).await?);
-            }
         }
-        Ok(created)
     }
 
-    /// The creation history row of each new workflow.
-    async fn write_history(&mut self, ids: &mut [Uuid]) -> Result<(), StoreError> {
+    /// Inserts of the creation history row of each new workflow.
+    fn history(&mut self, ids: &mut [Uuid], now: i64) -> Vec<Statement> {
         if ids.is_empty() {
-            return Ok(());
+            return Vec::new();
         }
         let verb = insert_into(self.backend);
         let insert = |source: &str, state: &str, now: &str| {
@@ -435,7 +469,7 @@ impl Intake<'_> {
             )
         };
         let state = WorkflowState::CreatedInA2.as_str();
-        let statements = if self.backend == DbBackend::Postgres {
+        if self.backend == DbBackend::Postgres {
             let sql = insert("SELECT * FROM UNNEST($1::uuid[])", "$2::text", "$3::int8");
             let values = vec![
                 Value::Array(
@@ -443,11 +477,10 @@ impl Intake<'_> {
                     Some(Box::new(ids.iter().map(|id| Value::from(*id)).collect())),
                 ),
                 state.into(),
-                self.now.into(),
+                now.into(),
             ];
-            vec![(0..ids.len(), Statement::from_sql_and_values(self.backend, sql, values))]
+            vec![Statement::from_sql_and_values(self.backend, sql, values)]
         } else {
-            let now = self.now;
             let text = |n| insert(&values_list(n, 1), "?", "?");
             self.sqlite(
                 Kind::History,
@@ -459,19 +492,31 @@ impl Intake<'_> {
                     v.extend([state.into(), now.into()]);
                 },
             )
-        };
-        for (_, statement) in statements {
-            self.txn.execute(statement).await?;
+            .into_iter()
+            .map(|(_, statement)| statement)
+            .collect()
         }
-        Ok(())
     }
 
-    /// Inserts events not yet stored (by A2 id and dedup key); returns how many were inserted,
-    /// and adds the A2 ids that got one to `touched`, unless every event belongs to an item
-    /// created here (which cannot be Synced): then no row needs to come back.
-    async fn write_events(&mut self, rows: &mut [EventRow]) -> Result<u64, StoreError> {
+    /// Inserts of `events` not yet stored (by A2 id and dedup key), [`Shapes::rows`] at a time,
+    /// each saying whether it returns the A2 ids that got one: it does unless every event
+    /// belongs to an item created by this intake (in `created`; such an item cannot be Synced).
+    fn events(
+        &mut self,
+        events: &mut [EventRow],
+        created: &HashSet<i64>,
+        now: i64,
+    ) -> Vec<(bool, Statement)> {
+        let mut out = Vec::new();
+        for part in events.chunks_mut(self.rows) {
+            let returning = part.iter().any(|r| !created.contains(&r.a2_id));
+            out.extend(self.events_part(part, returning, now).into_iter().map(|s| (returning, s)));
+        }
+        out
+    }
+
+    fn events_part(&mut self, rows: &mut [EventRow], returning: bool, now: i64) -> Vec<Statement> {
         const COLUMNS: &str = "a2_id, kind, dedup_key, payload, occurred_at";
-        let returning = rows.iter().any(|r| !self.created.contains(&r.a2_id));
         let verb = insert_into(self.backend);
         let insert = |source: &str, now: &str| {
             format!(
@@ -481,7 +526,7 @@ impl Intake<'_> {
                 if returning { " RETURNING a2_id" } else { "" }
             )
         };
-        let statements = if self.backend == DbBackend::Postgres {
+        if self.backend == DbBackend::Postgres {
             let sql = insert(
                 "SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::text[], $5::int8[])",
                 "$6::int8",
@@ -495,11 +540,10 @@ impl Intake<'_> {
                 texts(rows.iter_mut().map(|r| std::mem::take(&mut r.dedup_key))),
                 json_texts(rows.iter_mut().map(|r| std::mem::take(&mut r.payload))),
                 ints(rows.iter().map(|r| r.occurred)),
-                self.now.into(),
+                now.into(),
             ];
-            vec![(0..rows.len(), Statement::from_sql_and_values(self.backend, sql, values))]
+            vec![Statement::from_sql_and_values(self.backend, sql, values)]
         } else {
-            let now = self.now;
             let kind = if returning { Kind::EventsReturning } else { Kind::Events };
             let text = |n| insert(&values_list(n, 5), "?");
             self.sqlite(
@@ -518,19 +562,10 @@ impl Intake<'_> {
                 },
                 |v| v.push(now.into()),
             )
-        };
-        let mut inserted = 0;
-        for (_, statement) in statements {
-            if returning {
-                for a2_id in self.txn.integers(statement).await? {
-                    self.touched.insert(a2_id);
-                    inserted += 1;
-                }
-            } else {
-                inserted += self.txn.execute(statement).await?;
-            }
+            .into_iter()
+            .map(|(_, statement)| statement)
+            .collect()
         }
-        Ok(inserted)
     }
 
     /// SQLite bulk statements over `rows`, in pieces of fixed sizes (see [`pieces`](super::sql::pieces)), each with

@@ -63,6 +63,30 @@ impl IntakeTxn {
         done.map_err(exec_err)
     }
 
+    /// Runs `statements` in order, and `work` while the first of them runs; returns each
+    /// statement's changed-row count, and what `work` made. The first poll hands the statement
+    /// to the driver (on SQLite, to the database's own thread), so `work` overlaps it.
+    pub(super) async fn execute_all_while<R>(
+        &mut self,
+        statements: Vec<Statement>,
+        work: impl FnOnce() -> R,
+    ) -> Result<(Vec<u64>, R), StoreError> {
+        let mut counts = Vec::with_capacity(statements.len());
+        let mut statements = statements.into_iter();
+        let made = match statements.next() {
+            Some(first) => {
+                let (n, made) = futures::join!(self.execute(first), async { work() });
+                counts.push(n?);
+                made
+            }
+            None => work(),
+        };
+        for s in statements {
+            counts.push(self.execute(s).await?);
+        }
+        Ok((counts, made))
+    }
+
     /// Runs `s`, which returns one integer column; returns its values.
     pub(super) async fn integers(&mut self, s: Statement) -> Result<Vec<i64>, StoreError> {
         let (sql, values) = parts(s);
