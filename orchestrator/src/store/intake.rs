@@ -290,7 +290,7 @@ impl Intake<'_> {
         let written: u64 = written.iter().sum();
         self.report.records_written += written;
         // Built as if every workflow were new, which is so unless a record was imported before.
-        let (ranges, workflows): (Vec<Range<usize>>, Vec<Statement>) = workflows.into_iter().unzip();
+        let ranges = shapes.ranges(rows.len());
         let (inserted, mut history) =
             self.txn.execute_all_while(workflows, || shapes.history(&mut ids.clone(), now)).await?;
         let mut created = Vec::with_capacity(rows.len());
@@ -377,21 +377,12 @@ impl Shapes {
                 },
                 |v| v.push(now.into()),
             )
-            .into_iter()
-            .map(|(_, statement)| statement)
-            .collect()
         }
     }
 
-    /// Inserts of workflows `ids` for the A2 ids of `rows` that have none, each with the range
-    /// of rows it covers.
-    fn workflows(
-        &mut self,
-        rows: &mut [RecordRow],
-        ids: &[Uuid],
-        batch: &str,
-        now: i64,
-    ) -> Vec<(Range<usize>, Statement)> {
+    /// Inserts of workflows `ids` for the A2 ids of `rows` that have none (over the rows of
+    /// [`Shapes::ranges`]).
+    fn workflows(&mut self, rows: &mut [RecordRow], ids: &[Uuid], batch: &str, now: i64) -> Vec<Statement> {
         const COLUMNS: &str = "id, a2_id, a2_created, service_owner, resource_id";
         let verb = insert_into(self.backend);
         let insert = |source: &str, batch: &str, state: &str, now: &str| {
@@ -423,7 +414,7 @@ impl Shapes {
                 state.into(),
                 now.into(),
             ];
-            vec![(0..rows.len(), Statement::from_sql_and_values(self.backend, sql, values))]
+            vec![Statement::from_sql_and_values(self.backend, sql, values)]
         } else {
             let mut with_ids: Vec<(Uuid, &mut RecordRow)> =
                 ids.iter().copied().zip(rows.iter_mut()).collect();
@@ -492,9 +483,6 @@ impl Shapes {
                     v.extend([state.into(), now.into()]);
                 },
             )
-            .into_iter()
-            .map(|(_, statement)| statement)
-            .collect()
         }
     }
 
@@ -562,15 +550,27 @@ impl Shapes {
                 },
                 |v| v.push(now.into()),
             )
-            .into_iter()
-            .map(|(_, statement)| statement)
-            .collect()
         }
     }
 
-    /// SQLite bulk statements over `rows`, in pieces of fixed sizes (see [`pieces`](super::sql::pieces)), each with
-    /// the range of rows it covers. A piece's text is made once by `text(n)` and kept; `cells`
-    /// gives a row's `width` values and `constants` the values that follow the rows.
+    /// The rows each statement over `n` rows covers, in order: one statement on PostgreSQL,
+    /// the [`pieces`](super::sql::pieces) of [`Shapes::sqlite`] on SQLite.
+    fn ranges(&self, n: usize) -> Vec<Range<usize>> {
+        if self.backend == DbBackend::Postgres {
+            return std::iter::once(0..n).collect();
+        }
+        let mut start = 0;
+        pieces(n, self.rows)
+            .map(|size| {
+                start += size;
+                start - size..start
+            })
+            .collect()
+    }
+
+    /// SQLite bulk statements over `rows`, in pieces of fixed sizes (see [`pieces`](super::sql::pieces)).
+    /// A piece's text is made once by `text(n)` and kept; `cells` gives a row's `width` values
+    /// and `constants` the values that follow the rows.
     fn sqlite<T>(
         &mut self,
         kind: Kind,
@@ -579,7 +579,7 @@ impl Shapes {
         text: impl Fn(usize) -> String,
         cells: impl Fn(&mut T, &mut Vec<Value>),
         constants: impl Fn(&mut Vec<Value>),
-    ) -> Vec<(Range<usize>, Statement)> {
+    ) -> Vec<Statement> {
         let mut out = Vec::new();
         let mut start = 0;
         for n in pieces(rows.len(), self.rows) {
@@ -589,7 +589,7 @@ impl Shapes {
                 cells(r, &mut values);
             }
             constants(&mut values);
-            out.push((start..start + n, Statement::from_sql_and_values(self.backend, sql, values)));
+            out.push(Statement::from_sql_and_values(self.backend, sql, values));
             start += n;
         }
         out
