@@ -11,6 +11,9 @@
 //! The counters (`item_counts`) are written last, in the same transaction; items made
 //! sync-pending by new events are moved after the commit, through the engine's `apply`.
 //!
+//! The statements run on an [`IntakeTxn`] (sqlx's own transaction, so that their values are
+//! moved into the driver, not copied), each built while the one before it runs.
+//!
 //! Semantics are those of one statement per line, in file order: of the same A2 id twice, the
 //! later line's record wins; of two events equal by A3's dedup key, the first is kept; an
 //! unchanged record writes nothing, and a migrated (or leased) item's record is never replaced.

@@ -5,7 +5,7 @@
 //! machine's decisions with fencing and history), `lease` (heartbeat, release, expired leases),
 //! `counts` (item and throughput counters kept by those writes), `housekeeping` (sync sweep,
 //! history pruning, statistics), `a2` (A2 records and events), `intake` (the import's bulk
-//! writes of them), `ops`
+//! writes of them, run through `intake_txn` on sqlx directly), `ops`
 //! and `failures` (what operators ask), and one module per small table (`nodes`,
 //! `schedule_runs`, `phase_controls`, `import_ledger`).
 //!
