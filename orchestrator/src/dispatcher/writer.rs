@@ -90,6 +90,8 @@ async fn commit(buf: &mut Vec<Finished>, stats: &Stats, chain: &Arc<Chain>) {
     let mut delay = Duration::from_millis(50);
     let mut tries_while_stopping = 0;
     let mut committed = HashSet::new();
+    // Whether a try failed: its commit may have gone through with only the reply lost.
+    let mut failed_before = false;
     loop {
         // Kept leases last a whole lease from this try on.
         let until = chain.lease_until();
@@ -109,10 +111,14 @@ async fn commit(buf: &mut Vec<Finished>, stats: &Stats, chain: &Arc<Chain>) {
                 stats.lease_lost.fetch_add(report.lost.len() as u64, Ordering::Relaxed);
                 if !report.lost.is_empty() {
                     tracing::warn!(lost = report.lost.len(), "lease lost: results dropped");
+                    if failed_before {
+                        release_kept_leases(chain, &batch, &report.lost);
+                    }
                 }
                 break;
             }
             Err(e) => {
+                failed_before = true;
                 stats.commit_errors.fetch_add(1, Ordering::Relaxed);
                 if health.stopping().is_cancelled() {
                     tries_while_stopping += 1;
@@ -144,4 +150,28 @@ async fn commit(buf: &mut Vec<Finished>, stats: &Stats, chain: &Arc<Chain>) {
     }
     chain.pass_on(onward);
     drop(old_holds);
+}
+
+/// After a failed try, the items a later try finds fenced off may be the failed try's own work:
+/// its commit went through and only the reply was lost, so their results are in and, for those
+/// that were to go straight on, their leases were kept (same node, same claim) for a next step
+/// that this node, believing the results dropped, will never feed. Their leases are released
+/// (retried until they would lapse), so any node claims them again at once instead of after a
+/// whole lease. An item another node holds now is not touched.
+fn release_kept_leases(chain: &Chain, batch: &[Applied], lost: &[schema::WorkflowId]) {
+    let lost: HashSet<_> = lost.iter().collect();
+    let ids: Arc<[_]> =
+        batch.iter().filter(|a| a.chain_until.is_some() && lost.contains(&a.id)).map(|a| a.id).collect();
+    if ids.is_empty() {
+        return;
+    }
+    let (store, node, lease) = (chain.store.clone(), chain.node, chain.lease);
+    tokio::spawn(super::lane::release_eventually(
+        lease,
+        "items a lost commit reply may have kept",
+        move || {
+            let (store, ids) = (store.clone(), ids.clone());
+            async move { store.release_items(node, &ids).await }
+        },
+    ));
 }
