@@ -17,7 +17,7 @@ use super::held::Held;
 use super::lane::Lane;
 use crate::state_machine::{Due, Transition};
 use crate::store::{Applied, Store};
-use schema::{ClaimId, NodeId, WorkflowState};
+use schema::{ClaimId, NodeId, WorkflowId, WorkflowState};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -96,16 +96,7 @@ impl Chain {
             tracing::warn!(error = %e, "loading a chained batch's inputs failed; releasing its items");
             let ids: Arc<[_]> = items.iter().map(|i| i.id).collect();
             drop(holds);
-            let (store, node) = (self.store.clone(), self.node);
-            super::lane::release_eventually(
-                self.lease,
-                "chained items whose inputs failed to load",
-                move || {
-                    let (store, ids) = (store.clone(), ids.clone());
-                    async move { store.release_items(node, &ids).await }
-                },
-            )
-            .await;
+            self.release("chained items whose inputs failed to load", ids).await;
             return;
         }
         // A feeder that stopped (shutdown) drops what it is sent; the run releases the node's
@@ -116,6 +107,17 @@ impl Chain {
                 return;
             }
         }
+    }
+
+    /// Releases this node's leases on `ids` (items it holds but will not feed), retried until
+    /// they would lapse.
+    pub(super) async fn release(&self, what: &'static str, ids: Arc<[WorkflowId]>) {
+        let (store, node) = (self.store.clone(), self.node);
+        super::lane::release_eventually(self.lease, what, move || {
+            let (store, ids) = (store.clone(), ids.clone());
+            async move { store.release_items(node, &ids).await }
+        })
+        .await;
     }
 }
 

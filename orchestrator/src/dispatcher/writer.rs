@@ -7,6 +7,7 @@ use super::chain::{Chain, Reserved, next_item};
 use super::held::Hold;
 use crate::clock::millis_u64;
 use crate::store::{Applied, Fence};
+use schema::WorkflowId;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -158,20 +159,13 @@ async fn commit(buf: &mut Vec<Finished>, stats: &Stats, chain: &Arc<Chain>) {
 /// that this node, believing the results dropped, will never feed. Their leases are released
 /// (retried until they would lapse), so any node claims them again at once instead of after a
 /// whole lease. An item another node holds now is not touched.
-fn release_kept_leases(chain: &Chain, batch: &[Applied], lost: &[schema::WorkflowId]) {
+fn release_kept_leases(chain: &Arc<Chain>, batch: &[Applied], lost: &[WorkflowId]) {
     let lost: HashSet<_> = lost.iter().collect();
     let ids: Arc<[_]> =
         batch.iter().filter(|a| a.chain_until.is_some() && lost.contains(&a.id)).map(|a| a.id).collect();
     if ids.is_empty() {
         return;
     }
-    let (store, node, lease) = (chain.store.clone(), chain.node, chain.lease);
-    tokio::spawn(super::lane::release_eventually(
-        lease,
-        "items a lost commit reply may have kept",
-        move || {
-            let (store, ids) = (store.clone(), ids.clone());
-            async move { store.release_items(node, &ids).await }
-        },
-    ));
+    let chain = chain.clone();
+    tokio::spawn(async move { chain.release("items a lost commit reply may have kept", ids).await });
 }

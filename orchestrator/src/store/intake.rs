@@ -141,7 +141,6 @@ enum Kind {
 pub struct Intake<'s> {
     store: &'s Store,
     txn: IntakeTxn,
-    backend: DbBackend,
     batch: String,
     now: i64,
     records: Vec<RecordRow>,
@@ -178,7 +177,6 @@ impl Store {
         Ok(Intake {
             store: self,
             txn: IntakeTxn::begin(&self.db).await?,
-            backend,
             batch: batch.to_string(),
             now: self.clock().now_ms(),
             records: Vec::with_capacity(rows),
@@ -216,8 +214,8 @@ impl Intake<'_> {
     /// new events SyncPending.
     pub async fn commit(mut self) -> Result<IntakeReport, StoreError> {
         self.flush().await?;
-        let Self { store, mut txn, backend, now, tally, created, touched, mut report, .. } = self;
-        for statement in tally.statements(backend, store.slot, now) {
+        let Self { store, mut txn, shapes, now, tally, created, touched, mut report, .. } = self;
+        for statement in tally.statements(shapes.backend, store.slot, now) {
             txn.execute(statement).await?;
         }
         txn.commit().await?;
@@ -303,7 +301,7 @@ impl Intake<'_> {
                 created.extend(ids[range.clone()].iter().copied().zip(rows[range].iter().map(|r| r.a2_id)));
             } else if n > 0 {
                 // Some A2 ids had a workflow: the new ones are those with an id made here.
-                let mut q = super::Sql::new(self.backend);
+                let mut q = super::Sql::new(shapes.backend);
                 q.push("SELECT id, a2_id FROM workflows WHERE id IN ").list(&ids[range], "uuid");
                 created.extend(self.txn.uuid_integer_pairs(q.build()).await?);
             }
@@ -325,7 +323,7 @@ impl Intake<'_> {
         if written > 0 && created.len() < rows.len() {
             let others: Vec<i64> =
                 rows.iter().map(|r| r.a2_id).filter(|a2| !self.created.contains(a2)).collect();
-            for statement in copy_selection_columns(self.backend, &others) {
+            for statement in copy_selection_columns(shapes.backend, &others) {
                 self.txn.execute(statement).await?;
             }
         }
