@@ -8,6 +8,7 @@ pub mod entity;
 mod id;
 mod lifecycle;
 pub mod migration;
+pub mod packed;
 pub mod reason;
 mod state;
 

@@ -7,7 +7,7 @@ use super::sql::Sql;
 use super::{Applied, CHUNK, Fence, Store};
 use crate::state_machine::{Event, Facts, decide};
 use schema::WorkflowState;
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, QueryResult};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -157,15 +157,16 @@ impl Store {
             let mut rows = Vec::with_capacity(ids.len());
             for chunk in ids.chunks(CHUNK) {
                 let mut q = Sql::new(self.backend());
-                q.push("SELECT a2_id, payload FROM a2_records WHERE a2_id IN ").list(chunk, "int8");
+                q.push("SELECT a2_id, payload, packed FROM a2_records WHERE a2_id IN ").list(chunk, "int8");
                 rows.extend(self.db().query_all_raw(q.build()).await?);
             }
             let mut records: HashMap<i64, Arc<A2Correspondence>> = HashMap::new();
             let mut broken_records: HashMap<i64, String> = HashMap::new();
             for r in rows {
                 let a2_id: i64 = r.try_get("", "a2_id")?;
-                let payload: String = r.try_get("", "payload")?;
-                match serde_json::from_str::<A2Correspondence>(&payload) {
+                match stored_json(&r)?.and_then(|json| {
+                    serde_json::from_str::<A2Correspondence>(&json).map_err(|e| e.to_string())
+                }) {
                     Ok(rec) => {
                         records.insert(a2_id, Arc::new(rec));
                     }
@@ -183,17 +184,20 @@ impl Store {
             let mut rows = Vec::new();
             for chunk in ids.chunks(CHUNK) {
                 let mut q = Sql::new(self.backend());
-                q.push("SELECT id, a2_id, payload FROM a2_events WHERE synced_at IS NULL AND a2_id IN ")
-                    .list(chunk, "int8")
-                    .push(" ORDER BY occurred_at, id");
+                q.push(
+                    "SELECT id, a2_id, payload, packed FROM a2_events WHERE synced_at IS NULL AND a2_id IN ",
+                )
+                .list(chunk, "int8")
+                .push(" ORDER BY occurred_at, id");
                 rows.extend(self.db().query_all_raw(q.build()).await?);
             }
             let mut events: HashMap<i64, Vec<PendingEvent>> = HashMap::new();
             let mut broken: HashMap<i64, Vec<String>> = HashMap::new();
             for r in rows {
                 let a2_id: i64 = r.try_get("", "a2_id")?;
-                let payload: String = r.try_get("", "payload")?;
-                match serde_json::from_str::<A2EventBody>(&payload) {
+                match stored_json(&r)?
+                    .and_then(|json| serde_json::from_str::<A2EventBody>(&json).map_err(|e| e.to_string()))
+                {
                     Ok(body) => {
                         events.entry(a2_id).or_default().push(PendingEvent { id: r.try_get("", "id")?, body })
                     }
@@ -209,4 +213,12 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// The JSON of a row of `a2_records` or `a2_events` (its `payload` and `packed` columns); the
+/// inner `Err` says why a damaged value cannot be read.
+fn stored_json(row: &QueryResult) -> Result<Result<String, String>, sea_orm::DbErr> {
+    let payload: String = row.try_get("", "payload")?;
+    let packed: Option<Vec<u8>> = row.try_get("", "packed")?;
+    Ok(schema::packed::json_of(payload, packed.as_deref()))
 }

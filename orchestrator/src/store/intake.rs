@@ -22,6 +22,7 @@ use super::counts::Tally;
 use super::intake_txn::IntakeTxn;
 use super::sql::pieces;
 use super::{Store, StoreError};
+use schema::packed::pack;
 use schema::{WorkflowId, WorkflowState};
 use sea_orm::sea_query::ArrayType;
 use sea_orm::{DbBackend, Statement, Value};
@@ -37,14 +38,14 @@ const SQLITE_ROWS: usize = 256;
 /// Rows per statement on PostgreSQL (arrays: one round trip, one statement text).
 const POSTGRES_ROWS: usize = 2000;
 
-/// A record as stored: its payload (the record without its histories, which are stored as
-/// events) and the columns phases select by.
+/// A record as stored: its JSON (the record without its histories, which are stored as events),
+/// packed, and the columns phases select by.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordRow {
     /// `Altinn2CorrespondenceId`.
     pub a2_id: i64,
-    /// The record as JSON, histories left out.
-    pub payload: String,
+    /// The record's JSON, histories left out, [packed](schema::packed).
+    pub packed: Vec<u8>,
     /// Epoch ms of the A2 creation.
     pub created: i64,
     /// Service owner.
@@ -62,8 +63,8 @@ pub struct EventRow {
     pub kind: &'static str,
     /// A3's dedup key (events equal by it are one event).
     pub dedup_key: String,
-    /// The event as JSON.
-    pub payload: String,
+    /// The event's JSON, [packed](schema::packed).
+    pub packed: Vec<u8>,
     /// Epoch ms it happened.
     pub occurred: i64,
 }
@@ -78,7 +79,7 @@ impl RecordRow {
         let forwardings = std::mem::take(&mut record.forwarding_history);
         // The histories live in `a2_events` (one row per event, deduplicated); storing them in
         // the payload too would double the bytes written per record.
-        let payload = serde_json::to_string(&record).map_err(|e| StoreError::Data(e.to_string()))?;
+        let packed = pack(&serde_json::to_string(&record).map_err(|e| StoreError::Data(e.to_string()))?);
         let mut events = Vec::with_capacity(status.len() + notifications.len() + forwardings.len());
         for body in status
             .into_iter()
@@ -90,7 +91,7 @@ impl RecordRow {
         }
         let row = Self {
             a2_id,
-            payload,
+            packed,
             created: record.created.timestamp_millis(),
             service_owner: record.service_owner,
             resource_id: record.resource_id,
@@ -106,7 +107,7 @@ impl EventRow {
             a2_id,
             kind: body.kind(),
             dedup_key: body.dedup_key(),
-            payload: serde_json::to_string(body).map_err(|e| StoreError::Data(e.to_string()))?,
+            packed: pack(&serde_json::to_string(body).map_err(|e| StoreError::Data(e.to_string()))?),
             occurred: body.occurred().timestamp_millis(),
         })
     }
@@ -334,26 +335,29 @@ impl Intake<'_> {
 impl Shapes {
     /// Upserts of `rows`; each says how many it wrote (inserted, or replaced because changed).
     fn records(&mut self, rows: &mut [RecordRow], now: i64) -> Vec<Statement> {
-        const COLUMNS: &str = "a2_id, payload, created, service_owner, resource_id";
-        let upsert = "ON CONFLICT (a2_id) DO UPDATE SET payload = excluded.payload, created = excluded.created, \
-             service_owner = excluded.service_owner, resource_id = excluded.resource_id, imported_at = excluded.imported_at \
-             WHERE a2_records.payload <> excluded.payload \
+        const COLUMNS: &str = "a2_id, packed, created, service_owner, resource_id";
+        // A row from before packing (its JSON in `payload`) differs from every packed one: it is
+        // replaced, and so packed, while its item is not yet migrated.
+        let upsert = "ON CONFLICT (a2_id) DO UPDATE SET packed = excluded.packed, payload = excluded.payload, \
+             created = excluded.created, service_owner = excluded.service_owner, resource_id = excluded.resource_id, \
+             imported_at = excluded.imported_at \
+             WHERE a2_records.packed IS DISTINCT FROM excluded.packed \
              AND NOT EXISTS (SELECT 1 FROM workflows w WHERE w.a2_id = excluded.a2_id \
              AND (w.a3_correspondence_id IS NOT NULL OR w.lease_owner IS NOT NULL))";
         let insert = |source: &str, now: &str| {
             format!(
-                "WITH t({COLUMNS}) AS ({source}) INSERT INTO a2_records ({COLUMNS}, imported_at) \
-                 SELECT {COLUMNS}, {now} FROM t WHERE true {upsert}"
+                "WITH t({COLUMNS}) AS ({source}) INSERT INTO a2_records ({COLUMNS}, payload, imported_at) \
+                 SELECT {COLUMNS}, '', {now} FROM t WHERE true {upsert}"
             )
         };
         if self.backend == DbBackend::Postgres {
             let sql = insert(
-                "SELECT * FROM UNNEST($1::int8[], $2::text[], $3::int8[], $4::text[], $5::text[])",
+                "SELECT * FROM UNNEST($1::int8[], $2::bytea[], $3::int8[], $4::text[], $5::text[])",
                 "$6::int8",
             );
             let values = vec![
                 ints(rows.iter().map(|r| r.a2_id)),
-                json_texts(rows.iter_mut().map(|r| std::mem::take(&mut r.payload))),
+                blobs(rows.iter_mut().map(|r| std::mem::take(&mut r.packed))),
                 ints(rows.iter().map(|r| r.created)),
                 texts(rows.iter().map(|r| r.service_owner.clone())),
                 texts(rows.iter().map(|r| r.resource_id.clone())),
@@ -370,7 +374,7 @@ impl Shapes {
                 |r, v| {
                     v.extend([
                         r.a2_id.into(),
-                        Value::from(std::mem::take(&mut r.payload)),
+                        Value::from(std::mem::take(&mut r.packed)),
                         r.created.into(),
                         text_value(r.service_owner.clone()),
                         text_value(r.resource_id.clone()),
@@ -505,19 +509,19 @@ impl Shapes {
     }
 
     fn events_part(&mut self, rows: &mut [EventRow], returning: bool, now: i64) -> Vec<Statement> {
-        const COLUMNS: &str = "a2_id, kind, dedup_key, payload, occurred_at";
+        const COLUMNS: &str = "a2_id, kind, dedup_key, packed, occurred_at";
         let verb = insert_into(self.backend);
         let insert = |source: &str, now: &str| {
             format!(
-                "WITH t({COLUMNS}) AS ({source}) {verb} a2_events ({COLUMNS}, imported_at) \
-                 SELECT {COLUMNS}, {now} FROM t WHERE true \
+                "WITH t({COLUMNS}) AS ({source}) {verb} a2_events ({COLUMNS}, payload, imported_at) \
+                 SELECT {COLUMNS}, '', {now} FROM t WHERE true \
                  ON CONFLICT (a2_id, dedup_key) DO NOTHING{}",
                 if returning { " RETURNING a2_id" } else { "" }
             )
         };
         if self.backend == DbBackend::Postgres {
             let sql = insert(
-                "SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::text[], $5::int8[])",
+                "SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::bytea[], $5::int8[])",
                 "$6::int8",
             );
             let values = vec![
@@ -527,7 +531,7 @@ impl Shapes {
                     Some(Box::new(rows.iter().map(|r| Value::from(r.kind)).collect())),
                 ),
                 texts(rows.iter_mut().map(|r| std::mem::take(&mut r.dedup_key))),
-                json_texts(rows.iter_mut().map(|r| std::mem::take(&mut r.payload))),
+                blobs(rows.iter_mut().map(|r| std::mem::take(&mut r.packed))),
                 ints(rows.iter().map(|r| r.occurred)),
                 now.into(),
             ];
@@ -545,7 +549,7 @@ impl Shapes {
                         r.a2_id.into(),
                         r.kind.into(),
                         text_value(std::mem::take(&mut r.dedup_key)),
-                        Value::from(std::mem::take(&mut r.payload)),
+                        Value::from(std::mem::take(&mut r.packed)),
                         r.occurred.into(),
                     ]);
                 },
@@ -635,9 +639,8 @@ fn texts(items: impl Iterator<Item = String>) -> Value {
     Value::Array(ArrayType::String, Some(Box::new(items.map(text_value).collect())))
 }
 
-/// Serialised JSON as text: never a raw NUL (JSON writes it `\u0000`), so nothing to replace.
-fn json_texts(items: impl Iterator<Item = String>) -> Value {
-    Value::Array(ArrayType::String, Some(Box::new(items.map(Value::from).collect())))
+fn blobs(items: impl Iterator<Item = Vec<u8>>) -> Value {
+    Value::Array(ArrayType::Bytes, Some(Box::new(items.map(Value::from).collect())))
 }
 
 fn ints(items: impl Iterator<Item = i64>) -> Value {

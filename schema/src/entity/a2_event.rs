@@ -17,8 +17,11 @@ pub struct Model {
     pub kind: String,
     /// A3's dedup key for this kind.
     pub dedup_key: String,
-    /// The event as JSON.
+    /// The event as JSON; empty when `packed` holds it. Read it with [`Model::json`].
     pub payload: String,
+    /// The same JSON packed (see [`crate::packed`]); rows from before packing have none.
+    #[serde(skip)]
+    pub packed: Option<Vec<u8>>,
     /// Epoch ms when it happened in A2 (events are replayed in this order).
     pub occurred_at: i64,
     /// Epoch ms when A3 accepted it; None while pending.
@@ -32,3 +35,10 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// The stored JSON, unpacked; `Err` says why a damaged value cannot be read.
+    pub fn json(&self) -> Result<String, String> {
+        crate::packed::json_of(self.payload.clone(), self.packed.as_deref())
+    }
+}

@@ -10,8 +10,12 @@ pub struct Model {
     /// `Altinn2CorrespondenceId`.
     #[sea_orm(primary_key, auto_increment = false)]
     pub a2_id: i64,
-    /// The record as JSON, without its histories (those are rows of `a2_events`).
+    /// The record as JSON, without its histories (those are rows of `a2_events`); empty when
+    /// `packed` holds it. Read it with [`Model::json`].
     pub payload: String,
+    /// The same JSON packed (see [`crate::packed`]); rows from before packing have none.
+    #[serde(skip)]
+    pub packed: Option<Vec<u8>>,
     /// Epoch ms of creation in A2 (phases select date ranges on it).
     pub created: i64,
     /// Service owner organisation number.
@@ -27,3 +31,10 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// The stored JSON, unpacked; `Err` says why a damaged value cannot be read.
+    pub fn json(&self) -> Result<String, String> {
+        crate::packed::json_of(self.payload.clone(), self.packed.as_deref())
+    }
+}

@@ -13,6 +13,7 @@ mod m20261202_000008_operators;
 mod m20261203_000009_hot_indexes;
 mod m20261203_000010_import_offsets;
 mod m20261203_000011_record_indexes;
+mod m20261204_000012_packed_payloads;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000009_hot_indexes::Migration),
             Box::new(m20261203_000010_import_offsets::Migration),
             Box::new(m20261203_000011_record_indexes::Migration),
+            Box::new(m20261204_000012_packed_payloads::Migration),
         ]
     }
 }

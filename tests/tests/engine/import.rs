@@ -197,7 +197,7 @@ async fn reimport_changes_nothing_and_new_events_make_items_pending(db: &TestDb)
     assert_eq!(u.records_written, 1, "only the unmigrated item's payload is replaced");
     let payload = |id: i64| {
         let conn = db.conn.clone();
-        async move { a2_record::Entity::find_by_id(id).one(&conn).await.unwrap().unwrap().payload }
+        async move { a2_record::Entity::find_by_id(id).one(&conn).await.unwrap().unwrap().json().unwrap() }
     };
     assert!(payload(ids[250]).await.contains("Oppdatert"));
     assert!(!payload(ids[5]).await.contains("Oppdatert"));
@@ -249,6 +249,63 @@ async fn reimport_changes_nothing_and_new_events_make_items_pending(db: &TestDb)
 }
 on_both_backends!(reimport_changes_nothing_and_new_events_make_items_pending);
 
+/// Rows stored before the JSON was packed (its text in `payload`, no `packed`) read as they
+/// did: each item's record and pending events load the same from either form, and re-importing
+/// the file packs the records of items not yet migrated.
+async fn rows_from_before_packing_read_as_before(db: &TestDb) {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
+    let dir = tempfile::tempdir().unwrap();
+    let opts = GeneratorOptions { invalid_rate: 0.0, later_event_rate: 0.0, ..GeneratorOptions::default() };
+    write_export(opts, dir.path(), 40, 1, 0.0).unwrap();
+    let file = dir.path().join("correspondences-0001.ndjson");
+    let s = store(db);
+    import(&s, &file).await;
+    let loaded = || async {
+        let mut items: Vec<workers::WorkItem> = workflow::Entity::find()
+            .all(&db.conn)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|w| {
+                workers::WorkItem::bare(w.id.into(), schema::A2Id::from(w.a2_id), w.batch, w.state, w.attempt)
+            })
+            .collect();
+        items.sort_by_key(|i| i.a2_id.get());
+        s.load_inputs(&mut items, workers::Inputs { record: true, events: true }).await.unwrap();
+        items.into_iter().map(|i| (i.record, i.events, i.input_errors)).collect::<Vec<_>>()
+    };
+    let packed = loaded().await;
+    assert_eq!(packed.len(), 40);
+    assert!(packed.iter().all(|(r, _, errors)| r.is_some() && errors.is_empty()));
+    assert!(packed.iter().map(|(_, events, _)| events.len()).sum::<usize>() > 40, "events were loaded");
+
+    for r in a2_record::Entity::find().all(&db.conn).await.unwrap() {
+        assert!(r.payload.is_empty() && r.packed.is_some(), "an import stores records packed");
+        let json = r.json().unwrap();
+        let mut old = r.into_active_model();
+        (old.payload, old.packed) = (Set(json), Set(None));
+        old.update(&db.conn).await.unwrap();
+    }
+    for e in a2_event::Entity::find().all(&db.conn).await.unwrap() {
+        assert!(e.payload.is_empty() && e.packed.is_some(), "an import stores events packed");
+        let json = e.json().unwrap();
+        let mut old = e.into_active_model();
+        (old.payload, old.packed) = (Set(json), Set(None));
+        old.update(&db.conn).await.unwrap();
+    }
+    assert_eq!(loaded().await, packed, "the same inputs from rows in the old form");
+
+    let again = import(&s, &file).await;
+    assert_eq!((again.records_written, again.workflows_created, again.events_stored), (40, 0, 0));
+    let records = a2_record::Entity::find().all(&db.conn).await.unwrap();
+    assert!(
+        records.iter().all(|r| r.payload.is_empty() && r.packed.is_some()),
+        "re-imported records are packed"
+    );
+    assert_eq!(loaded().await, packed);
+}
+on_both_backends!(rows_from_before_packing_read_as_before);
+
 /// What the database holds of an import, in a comparable form: records, events, workflows (with
 /// their creation history) and the counters.
 async fn stored(conn: &DatabaseConnection) -> String {
@@ -257,7 +314,11 @@ async fn stored(conn: &DatabaseConnection) -> String {
     for r in a2_record::Entity::find().order_by_asc(a2_record::Column::A2Id).all(conn).await.unwrap() {
         out += &format!(
             "record {} {} {} {} {}\n",
-            r.a2_id, r.created, r.service_owner, r.resource_id, r.payload
+            r.a2_id,
+            r.created,
+            r.service_owner,
+            r.resource_id,
+            r.json().unwrap()
         );
     }
     let mut events: Vec<String> = a2_event::Entity::find()
@@ -265,7 +326,9 @@ async fn stored(conn: &DatabaseConnection) -> String {
         .await
         .unwrap()
         .into_iter()
-        .map(|e| format!("event {} {} {} {} {}\n", e.a2_id, e.kind, e.dedup_key, e.occurred_at, e.payload))
+        .map(|e| {
+            format!("event {} {} {} {} {}\n", e.a2_id, e.kind, e.dedup_key, e.occurred_at, e.json().unwrap())
+        })
         .collect();
     events.sort();
     out += &events.concat();
@@ -367,7 +430,8 @@ async fn bulk_import_stores_what_one_line_at_a_time_stores(db: &TestDb) {
     let held = stored(&db.conn).await;
     assert_eq!(held, stored(&other.conn).await, "bulk and one line at a time store the same");
     for i in [5, 10] {
-        let payload = a2_record::Entity::find_by_id(ids[i]).one(&db.conn).await.unwrap().unwrap().payload;
+        let payload =
+            a2_record::Entity::find_by_id(ids[i]).one(&db.conn).await.unwrap().unwrap().json().unwrap();
         assert!(payload.contains("Oppdatert"), "the later line of an A2 id wins");
     }
     assert!(
