@@ -21,12 +21,12 @@
 /// The version byte of values packed with [`DICTIONARY_1`].
 const VERSION_1: u8 = 1;
 
-/// Nothing stored is larger than this unpacked (an export line is at most a few MB); a value
-/// that claims more is damaged.
+/// Nothing stored is larger than this unpacked (an export line is at most a few MB): a value
+/// that claims more is damaged, and longer JSON is refused.
 const MAX_UNPACKED: usize = 64 << 20;
 
 /// Version 1's dictionary: a record and an event of each kind as the importer stores them, with
-/// the values left out. Raw content, so zstd takes matches from it as from earlier input; the
+/// the values left out. Raw content: LZ4 takes matches from it as from earlier input; the
 /// likeliest matches come last, where they are nearest. Never edit it (see the module doc).
 const DICTIONARY_1: &[u8] = concat!(
     r#"{"externalReferences":[{"referenceValue":"","referenceType":"DialogportenDialogId"}],"#,
@@ -50,17 +50,19 @@ const DICTIONARY_1: &[u8] = concat!(
 )
 .as_bytes();
 
-/// `json` packed with the current version.
-pub fn pack(json: &str) -> Vec<u8> {
+/// `json` packed with the current version; `Err` for JSON too long to store.
+pub fn pack(json: &str) -> Result<Vec<u8>, String> {
     let input = json.as_bytes();
+    if input.len() > MAX_UNPACKED {
+        return Err(format!("{} bytes of JSON, more than the {MAX_UNPACKED} a row holds", input.len()));
+    }
     let mut out = vec![0; 5 + lz4_flex::block::get_maximum_output_size(input.len())];
     out[0] = VERSION_1;
-    // A value longer than 4 GiB cannot come from an export line (see `MAX_UNPACKED`).
-    out[1..5].copy_from_slice(&u32::try_from(input.len()).unwrap_or(u32::MAX).to_le_bytes());
+    out[1..5].copy_from_slice(&(input.len() as u32).to_le_bytes());
     let n = lz4_flex::block::compress_into_with_dict(input, &mut out[5..], DICTIONARY_1)
-        .expect("the output is as large as LZ4's bound");
+        .map_err(|e| format!("cannot pack: {e}"))?;
     out.truncate(5 + n);
-    out
+    Ok(out)
 }
 
 /// The JSON of a value [`pack`] made (with any version so far); `Err` says why a damaged one
@@ -106,16 +108,16 @@ mod tests {
     #[test]
     fn packs_and_unpacks_to_the_same_text_and_smaller() {
         for json in [RECORD, "", "{}", "ø".repeat(5000).as_str()] {
-            assert_eq!(unpack(&pack(json)).unwrap(), json);
+            assert_eq!(unpack(&pack(json).unwrap()).unwrap(), json);
         }
-        let packed = pack(RECORD);
+        let packed = pack(RECORD).unwrap();
         assert!(packed.len() * 2 < RECORD.len(), "{} of {}", packed.len(), RECORD.len());
-        assert_eq!(pack(RECORD), packed, "the same text packs the same (re-imports compare them)");
+        assert_eq!(pack(RECORD).unwrap(), packed, "the same text packs the same (re-imports compare them)");
     }
 
     #[test]
     fn a_damaged_value_is_an_error_not_a_panic() {
-        let packed = pack(RECORD);
+        let packed = pack(RECORD).unwrap();
         assert!(unpack(&[]).unwrap_err().contains("empty"));
         assert!(unpack(&[9, 1, 2]).unwrap_err().contains("unknown version 9"));
         assert!(unpack(&[VERSION_1, 1, 2]).unwrap_err().contains("cut short"));
@@ -129,8 +131,14 @@ mod tests {
     }
 
     #[test]
+    fn json_too_long_to_store_is_refused() {
+        let long = " ".repeat(MAX_UNPACKED + 1);
+        assert!(pack(&long).unwrap_err().contains("more than"));
+    }
+
+    #[test]
     fn rows_from_before_packing_read_their_payload() {
         assert_eq!(json_of("{\"a\":1}".into(), None).unwrap(), "{\"a\":1}");
-        assert_eq!(json_of(String::new(), Some(&pack("{}"))).unwrap(), "{}");
+        assert_eq!(json_of(String::new(), Some(&pack("{}").unwrap())).unwrap(), "{}");
     }
 }

@@ -79,7 +79,8 @@ impl RecordRow {
         let forwardings = std::mem::take(&mut record.forwarding_history);
         // The histories live in `a2_events` (one row per event, deduplicated); storing them in
         // the payload too would double the bytes written per record.
-        let packed = pack(&serde_json::to_string(&record).map_err(|e| StoreError::Data(e.to_string()))?);
+        let json = serde_json::to_string(&record).map_err(|e| StoreError::Data(e.to_string()))?;
+        let packed = pack(&json).map_err(StoreError::Data)?;
         let mut events = Vec::with_capacity(status.len() + notifications.len() + forwardings.len());
         for body in status
             .into_iter()
@@ -107,7 +108,8 @@ impl EventRow {
             a2_id,
             kind: body.kind(),
             dedup_key: body.dedup_key(),
-            packed: pack(&serde_json::to_string(body).map_err(|e| StoreError::Data(e.to_string()))?),
+            packed: pack(&serde_json::to_string(body).map_err(|e| StoreError::Data(e.to_string()))?)
+                .map_err(StoreError::Data)?,
             occurred: body.occurred().timestamp_millis(),
         })
     }
