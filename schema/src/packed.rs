@@ -53,12 +53,12 @@ const DICTIONARY_1: &[u8] = concat!(
 /// `json` packed with the current version; `Err` for JSON too long to store.
 pub fn pack(json: &str) -> Result<Vec<u8>, String> {
     let input = json.as_bytes();
-    if input.len() > MAX_UNPACKED {
+    let Some(len) = u32::try_from(input.len()).ok().filter(|_| input.len() <= MAX_UNPACKED) else {
         return Err(format!("{} bytes of JSON, more than the {MAX_UNPACKED} a row holds", input.len()));
-    }
+    };
     let mut out = vec![0; 5 + lz4_flex::block::get_maximum_output_size(input.len())];
     out[0] = VERSION_1;
-    out[1..5].copy_from_slice(&(input.len() as u32).to_le_bytes());
+    out[1..5].copy_from_slice(&len.to_le_bytes());
     let n = lz4_flex::block::compress_into_with_dict(input, &mut out[5..], DICTIONARY_1)
         .map_err(|e| format!("cannot pack: {e}"))?;
     out.truncate(5 + n);
