@@ -47,6 +47,14 @@ fn assert_accounted(r: &FileReport) {
     );
 }
 
+/// A generated export of `n` correspondences in `dir`, every line valid and no later events:
+/// the correspondence file's path.
+fn clean_export(dir: &Path, n: u64) -> std::path::PathBuf {
+    let opts = GeneratorOptions { invalid_rate: 0.0, later_event_rate: 0.0, ..GeneratorOptions::default() };
+    write_export(opts, dir, n, 1, 0.0).unwrap();
+    dir.join("correspondences-0001.ndjson")
+}
+
 /// A record line with one field changed.
 fn variant(id: i64, f: impl Fn(&mut serde_json::Map<String, serde_json::Value>)) -> String {
     let mut v: serde_json::Value = serde_json::from_str(EXAMPLE.lines().next().unwrap()).unwrap();
@@ -149,9 +157,7 @@ on_both_backends!(bad_lines_are_reported_and_good_lines_go_through);
 
 async fn reimport_changes_nothing_and_new_events_make_items_pending(db: &TestDb) {
     let dir = tempfile::tempdir().unwrap();
-    let opts = GeneratorOptions { invalid_rate: 0.0, later_event_rate: 0.0, ..GeneratorOptions::default() };
-    write_export(opts, dir.path(), 300, 1, 0.0).unwrap();
-    let file = dir.path().join("correspondences-0001.ndjson");
+    let file = clean_export(dir.path(), 300);
     let s = store(db);
     let first = import(&s, &file).await;
     assert_accounted(&first);
@@ -255,9 +261,7 @@ on_both_backends!(reimport_changes_nothing_and_new_events_make_items_pending);
 async fn rows_from_before_packing_read_as_before(db: &TestDb) {
     use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
     let dir = tempfile::tempdir().unwrap();
-    let opts = GeneratorOptions { invalid_rate: 0.0, later_event_rate: 0.0, ..GeneratorOptions::default() };
-    write_export(opts, dir.path(), 40, 1, 0.0).unwrap();
-    let file = dir.path().join("correspondences-0001.ndjson");
+    let file = clean_export(dir.path(), 40);
     let s = store(db);
     import(&s, &file).await;
     let loaded = || async {
