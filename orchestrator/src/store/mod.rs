@@ -34,6 +34,7 @@ mod phase_controls;
 mod schedule_runs;
 mod selection;
 mod sql;
+mod staged;
 mod transition;
 
 pub use a2::{AddEventsReport, ImportReport, RecordInput};

@@ -6,7 +6,6 @@
 use super::StoreError;
 use super::counts::Tally;
 use super::history::{HistoryRow, insert_history};
-use super::sql::statement_rows;
 use super::{CHUNK, Sql, Store};
 use crate::clock::millis;
 use crate::state_machine::{Due, Event, Facts, Transition, decide};
@@ -141,7 +140,8 @@ impl Store {
     }
 
     /// One fenced bulk UPDATE plus the history rows of what it wrote, added to `tally`; returns
-    /// the written ids.
+    /// the written ids. SQLite stages the rows first (see `staged`); PostgreSQL joins them as a
+    /// `VALUES` list.
     async fn apply_chunk(
         &self,
         txn: &sea_orm::DatabaseTransaction,
@@ -151,35 +151,39 @@ impl Store {
         now: i64,
         tally: &mut Tally,
     ) -> Result<HashSet<WorkflowId>, StoreError> {
-        let mut batches = HashMap::with_capacity(chunk.len());
-        // On SQLite in pieces of fixed shapes (see `statement_rows`).
-        for piece in statement_rows(self.backend(), chunk.len()) {
-            let rows = txn.query_all_raw(self.apply_statement(&chunk[piece], fence, now)).await?;
-            for r in &rows {
+        let sqlite = self.backend() == DbBackend::Sqlite;
+        let mut batches = if sqlite {
+            self.write_staged(txn, chunk, fence, node, now).await?
+        } else {
+            let mut batches = HashMap::with_capacity(chunk.len());
+            for r in txn.query_all_raw(self.apply_statement(chunk, fence, now)).await? {
                 batches.insert(WorkflowId(r.try_get::<Uuid>("", "id")?), r.try_get::<String>("", "batch")?);
             }
-        }
+            batches
+        };
         let mut written = HashSet::with_capacity(batches.len());
-        let mut history = Vec::with_capacity(batches.len());
+        let mut history = Vec::new();
         for a in chunk {
             let Some(batch) = batches.remove(&a.id) else { continue };
             tally.moved(batch, &a.transition);
             written.insert(a.id);
-            history.push(HistoryRow {
-                workflow_id: a.id,
-                from: Some(a.transition.from()),
-                to: a.transition.to(),
-                attempt: a.transition.attempt(),
-                node,
-                error: a.transition.error().map(str::to_string),
-                operator: a.operator.clone(),
-            });
+            if !sqlite {
+                history.push(HistoryRow {
+                    workflow_id: a.id,
+                    from: Some(a.transition.from()),
+                    to: a.transition.to(),
+                    attempt: a.transition.attempt(),
+                    node,
+                    error: a.transition.error().map(str::to_string),
+                    operator: a.operator.clone(),
+                });
+            }
         }
         insert_history(txn, self.backend(), &history, now).await?;
         Ok(written)
     }
 
-    /// The fenced bulk UPDATE of `rows`, returning the written ids with their batches.
+    /// PostgreSQL's fenced bulk UPDATE of `rows`, returning the written ids with their batches.
     fn apply_statement(&self, rows: &[Applied], fence: Fence, now: i64) -> sea_orm::Statement {
         let mut q = Sql::new(self.backend());
         q.push(
@@ -190,35 +194,10 @@ impl Store {
             if i > 0 {
                 q.push(", ");
             }
-            let t = &a.transition;
-            q.row(vec![
-                (a.id.into(), "uuid"),
-                (t.from().as_str().into(), "text"),
-                (t.to().as_str().into(), "text"),
-                (t.resume_state().map(|s| s.as_str().to_string()).into(), "text"),
-                (t.attempt().into(), "int4"),
-                (self.due_at(now, t.due()).into(), "int8"),
-                (t.error().map(str::to_string).into(), "text"),
-                (reason_of(a, t).into(), "text"),
-                (t.same_error_count().into(), "int4"),
-                (i32::from(t.keeps_last_error()).into(), "int4"),
-                (a.a3_correspondence_id.into(), "uuid"),
-                (a.dialog_id.into(), "uuid"),
-                (a.claim.map(ClaimId::get).into(), "uuid"),
-                (a.chain_until.filter(|_| matches!(fence, Fence::Lease(_))).into(), "int8"),
-            ]);
-        }
-        q.push(") UPDATE workflows");
-        // SQLite: look rows up by id, whatever the statistics say. Taken while nothing was leased
-        // (after an import), they make the lease index look free to scan, and the planner then
-        // scans every row this node holds for each row of the batch: 4k instead of 67k
-        // transitions/s. `sqlite_autoindex_workflows_1` is the primary key's index (`id` is the
-        // table's first constraint).
-        if self.backend() == DbBackend::Sqlite {
-            q.push(" INDEXED BY sqlite_autoindex_workflows_1");
+            q.row(values_of(self, a, fence, now));
         }
         q.push(
-            " SET state = v.to_state, resume_state = v.resume_state, attempt = v.attempt, \
+            ") UPDATE workflows SET state = v.to_state, resume_state = v.resume_state, attempt = v.attempt, \
              next_run_at = v.next_run_at, \
              last_error = CASE WHEN v.keep_error = 1 THEN workflows.last_error ELSE v.last_error END, \
              reason = CASE WHEN v.keep_error = 1 THEN workflows.reason ELSE v.reason END, \
@@ -229,20 +208,12 @@ impl Store {
              lease_until = v.lease_until, updated_at = ",
         )
         .param(now, "int8")
-        .push(" FROM v WHERE workflows.id = ")
-        // SQLite: `+` makes `v.id` an expression, so the planner cannot index `v` on it and must
-        // walk `v`, looking each row up by the primary key. Without it, past a few hundred rows
-        // it scans the whole table for every statement and probes an automatic index on `v`:
-        // the engine then slowed with the backlog (100 µs a row at 300k items; at 1M items it
-        // ran a sixth as fast as at 100k).
-        .push(if self.backend() == DbBackend::Sqlite { "+v.id" } else { "v.id" })
-        .push(" AND workflows.state = v.from_state");
+        .push(" FROM v WHERE workflows.id = v.id AND workflows.state = v.from_state");
         if let Fence::Lease(owner) = fence {
             q.push(" AND workflows.lease_owner = ")
                 .param(owner, "uuid")
                 .push(" AND (v.claim IS NULL OR workflows.lease_claim = v.claim)");
         }
-        // The batch, for the counters (SQLite's RETURNING sees only the updated table).
         q.push(" RETURNING workflows.id, workflows.batch");
         q.build()
     }
@@ -256,78 +227,36 @@ impl Store {
     }
 }
 
+/// The values of one decided transition, in the order of the columns of `apply_statement`'s
+/// `v` (and of the staging table, see `staged`).
+pub(super) fn values_of(
+    store: &Store,
+    a: &Applied,
+    fence: Fence,
+    now: i64,
+) -> Vec<(sea_orm::Value, &'static str)> {
+    let t = &a.transition;
+    vec![
+        (a.id.into(), "uuid"),
+        (t.from().as_str().into(), "text"),
+        (t.to().as_str().into(), "text"),
+        (t.resume_state().map(|s| s.as_str().to_string()).into(), "text"),
+        (t.attempt().into(), "int4"),
+        (store.due_at(now, t.due()).into(), "int8"),
+        (t.error().map(str::to_string).into(), "text"),
+        (reason_of(a, t).into(), "text"),
+        (t.same_error_count().into(), "int4"),
+        (i32::from(t.keeps_last_error()).into(), "int4"),
+        (a.a3_correspondence_id.into(), "uuid"),
+        (a.dialog_id.into(), "uuid"),
+        (a.claim.map(ClaimId::get).into(), "uuid"),
+        (a.chain_until.filter(|_| matches!(fence, Fence::Lease(_))).into(), "int8"),
+    ]
+}
+
 /// The reason stored with a transition's error: the error reduced to its group, by the step of
 /// the state it happened in (operator notes keep the item's reason; see `apply_chunk`).
 fn reason_of(a: &Applied, t: &Transition) -> Option<String> {
     let error = t.error().filter(|_| !t.keeps_last_error())?;
     Some(schema::reason::Reason::of(t.from(), a.a2_id.get(), error).key())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::clock::SystemClock;
-    use crate::retry::RetryPolicy;
-    use std::sync::Arc;
-    use workers::StepOutcome;
-
-    /// The completion's plan on SQLite with a large backlog: the batch's rows are walked and each
-    /// item is looked up by its key. A plan that walks the table instead costs time in proportion
-    /// to every item the database holds, for every statement (the engine ran a sixth as fast at
-    /// 1M items as at 100k).
-    #[tokio::test]
-    async fn the_sqlite_completion_looks_each_item_up_by_its_key() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("plan.sqlite");
-        let db = crate::db::open(path.to_str().unwrap()).await.unwrap();
-        // The statistics of a table holding a million items, as `ANALYZE` leaves them.
-        db.execute_unprepared("ANALYZE").await.unwrap();
-        db.execute_unprepared(
-            "DELETE FROM sqlite_stat1 WHERE tbl = 'workflows'; \
-             INSERT INTO sqlite_stat1 VALUES \
-             ('workflows', 'sqlite_autoindex_workflows_1', '1000000 1'), \
-             ('workflows', 'sqlite_autoindex_workflows_2', '1000000 1'), \
-             ('workflows', 'workflows_claim', '1000000 250000 2'), \
-             ('workflows', 'workflows_created_claim', '1000000 250000 2'), \
-             ('workflows', 'workflows_lease', '1000 1000'), \
-             ('workflows', 'workflows_reason', '1000 100 2'); \
-             ANALYZE sqlite_schema",
-        )
-        .await
-        .unwrap();
-        let store = Store::new(db.clone(), Arc::new(SystemClock), RetryPolicy::default());
-        let claim = ClaimId::new();
-        let done = Event::Step(StepOutcome::Done {
-            a3_correspondence_id: Some(Uuid::now_v7()),
-            dialog_id: None,
-            synced_events: Vec::new(),
-        });
-        let rows: Vec<Applied> = (1..=1000)
-            .map(|n| {
-                let facts = Facts::new(WorkflowState::CreatedInA2, 0, None, &store.policy);
-                let mut a = Applied::plain(WorkflowId::new(), A2Id(n), decide(facts, &done).unwrap());
-                a.a3_correspondence_id = Some(Uuid::now_v7());
-                a.claim = Some(claim);
-                a
-            })
-            .collect();
-        let statement = store.apply_statement(&rows, Fence::Lease(NodeId::new()), 0);
-        let explain = sea_orm::Statement::from_sql_and_values(
-            DbBackend::Sqlite,
-            format!("EXPLAIN QUERY PLAN {}", statement.sql),
-            statement.values.map(|v| v.0).unwrap_or_default(),
-        );
-        let plan: Vec<String> = db
-            .query_all_raw(explain)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.try_get::<String>("", "detail").unwrap())
-            .collect();
-        assert!(
-            plan.iter().any(|d| d == "SEARCH workflows USING INDEX sqlite_autoindex_workflows_1 (id=?)"),
-            "each item looked up by its key: {plan:?}"
-        );
-        assert!(!plan.iter().any(|d| d.starts_with("SCAN workflows")), "no walk of the table: {plan:?}");
-    }
 }
