@@ -6,7 +6,7 @@
 //! into a materialised table before it writes a row, and for 1,000 rows that join cost more than
 //! the writes themselves. Timed statement by statement on a copy of a bench database (100k items,
 //! 30 batches of 1,000 completions): the `FROM (VALUES …)` form 15.3 µs a row, this one 9.2 µs
-//! with the staging insert included (BENCHMARKS.md, "Session of 2026-12-01 (midday)"). Reading
+//! with the staging insert included (BENCHMARKS.md, "Session of 2026-12-02 (night)"). Reading
 //! the values through one correlated row-value subquery per item is a lookup in a small
 //! in-memory B-tree.
 //!
