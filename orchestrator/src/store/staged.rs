@@ -33,7 +33,7 @@ const CREATE: &str = "CREATE TEMP TABLE IF NOT EXISTS staged_transitions (\
 impl Store {
     /// Writes `rows` (each only if its fence holds) and the history rows of those written, in
     /// `txn`. Returns the written items with their import batches, for the counters. An item that
-    /// occurs twice is staged once, with its first transition, as an UPDATE FROM would.
+    /// occurs twice is staged once, with its first transition (the only one applied).
     pub(super) async fn write_staged(
         &self,
         txn: &DatabaseTransaction,
@@ -55,8 +55,7 @@ impl Store {
                 cells.push((a.operator.clone().into(), "text"));
                 q.row(cells);
             }
-            let st = q.build();
-            txn.execute_raw(st).await?;
+            txn.execute_raw(q.build()).await?;
         }
         let mut written = HashMap::with_capacity(rows.len());
         for r in txn.query_all_raw(update(fence, now)).await? {
