@@ -287,11 +287,8 @@ async fn connect(target: &str, read_only: bool) -> Result<DatabaseConnection, Db
             // 32 MiB ran alike) and only grew the process: 32 MiB took 103 MiB peak at 1M items,
             // 8 MiB 79. Not mmap: mapped pages would count as resident memory for as much of a
             // 10M-item file as the engine touches.
-            // Temporary tables (the completion's staging table, see `store::staged`) in memory:
-            // they hold one batch at a time.
             o.synchronous(SqliteSynchronous::Normal)
                 .pragma("cache_size", "-8192")
-                .pragma("temp_store", "memory")
                 .busy_timeout(Duration::from_secs(30))
                 .statement_cache_capacity(256)
         });

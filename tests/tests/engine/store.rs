@@ -67,9 +67,20 @@ async fn claim_is_exclusive_and_fenced(db: &TestDb) {
     assert_eq!(next.len(), 5);
     assert!(next.iter().all(|i| i.state == WorkflowState::Migrated && i.a3_correspondence_id.is_some()));
 
+    // One batch of items whose fence holds and one whose does not (a stale result for an item
+    // that has moved on): only the first are written, and only they get history rows.
+    // (`first[0]`'s first step, again; B holds it now, in Migrated.)
+    let moving: Vec<&WorkItem> = next.iter().filter(|i| i.id != first[0].id).take(2).collect();
+    let mixed: Vec<Applied> = moving.iter().copied().chain([&first[0]]).map(done).collect();
+    let r = store.apply(&mixed, Fence::Lease(b), Some(b)).await.unwrap();
+    assert_eq!((r.committed.len(), r.lost, moving.len()), (2, vec![first[0].id], 2));
+
     let histories = tests::assert_history_consistent(&db.conn).await;
     assert_eq!(histories.len(), 12);
-    assert_eq!(histories[&first[0].id.get()].len(), 2);
+    assert_eq!(histories[&first[0].id.get()].len(), 2, "a fenced-off item has no new history row");
+    for m in moving {
+        assert_eq!(histories[&m.id.get()].len(), 3, "a written item has its history row");
+    }
 }
 on_both_backends!(claim_is_exclusive_and_fenced);
 
