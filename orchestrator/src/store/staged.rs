@@ -7,8 +7,8 @@
 //! the writes themselves. Timed statement by statement on a copy of a bench database (100k items,
 //! 30 batches of 1,000 completions): the `FROM (VALUES …)` form 15.3 µs a row, this one 9.2 µs
 //! with the staging insert included (BENCHMARKS.md, "Session of 2026-12-02 (night)"). Reading
-//! the values through one correlated row-value subquery per item is a lookup in a small
-//! in-memory B-tree.
+//! the values through one correlated row-value subquery per item is a lookup in a small B-tree
+//! that stays in the page cache.
 //!
 //! The staging table is per connection (`temp`) and part of the transaction: rolled back with
 //! it, and emptied at the start of every use, so rows of a batch that failed can never be applied
