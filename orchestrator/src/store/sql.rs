@@ -79,7 +79,7 @@ impl Sql {
     }
 
     /// Appends a parenthesised, comma-separated row of typed placeholders.
-    pub(crate) fn row(&mut self, cells: Vec<(Value, &str)>) -> &mut Self {
+    pub(crate) fn row<'a>(&mut self, cells: impl IntoIterator<Item = (Value, &'a str)>) -> &mut Self {
         self.push("(");
         for (i, (v, t)) in cells.into_iter().enumerate() {
             if i > 0 {

@@ -53,9 +53,9 @@ impl Store {
                 if i > 0 {
                     q.push(", ");
                 }
-                let mut cells = values_of(self, a, fence, now);
-                cells.push((a.operator.clone().into(), "text"));
-                q.row(cells);
+                q.row(
+                    values_of(self, a, fence, now).into_iter().chain([(a.operator.clone().into(), "text")]),
+                );
             }
             q.push(" ON CONFLICT (id) DO NOTHING");
             txn.execute_raw(q.build()).await?;
@@ -112,18 +112,17 @@ pub(super) fn update(fence: Fence, now: i64) -> sea_orm::Statement {
          FROM temp.staged_transitions v WHERE v.id = workflows.id), updated_at = ",
     )
     .param(now, "int8")
+    // `id IN (…)` makes the planner walk the staged rows and look each item up; the `EXISTS`
+    // is the fence, checked against the item's own staged row.
     .push(
         " WHERE id IN (SELECT id FROM temp.staged_transitions) AND EXISTS (SELECT 1 FROM \
          temp.staged_transitions v WHERE v.id = workflows.id AND v.from_state = workflows.state",
     );
-    match fence {
-        Fence::Lease(owner) => {
-            q.push(" AND (v.claim IS NULL OR v.claim = workflows.lease_claim)) AND workflows.lease_owner = ")
-                .param(owner, "uuid");
-        }
-        Fence::State => {
-            q.push(")");
-        }
+    if let Fence::Lease(owner) = fence {
+        q.push(" AND (v.claim IS NULL OR v.claim = workflows.lease_claim)) AND workflows.lease_owner = ")
+            .param(owner, "uuid");
+    } else {
+        q.push(")");
     }
     q.push(" RETURNING id, batch");
     q.build()

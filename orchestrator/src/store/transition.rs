@@ -151,36 +151,51 @@ impl Store {
         now: i64,
         tally: &mut Tally,
     ) -> Result<HashSet<WorkflowId>, StoreError> {
-        let sqlite = self.backend() == DbBackend::Sqlite;
-        let mut batches = if sqlite {
+        let mut batches = if self.backend() == DbBackend::Sqlite {
             self.write_staged(txn, chunk, fence, node, now).await?
         } else {
-            let mut batches = HashMap::with_capacity(chunk.len());
-            for r in txn.query_all_raw(self.apply_statement(chunk, fence, now)).await? {
-                batches.insert(WorkflowId(r.try_get::<Uuid>("", "id")?), r.try_get::<String>("", "batch")?);
-            }
-            batches
+            self.write_joined(txn, chunk, fence, node, now).await?
         };
         let mut written = HashSet::with_capacity(batches.len());
-        let mut history = Vec::new();
         for a in chunk {
             let Some(batch) = batches.remove(&a.id) else { continue };
             tally.moved(batch, &a.transition);
             written.insert(a.id);
-            if !sqlite {
-                history.push(HistoryRow {
-                    workflow_id: a.id,
-                    from: Some(a.transition.from()),
-                    to: a.transition.to(),
-                    attempt: a.transition.attempt(),
-                    node,
-                    error: a.transition.error().map(str::to_string),
-                    operator: a.operator.clone(),
-                });
-            }
         }
-        insert_history(txn, self.backend(), &history, now).await?;
         Ok(written)
+    }
+
+    /// PostgreSQL's write of `rows` (each only if its fence holds) and of the history rows of
+    /// those written, in `txn`; returns the written items with their import batches. Of an item
+    /// that occurs twice, the first occurrence gets the history row (and the counters).
+    async fn write_joined(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        rows: &[Applied],
+        fence: Fence,
+        node: Option<NodeId>,
+        now: i64,
+    ) -> Result<HashMap<WorkflowId, String>, StoreError> {
+        let mut batches = HashMap::with_capacity(rows.len());
+        for r in txn.query_all_raw(self.apply_statement(rows, fence, now)).await? {
+            batches.insert(WorkflowId(r.try_get::<Uuid>("", "id")?), r.try_get::<String>("", "batch")?);
+        }
+        let mut recorded = HashSet::with_capacity(batches.len());
+        let history: Vec<HistoryRow> = rows
+            .iter()
+            .filter(|a| batches.contains_key(&a.id) && recorded.insert(a.id))
+            .map(|a| HistoryRow {
+                workflow_id: a.id,
+                from: Some(a.transition.from()),
+                to: a.transition.to(),
+                attempt: a.transition.attempt(),
+                node,
+                error: a.transition.error().map(str::to_string),
+                operator: a.operator.clone(),
+            })
+            .collect();
+        insert_history(txn, self.backend(), &history, now).await?;
+        Ok(batches)
     }
 
     /// PostgreSQL's fenced bulk UPDATE of `rows`, returning the written ids with their batches.
@@ -234,9 +249,9 @@ pub(super) fn values_of(
     a: &Applied,
     fence: Fence,
     now: i64,
-) -> Vec<(sea_orm::Value, &'static str)> {
+) -> [(sea_orm::Value, &'static str); 14] {
     let t = &a.transition;
-    vec![
+    [
         (a.id.into(), "uuid"),
         (t.from().as_str().into(), "text"),
         (t.to().as_str().into(), "text"),
